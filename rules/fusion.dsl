@@ -1,0 +1,40 @@
+// Fusion and transformation rules. Each rule is switchable: set `enabled: false` (or delete it) and recompile to
+// get the unfused kernels. `when` is evaluated against the graph; `apply` names the fusion the compiler performs.
+rules Fusion {
+  rule "Fuse RMSNorm" {
+    when: producer == rmsnorm && consumer == linear
+    apply: fuse_norm_into_linear
+    priority: 10
+    source: "microgpt_system_v1.dsl: fuse scale = (ms + 1e-5)**-0.5 into the next linear load"
+  }
+  rule "Bias GELU Epilogue" {
+    when: producer == linear && consumer == gelu
+    apply: epilogue(bias, gelu)
+    priority: 20
+  }
+  rule "Residual Epilogue" {
+    when: producer == linear && consumer == add
+    apply: epilogue(residual)
+    priority: 20
+  }
+  rule "Softmax CrossEntropy" {
+    when: producer == linear && consumer == cross_entropy
+    apply: fuse_softmax_xent
+    priority: 30
+  }
+  rule "Flash Attention" {
+    when: op == attention
+    apply: online_softmax
+    priority: 40
+  }
+  rule "MultiTensor Adam" {
+    when: op == adam || op == adamw
+    apply: multi_tensor_update
+    priority: 50
+  }
+  rule "Pow2 Masking" {
+    when: dim % 2 != 0 || !is_pow2(dim)
+    apply: pow2_mask
+    priority: 5
+  }
+}
