@@ -1,0 +1,75 @@
+//===- Passes.td - tile planning passes (laws, floor, pow2 masking) -------===//
+//
+// These passes run on the graph (spak_graph ops inside a module) before
+// --spak-lower-graph-to-tile and annotate each op that will become a kernel:
+//   spak.tile_config = #spak_tile.config<...>   (spak-apply-laws)
+//   spak.floor       = #spak_tile.law<"stability_floor", ...> (spak-stability-floor)
+//   spak.extents     = {m = #spak_tile.extent<?, 64>, ...}    (spak-pow2-masking)
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPAK_TILE_TRANSFORMS_PASSES
+#define SPAK_TILE_TRANSFORMS_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def ApplyLaws : Pass<"spak-apply-laws", "::mlir::ModuleOp"> {
+  let summary = "Attach the hardware laws (tile sizes, latencies, stages) to kernel-bound graph ops";
+  let description = [{
+    Reads the module's `spak.laws` dictionary (set by spakc from the selected
+    target file; laws that are absent take their documented default, with
+    provenance "default") and attaches `spak.tile_config` to every graph op
+    that becomes a kernel, holding the laws its kernel kind reads:
+    matmul/linear (tile_m, tile_n, tile_k, stages, warps), attention (tile_m,
+    tile_n, k_lat, v_lat, warps), row-wise ops (row_tile, warps), elementwise
+    ops (vec_width, warps). A pass option overrides a law everywhere and
+    records provenance "option:<flag>". Malformed laws (not positive, not a
+    power of two where a tile size must be) are errors.
+  }];
+  let options = [
+    Option<"tileM", "tile-m", "int64_t", "0", "override law tile_m (0: from the rules)">,
+    Option<"tileN", "tile-n", "int64_t", "0", "override law tile_n (0: from the rules)">,
+    Option<"tileK", "tile-k", "int64_t", "0", "override law tile_k (0: from the rules)">,
+    Option<"kLat", "k-lat", "int64_t", "0", "override law k_lat (0: from the rules)">,
+    Option<"vLat", "v-lat", "int64_t", "0", "override law v_lat (0: from the rules)">,
+    Option<"stages", "stages", "int64_t", "0", "override law stages (0: from the rules)">,
+    Option<"warps", "warps", "int64_t", "0", "override law warps (0: from the rules)">,
+    Option<"rowTile", "row-tile", "int64_t", "0", "override law row_tile (0: from the rules)">,
+    Option<"vecWidth", "vec-width", "int64_t", "0", "override law vec_width (0: from the rules)">
+  ];
+  let dependentDialects = ["::spak::tile::TileDialect"];
+}
+
+def StabilityFloor : Pass<"spak-stability-floor", "::mlir::ModuleOp"> {
+  let summary = "Set the masking value of attention/softmax/cross-entropy to the stability floor";
+  let description = [{
+    Masked logits take the module's stability floor (`spak.stability_floor`,
+    else `spak.laws.stability_floor`, else -1e20), never -inf: with -inf,
+    exp(s - m) is exp(-inf - (-inf)) = NaN for a fully masked row. The pass
+    attaches `spak.floor = #spak_tile.law<"stability_floor", v, provenance>`
+    to attention, attention_grad, softmax, cross_entropy and
+    cross_entropy_grad. A floor that is -inf, +inf, NaN or not negative is
+    an error. `floor` overrides the value (provenance "option:floor").
+  }];
+  let options = [
+    Option<"floor", "floor", "double", "0.0", "override the stability floor (0: from the rules)">
+  ];
+  let dependentDialects = ["::spak::tile::TileDialect"];
+}
+
+def Pow2Masking : Pass<"spak-pow2-masking", "::mlir::ModuleOp"> {
+  let summary = "Record padded tile extents for non-power-of-two and dynamic dims";
+  let description = [{
+    For every op carrying `spak.tile_config`, records how tiles cover each
+    dimension the kernel tiles, as `spak.extents = {name = #spak_tile.extent<size, tile>}`:
+    matmul/linear m/n/k by tile_m/tile_n/tile_k, attention q/kv rows by
+    tile_m/tile_n and the head dim d by its next power of two, row-wise ops
+    rows by row_tile and the row length cols by its next power of two (384 →
+    512, 768 → 1024, 50257 → 65536), elementwise ops the flat element count by
+    vec_width·32·warps. Dynamic dims (T) are recorded as `?`. An extent whose
+    size is dynamic or not a multiple of its tile needs masked loads/stores;
+    the lowering emits exactly those masks. Requires spak-apply-laws first.
+  }];
+  let dependentDialects = ["::spak::tile::TileDialect"];
+}
+
+#endif // SPAK_TILE_TRANSFORMS_PASSES

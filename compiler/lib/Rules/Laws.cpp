@@ -1,0 +1,181 @@
+//===- Laws.cpp - hardware-law lookup, defaults, kernel classes -----------===//
+#include "spak/Rules/Laws.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/StringSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace spak;
+using namespace spak::rules;
+
+// Keep in sync with docs/dialects/tile.md ("Laws and their defaults"). The
+// defaults are the seed's RTX 5070 laws (rules/targets/sm120_rtx5070.dsl),
+// the most conservative measured set.
+static const LawDefault kLawDefaults[] = {
+    {"tile_m", 64, "rows of the output tile per CTA (matmul, attention query rows)", true},
+    {"tile_n", 64, "columns of the output tile per CTA; key/value rows per attention step", true},
+    {"tile_k", 32, "depth of one matmul k-step", true},
+    {"k_lat", 2, "loads in flight for attention K tiles", false},
+    {"v_lat", 5, "loads in flight for attention V tiles (causal)", false},
+    {"stages", 2, "software-pipeline stages of the matmul main loop", false},
+    {"warps", 4, "warps per CTA", true},
+    {"row_tile", 4, "rows per CTA of row-wise kernels (norms, softmax, cross-entropy)", true},
+    {"vec_width", 4, "elements per thread per memory op in elementwise kernels", true},
+};
+
+ArrayRef<LawDefault> rules::lawDefaults() { return kLawDefaults; }
+
+const LawDefault *rules::findLawDefault(StringRef name) {
+  for (const LawDefault &d : kLawDefaults)
+    if (d.name == name)
+      return &d;
+  return nullptr;
+}
+
+tile::LawAttr rules::defaultLaw(MLIRContext *ctx, StringRef name) {
+  const LawDefault *d = findLawDefault(name);
+  if (!d)
+    return {};
+  Builder b(ctx);
+  return tile::LawAttr::get(ctx, name, b.getI64IntegerAttr(d->value), kDefaultProvenance);
+}
+
+tile::LawAttr rules::lookupLaw(ModuleOp module, StringRef name) {
+  if (auto laws = module->getAttrOfType<DictionaryAttr>(kLawsAttr))
+    if (Attribute a = laws.get(name))
+      return dyn_cast<tile::LawAttr>(a);
+  return defaultLaw(module.getContext(), name);
+}
+
+LogicalResult rules::verifyModuleLaws(ModuleOp module) {
+  Attribute raw = module->getAttr(kLawsAttr);
+  if (!raw)
+    return success();
+  auto laws = dyn_cast<DictionaryAttr>(raw);
+  if (!laws)
+    return module.emitError() << "'" << kLawsAttr << "' must be a dictionary of #spak_tile.law, got "
+                              << raw;
+  for (NamedAttribute entry : laws) {
+    StringRef key = entry.getName().getValue();
+    auto law = dyn_cast<tile::LawAttr>(entry.getValue());
+    if (!law)
+      return module.emitError() << "'" << kLawsAttr << "' entry '" << key
+                                << "' must be a #spak_tile.law, got " << entry.getValue();
+    if (law.getName() != key)
+      return module.emitError() << "'" << kLawsAttr << "' entry '" << key << "' holds law '"
+                                << law.getName() << "'";
+    const LawDefault *d = findLawDefault(key);
+    if (!d)
+      continue; // laws the compiler does not read (yet) are kept, not judged
+    if (!law.isInteger() || law.getInt() <= 0)
+      return module.emitError() << "law '" << key << "' (" << law.getProvenance()
+                                << ") must be a positive integer";
+    if (d->mustBePowerOf2 && !isPowerOf2(law.getInt()))
+      return module.emitError() << "law '" << key << "' = " << law.getInt() << " ("
+                                << law.getProvenance() << ") must be a power of two";
+  }
+  return success();
+}
+
+FailureOr<tile::LawAttr> rules::stabilityFloor(ModuleOp module) {
+  MLIRContext *ctx = module.getContext();
+  Builder b(ctx);
+  tile::LawAttr floor;
+  if (Attribute raw = module->getAttr(kStabilityFloorAttr)) {
+    if (auto law = dyn_cast<tile::LawAttr>(raw))
+      floor = law;
+    else if (auto f = dyn_cast<FloatAttr>(raw))
+      floor = tile::LawAttr::get(ctx, "stability_floor", b.getF64FloatAttr(f.getValueAsDouble()),
+                                 "module attribute");
+    else
+      return module.emitError() << "'" << kStabilityFloorAttr
+                                << "' must be a #spak_tile.law or a float, got " << raw;
+  } else if (auto laws = module->getAttrOfType<DictionaryAttr>(kLawsAttr)) {
+    floor = dyn_cast_or_null<tile::LawAttr>(laws.get("stability_floor"));
+  }
+  if (!floor)
+    return tile::LawAttr::get(ctx, "stability_floor", b.getF64FloatAttr(kDefaultStabilityFloor),
+                              kDefaultProvenance);
+  double v = floor.getFloat();
+  if (std::isnan(v) || std::isinf(v))
+    return module.emitError() << "stability floor must be a finite number, got "
+                              << (std::isnan(v) ? "nan" : (v < 0 ? "-inf" : "inf")) << " ("
+                              << floor.getProvenance()
+                              << "): exp(-inf - (-inf)) is NaN; use a large negative number such as -1e20";
+  if (v >= 0)
+    return module.emitError() << "stability floor must be negative, got " << v << " ("
+                              << floor.getProvenance() << ")";
+  // Normalize integer floors (`stability_floor = -100000`) to a float law.
+  if (floor.isInteger())
+    floor = tile::LawAttr::get(ctx, "stability_floor", b.getF64FloatAttr(v), floor.getProvenance());
+  return floor;
+}
+
+KernelKind rules::classifyGraphOp(StringRef opName) {
+  if (!opName.consume_front("spak_graph."))
+    return KernelKind::None;
+  return llvm::StringSwitch<KernelKind>(opName)
+      .Cases({"linear", "matmul"}, KernelKind::Matmul)
+      .Cases({"attention", "attention_grad"}, KernelKind::Attention)
+      .Cases({"rmsnorm", "layernorm", "softmax", "cross_entropy", "rmsnorm_grad",
+              "layernorm_grad", "softmax_grad", "cross_entropy_grad", "reduce_sum"},
+             KernelKind::Row)
+      .Cases({"embed", "positions", "add", "sub", "mul", "scale", "relu", "gelu", "relu_grad",
+              "gelu_grad", "embed_grad", "adam", "adamw", "clip_grad_norm", "grad_norm_clip"},
+             KernelKind::Elementwise)
+      .Default(KernelKind::None);
+}
+
+ArrayRef<StringLiteral> rules::lawsForKind(KernelKind kind) {
+  static const StringLiteral matmul[] = {"tile_m", "tile_n", "tile_k", "stages", "warps"};
+  static const StringLiteral attention[] = {"tile_m", "tile_n", "k_lat", "v_lat", "warps"};
+  static const StringLiteral row[] = {"row_tile", "warps"};
+  static const StringLiteral elementwise[] = {"vec_width", "warps"};
+  switch (kind) {
+  case KernelKind::Matmul:
+    return matmul;
+  case KernelKind::Attention:
+    return attention;
+  case KernelKind::Row:
+    return row;
+  case KernelKind::Elementwise:
+    return elementwise;
+  case KernelKind::None:
+    break;
+  }
+  return {};
+}
+
+bool rules::usesStabilityFloor(StringRef opName) {
+  return llvm::StringSwitch<bool>(opName)
+      .Cases({"spak_graph.attention", "spak_graph.attention_grad", "spak_graph.softmax",
+              "spak_graph.cross_entropy", "spak_graph.cross_entropy_grad"},
+             true)
+      .Default(false);
+}
+
+bool rules::isPowerOf2(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+int64_t rules::nextPowerOf2(int64_t v) {
+  int64_t p = 1;
+  while (p < v)
+    p <<= 1;
+  return p;
+}
+
+tile::ExtentAttr rules::coverDim(MLIRContext *ctx, int64_t size, int64_t tileExtent) {
+  // A tile never exceeds the next power of two of a static dimension: a
+  // 16-wide k dimension with tile_k = 32 uses 16-wide tiles and needs no mask.
+  if (!ShapedType::isDynamic(size))
+    tileExtent = std::min(tileExtent, nextPowerOf2(size));
+  return tile::ExtentAttr::get(ctx, size, tileExtent);
+}
+
+tile::ExtentAttr rules::coverRowPow2(MLIRContext *ctx, int64_t size) {
+  if (ShapedType::isDynamic(size))
+    return {};
+  return tile::ExtentAttr::get(ctx, size, nextPowerOf2(size));
+}
