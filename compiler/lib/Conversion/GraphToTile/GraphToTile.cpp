@@ -350,8 +350,25 @@ private:
     return success();
   }
 
+  /// The planning passes ran on this op: one precise error otherwise.
+  LogicalResult checkPlanned(Operation *op) {
+    StringRef full = op->getName().getStringRef();
+    if (rules::classifyGraphOp(full) == rules::KernelKind::None)
+      return success();
+    if (failed(config()))
+      return failure();
+    if (!op->getAttrOfType<DictionaryAttr>(rules::kExtentsAttr))
+      return op->emitError("has no spak.extents; run --spak-pow2-masking first (or the "
+                           "spak-graph-to-tile pipeline)");
+    if (rules::usesStabilityFloor(full) && failed(floorLaw()))
+      return failure();
+    return success();
+  }
+
   LogicalResult lowerOp(Operation *op) {
     StringRef name = op->getName().getStringRef();
+    if (failed(checkPlanned(op)))
+      return failure();
     name.consume_front("spak_graph.");
     if (name == "linear")
       return lowerLinear();
@@ -463,8 +480,13 @@ private:
     if (failed(y))
       return failure();
     Value bias;
-    if (currentOp->getNumOperands() == 3)
+    if (currentOp->getNumOperands() == 3) {
+      auto bT = cast<RankedTensorType>(ttype(currentOp->getOperand(2)));
+      if (bT.getRank() != 1 || bT.getShape()[0] != wT.getShape()[0])
+        return currentOp->emitError("linear bias must be [N] = [")
+               << wT.getShape()[0] << "], got " << bT;
       bias = view(buf(currentOp->getOperand(2)), {1, wT.getShape()[0]});
+    }
     return emitMatmul("linear",
                       bias ? "y[m, n] = sum_k x[m, k] * w[n, k] + b[n]"
                            : "y[m, n] = sum_k x[m, k] * w[n, k]",
@@ -507,8 +529,13 @@ private:
       return failure();
     SmallVector<Value> args = {rows2D(buf(currentOp->getOperand(0)))};
     bool hasW = currentOp->getNumOperands() >= 2, hasB = currentOp->getNumOperands() >= 3;
-    for (unsigned i = 1; i < currentOp->getNumOperands(); ++i)
+    for (unsigned i = 1; i < currentOp->getNumOperands(); ++i) {
+      auto pT = cast<RankedTensorType>(ttype(currentOp->getOperand(i)));
+      if (pT.getRank() != 1 || pT.getShape()[0] != cols)
+        return currentOp->emitError("norm parameter #") << i << " must be [" << cols << "], got "
+                                                        << pT;
       args.push_back(view(buf(currentOp->getOperand(i)), {1, cols}));
+    }
     args.push_back(rows2D(*y));
     std::string math =
         layer ? llvm::formatv("mu = mean(x[r, :]); var = mean((x[r, :] - mu)^2); "
