@@ -29,7 +29,7 @@ namespace spak::rt {
 // "[27, 16]"
 inline std::string shape_str(const std::vector<int64_t>& shape) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  for (size_t i = 0; i < shape.size(); ++i) s += cat(i ? ", " : "", shape[i]);
   return s + "]";
 }
 
@@ -94,7 +94,7 @@ public:
 
   std::string names_joined() const {
     std::string s;
-    for (size_t i = 0; i < tensors_.size(); ++i) s += (i ? ", " : "") + tensors_[i].name;
+    for (size_t i = 0; i < tensors_.size(); ++i) s += cat(i ? ", " : "", tensors_[i].name);
     return s.empty() ? "none" : s;
   }
 
@@ -167,7 +167,7 @@ private:
     size_t i = section_index_or_npos(s);
     if (i == npos) {
       std::string known;
-      for (size_t k = 0; k < sections_.size(); ++k) known += (k ? ", " : "") + sections_[k];
+      for (size_t k = 0; k < sections_.size(); ++k) known += cat(k ? ", " : "", sections_[k]);
       fail(cat("arena has no section '", s, "' (sections: ", known, ")"));
     }
     return i;

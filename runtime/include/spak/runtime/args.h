@@ -50,7 +50,7 @@ public:
   void add_choice(const std::string& name, std::string* dst, const std::vector<std::string>& choices,
                   const std::string& help) {
     std::string metavar;
-    for (size_t i = 0; i < choices.size(); ++i) metavar += (i ? "|" : "") + choices[i];
+    for (size_t i = 0; i < choices.size(); ++i) metavar += cat(i ? "|" : "", choices[i]);
     add(name, metavar, help, [dst, name, choices, metavar](const std::string& v) {
       for (const auto& c : choices)
         if (v == c) {
@@ -204,15 +204,14 @@ struct TrainerArgs {
 
 // Registers the standard options on `p`, writing into `a` (for trainers that add their own flags too).
 inline void add_trainer_options(ArgParser& p, TrainerArgs& a) {
-  p.add_string("--data", &a.data, "PATH", "training data (default: " + (a.data.empty() ? "none" : a.data) + ")");
-  p.add_int("--steps", &a.steps, "N", "optimizer steps to run (default: " + std::to_string(a.steps) + ")");
-  p.add_u64("--seed", &a.seed, "S", "seed of the RNG for shuffle, init and sampling (default: " +
-                                        std::to_string(a.seed) + ")");
+  p.add_string("--data", &a.data, "PATH", cat("training data (default: ", a.data.empty() ? std::string("none") : a.data, ")"));
+  p.add_int("--steps", &a.steps, "N", cat("optimizer steps to run (default: ", a.steps, ")"));
+  p.add_u64("--seed", &a.seed, "S", cat("seed of the RNG for shuffle, init and sampling (default: ", a.seed, ")"));
   p.add_flag("--no-shuffle", &a.shuffle, false, "keep the data's order (documents are not shuffled)");
   p.add_string("--init-from", &a.init_from, "FILE", "initial weights from a safetensors file instead of random init");
   p.add_string("--save", &a.save, "FILE", "write the final weights to a safetensors file");
   p.add_string("--log", &a.log, "FILE", "write one JSON line per step: {\"step\":N,\"loss\":X,...}");
-  p.add_int("--sample", &a.sample, "N", "print N samples after training (default: " + std::to_string(a.sample) + ")");
+  p.add_int("--sample", &a.sample, "N", cat("print N samples after training (default: ", a.sample, ")"));
   p.add_string("--resume", &a.resume, "FILE", "continue from a checkpoint (weights, optimizer, step, RNG, data)");
   p.add_string("--checkpoint", &a.checkpoint, "FILE", "write a resume checkpoint when training ends");
   p.add_choice("--device", &a.device, {"cpu", "cuda"}, "where to train (default: " + a.device + ")");

@@ -100,7 +100,7 @@ inline void save_checkpoint(const std::string& path, const Arena& arena, const s
   w.set_metadata("spak.step", std::to_string(state.step));
   w.set_metadata("spak.data_cursor", std::to_string(state.data_cursor));
   std::string list;
-  for (size_t i = 0; i < sections.size(); ++i) list += (i ? "," : "") + sections[i];
+  for (size_t i = 0; i < sections.size(); ++i) list += cat(i ? "," : "", sections[i]);
   w.set_metadata("spak.sections", list);
   for (const auto& s : sections) detail::add_section(w, arena, s);
   w.add_copy("__rng__", DType::U32, {int64_t(state.rng_state.size())}, state.rng_state.data());

@@ -132,8 +132,8 @@ public:
   // {"step":N,"loss":X,<extra fields in order>} + newline, flushed.
   void write(int64_t step, double loss, std::initializer_list<std::pair<const char*, double>> extra = {}) {
     if (!f_) return;
-    std::string line = "{\"step\":" + std::to_string(step) + ",\"loss\":" + json_number(loss);
-    for (const auto& kv : extra) line += "," + json_quote(kv.first) + ":" + json_number(kv.second);
+    std::string line = cat("{\"step\":", step, ",\"loss\":", json_number(loss));
+    for (const auto& kv : extra) line += cat(",", json_quote(kv.first), ":", json_number(kv.second));
     line += "}\n";
     if (std::fputs(line.c_str(), f_) < 0 || std::fflush(f_) != 0) fail_io("cannot write log file", path_, errno);
   }

@@ -151,7 +151,7 @@ public:
     const StTensor* t = find(name);
     if (!t) {
       std::string have;
-      for (size_t i = 0; i < tensors_.size() && i < 12; ++i) have += (i ? ", " : "") + tensors_[i].name;
+      for (size_t i = 0; i < tensors_.size() && i < 12; ++i) have += cat(i ? ", " : "", tensors_[i].name);
       if (tensors_.size() > 12) have += ", ...";
       fail(cat("'", path_, "' has no tensor '", name, "' (it has: ", have.empty() ? "none" : have, ")"));
     }
@@ -323,7 +323,7 @@ public:
       j += "\"__metadata__\":{";
       bool f2 = true;
       for (const auto& kv : metadata_) {
-        j += (f2 ? "" : ",") + json_quote(kv.first) + ":" + json_quote(kv.second);
+        j += cat(f2 ? "" : ",", json_quote(kv.first), ":", json_quote(kv.second));
         f2 = false;
       }
       j += "}";
@@ -331,9 +331,9 @@ public:
     }
     size_t off = 0;
     for (const auto& e : entries_) {
-      j += (first ? "" : ",") + json_quote(e.name) + ":{\"dtype\":\"" + dtype_name(e.dtype) + "\",\"shape\":[";
-      for (size_t i = 0; i < e.shape.size(); ++i) j += (i ? "," : "") + std::to_string(e.shape[i]);
-      j += "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + e.nbytes) + "]}";
+      j += cat(first ? "" : ",", json_quote(e.name), ":{\"dtype\":\"", dtype_name(e.dtype), "\",\"shape\":[");
+      for (size_t i = 0; i < e.shape.size(); ++i) j += cat(i ? "," : "", e.shape[i]);
+      j += cat("],\"data_offsets\":[", off, ",", off + e.nbytes, "]}");
       off += e.nbytes;
       first = false;
     }
