@@ -1,0 +1,67 @@
+//===- Graph.h - the spak_graph dialect: dialect, attributes, ops ---*- C++ -*-===//
+//
+// Include this to use the graph dialect. Also declares the helpers the op
+// definitions share: type compatibility (`?` matches any size), the
+// refinement used by the ShapeInference interface, and the module/function
+// attribute names that MLIRGen, the passes and the emitters agree on.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPAK_DIALECT_GRAPH_GRAPH_H
+#define SPAK_DIALECT_GRAPH_GRAPH_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace spak::graph {
+
+/// Attribute names shared by MLIRGen, the passes, the interpreter and the emitters.
+inline constexpr llvm::StringLiteral kForwardAttr = "spak.forward";   // unit, on @forward
+inline constexpr llvm::StringLiteral kBackwardAttr = "spak.backward"; // unit, on @backward
+inline constexpr llvm::StringLiteral kTrainStepAttr = "spak.train_step";
+inline constexpr llvm::StringLiteral kParamAttr = "spak.param";       // arg/result: export name
+inline constexpr llvm::StringLiteral kInputAttr = "spak.input";       // arg: "tokens", "targets", ...
+inline constexpr llvm::StringLiteral kGradOfAttr = "spak.grad_of";    // result: parameter name
+inline constexpr llvm::StringLiteral kLossAttr = "spak.loss";         // result: unit
+inline constexpr llvm::StringLiteral kAdamMAttr = "spak.adam_m";      // arg/result: parameter name
+inline constexpr llvm::StringLiteral kAdamVAttr = "spak.adam_v";      // arg/result: parameter name
+inline constexpr llvm::StringLiteral kStepAttr = "spak.step";         // arg: unit
+inline constexpr llvm::StringLiteral kGradNormAttr = "spak.grad_norm"; // result: unit
+inline constexpr llvm::StringLiteral kRulesAttr = "spak.rules";       // module: [#spak_graph.rule...]
+inline constexpr llvm::StringLiteral kTrainAttr = "spak.train";       // module: {optimizer = ..., lr = ...}
+
+/// Two types are compatible when they are equal, or both ranked tensors with the
+/// same element type and rank whose sizes are equal or dynamic on either side.
+bool areCompatibleTypes(mlir::Type a, mlir::Type b);
+bool areCompatibleTypeLists(mlir::TypeRange a, mlir::TypeRange b);
+/// The most precise type compatible with both (a must be compatible with b).
+mlir::Type meetTypes(mlir::Type a, mlir::Type b);
+/// Default implementation of ShapeInference::inferShapes: re-run the op's shape
+/// function and narrow each result type to the meet of declared and inferred.
+llvm::LogicalResult refineResultTypes(mlir::Operation *op);
+
+} // namespace spak::graph
+
+#include "spak/Dialect/Graph/GraphDialect.h.inc"
+#include "spak/Dialect/Graph/ShapeInferenceInterface.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "spak/Dialect/Graph/GraphAttrs.h.inc"
+
+#define GET_OP_CLASSES
+#include "spak/Dialect/Graph/GraphOps.h.inc"
+
+namespace spak::graph {
+/// Registers the graph dialect (and the dialects its IR uses: func, arith, tensor).
+void registerGraphDialect(mlir::DialectRegistry &registry);
+} // namespace spak::graph
+
+#endif // SPAK_DIALECT_GRAPH_GRAPH_H
