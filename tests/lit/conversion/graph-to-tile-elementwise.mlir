@@ -24,7 +24,7 @@ func.func @ew(%a: tensor<8x64xf32>, %b: tensor<8x64xf32>) -> tensor<8x64xf32> {
   %0 = "spak_graph.add"(%a, %b) : (tensor<8x64xf32>, tensor<8x64xf32>) -> tensor<8x64xf32>
   %1 = "spak_graph.gelu"(%0) : (tensor<8x64xf32>) -> tensor<8x64xf32>
   %2 = "spak_graph.relu"(%1) : (tensor<8x64xf32>) -> tensor<8x64xf32>
-  %3 = "spak_graph.scale"(%2) {scale = 0.125 : f64} : (tensor<8x64xf32>) -> tensor<8x64xf32>
+  %3 = "spak_graph.scale"(%2) {factor = 0.125 : f64} : (tensor<8x64xf32>) -> tensor<8x64xf32>
   return %3 : tensor<8x64xf32>
 }
 
@@ -41,6 +41,6 @@ func.func @ew(%a: tensor<8x64xf32>, %b: tensor<8x64xf32>) -> tensor<8x64xf32> {
 // CHECK: return %[[V]]
 func.func @dyn(%a: tensor<?x16xf32>) -> tensor<?x4x4xf32> {
   %0 = "spak_graph.sub"(%a, %a) : (tensor<?x16xf32>, tensor<?x16xf32>) -> tensor<?x16xf32>
-  %1 = "spak_graph.reshape"(%0) : (tensor<?x16xf32>) -> tensor<?x4x4xf32>
+  %1 = "spak_graph.reshape"(%0) {shape = array<i64: -1, 4, 4>} : (tensor<?x16xf32>) -> tensor<?x4x4xf32>
   return %1 : tensor<?x4x4xf32>
 }

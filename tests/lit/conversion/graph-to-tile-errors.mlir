@@ -9,16 +9,17 @@ func.func @no_config(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
 
 // -----
 
-func.func @unknown(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
-  // expected-error @+1 {{no tile lowering for 'spak_graph.frobnicate' yet}}
-  %0 = "spak_graph.frobnicate"(%x) : (tensor<?x16xf32>) -> tensor<?x16xf32>
-  return %0 : tensor<?x16xf32>
+func.func @unlowered(%x: tensor<4x16xf32>) -> tensor<16x4xf32> {
+  // expected-error @+1 {{no tile lowering for 'spak_graph.transpose' yet}}
+  %0 = "spak_graph.transpose"(%x) {perm = array<i64: 1, 0>} : (tensor<4x16xf32>) -> tensor<16x4xf32>
+  return %0 : tensor<16x4xf32>
 }
 
 // -----
 
-func.func @bad_bias(%x: tensor<?x16xf32>, %w: tensor<64x16xf32>, %b: tensor<16xf32>) -> tensor<?x64xf32> {
-  // expected-error @+1 {{linear bias must be [N] = [64], got 'tensor<16xf32>'}}
-  %0 = "spak_graph.linear"(%x, %w, %b) {spak.tile_config = #spak_tile.config<{}>, spak.extents = {}} : (tensor<?x16xf32>, tensor<64x16xf32>, tensor<16xf32>) -> tensor<?x64xf32>
-  return %0 : tensor<?x64xf32>
+func.func @softmax_axis(%x: tensor<8x16xf32>) -> tensor<8x16xf32> {
+  // expected-error @+1 {{softmax lowering handles the last axis, got axis 0}}
+  %0 = "spak_graph.softmax"(%x) {axis = 0 : i64, spak.tile_config = #spak_tile.config<{}>, spak.extents = {},
+        spak.floor = #spak_tile.law<"stability_floor", -1.0e20, "default">} : (tensor<8x16xf32>) -> tensor<8x16xf32>
+  return %0 : tensor<8x16xf32>
 }

@@ -44,6 +44,6 @@ func.func @linear(%x: tensor<1x?x16xf32>, %w: tensor<64x16xf32>, %b: tensor<64xf
 // CHECK-LABEL: func.func @mm(
 // CHECK: spak_tile.launch @matmul_0
 func.func @mm(%a: tensor<32x64xf32>, %b: tensor<32x48xf32>) -> tensor<64x48xf32> {
-  %0 = "spak_graph.matmul"(%a, %b) {transpose_a} : (tensor<32x64xf32>, tensor<32x48xf32>) -> tensor<64x48xf32>
+  %0 = "spak_graph.matmul"(%a, %b) {transpose_a = true} : (tensor<32x64xf32>, tensor<32x48xf32>) -> tensor<64x48xf32>
   return %0 : tensor<64x48xf32>
 }

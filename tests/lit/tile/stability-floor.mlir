@@ -4,14 +4,14 @@
 
 // Default floor (no module attribute): -1e20 with provenance "default"; ops without logits are untouched.
 // CHECK-LABEL: func.func @default_floor
-// CHECK: "spak_graph.softmax"{{.*}}spak.floor = #spak_tile.law<"stability_floor", -1.000000e+20, "default">
-// CHECK: "spak_graph.cross_entropy"{{.*}}spak.floor = #spak_tile.law<"stability_floor", -1.000000e+20, "default">
-// CHECK: "spak_graph.attention"{{.*}}spak.floor = #spak_tile.law<"stability_floor", -1.000000e+20, "default">
-// CHECK: "spak_graph.relu"
+// CHECK: spak_graph.softmax{{.*}}spak.floor = #spak_tile.law<"stability_floor", -1.000000e+20, "default">
+// CHECK: spak_graph.cross_entropy{{.*}}spak.floor = #spak_tile.law<"stability_floor", -1.000000e+20, "default">
+// CHECK: spak_graph.attention{{.*}}spak.floor = #spak_tile.law<"stability_floor", -1.000000e+20, "default">
+// CHECK: spak_graph.relu
 // CHECK-NOT: spak.floor
 // CHECK: return
 // OPT-LABEL: func.func @default_floor
-// OPT: "spak_graph.softmax"{{.*}}spak.floor = #spak_tile.law<"stability_floor", -3.000000e+04, "option:floor">
+// OPT: spak_graph.softmax{{.*}}spak.floor = #spak_tile.law<"stability_floor", -3.000000e+04, "option:floor">
 func.func @default_floor(%x: tensor<?x27xf32>, %t: tensor<?xi32>, %q: tensor<1x?x16xf32>) {
   %0 = "spak_graph.softmax"(%x) : (tensor<?x27xf32>) -> tensor<?x27xf32>
   %1 = "spak_graph.cross_entropy"(%x, %t) : (tensor<?x27xf32>, tensor<?xi32>) -> tensor<f32>

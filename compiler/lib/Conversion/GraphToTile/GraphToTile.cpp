@@ -614,6 +614,12 @@ private:
   LogicalResult lowerSoftmax() {
     if (failed(expectOperands(1, 1)))
       return failure();
+    if (auto axis = currentOp->getAttrOfType<IntegerAttr>("axis")) {
+      int64_t rank = cast<RankedTensorType>(ttype(currentOp->getOperand(0))).getRank();
+      if (axis.getInt() != -1 && axis.getInt() != rank - 1)
+        return currentOp->emitError("softmax lowering handles the last axis, got axis ")
+               << axis.getInt();
+    }
     FailureOr<ConfigAttr> cfg = config();
     FailureOr<ExtentAttr> er = extent("rows"), ec = extent("cols");
     FailureOr<LawAttr> floor = floorLaw();
@@ -774,8 +780,11 @@ private:
         return currentOp->emitError("attention lowering expects q, k, v of one type [B, T, C]");
     int64_t H = heads.getInt(), hd = ed->getSize(), dp = ed->getTile();
     int64_t tm = eq->getTile(), tn = ekv->getTile();
-    bool causal = boolAttr("causal");
-    double scale = floatAttr("scale", 1.0 / std::sqrt(static_cast<double>(hd)));
+    // Graph contract: `causal` defaults to true; an absent or 0.0 `scale` means 1/sqrt(head_dim).
+    bool causal = currentOp->getAttr("causal") ? boolAttr("causal") : true;
+    double scale = floatAttr("scale", 0.0);
+    if (scale == 0.0)
+      scale = 1.0 / std::sqrt(static_cast<double>(hd));
     FailureOr<Value> o = allocFor(currentOp->getResult(0));
     if (failed(o))
       return failure();
