@@ -348,9 +348,9 @@ def main(argv):
     m = {k: np.zeros_like(w) for k, w in params.items()}
     v = {k: np.zeros_like(w) for k, w in params.items()}
     log = open(args.log, "w") if args.log else None
-    losses = []
-    t0 = time.perf_counter()
+    losses, times = [], []
     for step in range(args.steps):
+        t0 = time.perf_counter()
         toks = encode(docs[step % len(docs)])
         n = min(BLOCK_SIZE, len(toks) - 1)
         loss, grads = forward(params, np.array(toks[:n]), np.array(toks[1:n + 1]))
@@ -363,17 +363,17 @@ def main(argv):
             v_hat = v[k] / (1 - BETA2 ** (step + 1))
             params[k] -= lr_t * m_hat / (v_hat ** 0.5 + EPS_ADAM)
         losses.append(loss)
+        times.append(time.perf_counter() - t0)
         if log:
             log.write(json.dumps({"step": step + 1, "loss": loss, "lr": lr_t}, separators=(",", ":")) + "\n")
         if step == 0 or (step + 1) % max(1, args.print_every) == 0 or step + 1 == args.steps:
             print(f"step {step + 1:4d} / {args.steps:4d} | loss {loss:.4f}")
-    elapsed = time.perf_counter() - t0
     if log:
         log.close()
     if losses:
         tail = losses[-100:]
         print(f"summary: step1 {losses[0]:.4f} | final {losses[-1]:.4f} | mean of last {len(tail)} "
-              f"{sum(tail) / len(tail):.4f} | {1000 * elapsed / len(losses):.3f} ms/step")
+              f"{sum(tail) / len(tail):.4f} | {1000 * float(np.median(times[1:] or times)):.3f} ms/step")
     if args.save:
         save_safetensors(args.save, params, {"spak.format": "spak-weights-v1", "source": "microgpt_ref.py final",
                                              "steps": args.steps})

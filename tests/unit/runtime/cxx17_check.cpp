@@ -22,7 +22,7 @@ int spak_runtime_cxx17_check(int argc, char** argv) {
     spak::rt::print_progress(1, args.steps, 1.0, 0.01, sw.elapsed_ms(), double(ex.inputs.size()));
     spak::rt::save_weights(args.save, arena);
     spak::rt::load_weights(args.init_from, arena);
-    spak::rt::TrainState st{1, docs.cursor(), rng.state(), {}};
+    spak::rt::TrainState st{1, args.steps, docs.cursor(), rng.state(), {}};
     spak::rt::save_checkpoint(args.checkpoint, arena, {"param", "adam_m", "adam_v"}, st);
     st = spak::rt::load_checkpoint(args.resume, arena, {"param", "adam_m", "adam_v"});
     spak::rt::CharText text = spak::rt::CharText::load(args.data);

@@ -26,7 +26,7 @@ TEST_CASE("args: defaults and every standard flag", "[args]") {
   CHECK(!a.help);
 
   a = parse({"--data", "x.txt", "--steps=5", "--seed", "18446744073709551615", "--no-shuffle", "--init-from", "i.st",
-             "--save", "s.st", "--log", "l.jsonl", "--sample", "20", "--device", "cuda", "--checkpoint", "c.st"});
+             "--save", "s.st", "--log", "l.jsonl", "--sample", "20", "--device", "cuda", "--checkpoint", "c.st", "--stop-after", "400"});
   CHECK(a.data == "x.txt");
   CHECK(a.steps == 5);
   CHECK(a.seed == 18446744073709551615ull);
@@ -37,6 +37,8 @@ TEST_CASE("args: defaults and every standard flag", "[args]") {
   CHECK(a.sample == 20);
   CHECK(a.device == "cuda");
   CHECK(a.checkpoint == "c.st");
+  CHECK(a.stop_after == 400);
+  CHECK(parse({}).stop_after == -1);
   CHECK(parse({"--resume", "r.st"}).resume == "r.st");
   CHECK(parse({"--steps", "0"}).steps == 0);
 }
@@ -49,7 +51,7 @@ TEST_CASE("args: --help prints usage and stops", "[args]") {
   add_trainer_options(p, t);
   std::string u = p.usage();
   for (const char* f : {"--data PATH", "--steps N", "--seed S", "--no-shuffle", "--init-from FILE", "--save FILE",
-                        "--log FILE", "--sample N", "--resume FILE", "--device cpu|cuda", "--help"})
+                        "--log FILE", "--sample N", "--resume FILE", "--checkpoint FILE", "--stop-after K", "--device cpu|cuda", "--help"})
     CHECK(u.find(f) != std::string::npos);
 }
 
@@ -69,6 +71,7 @@ TEST_CASE("args: bad input is a usage error with a precise message", "[args]") {
   REQUIRE_ERROR_CONTAINS(parse({"extra"}), "unexpected argument 'extra'");
   REQUIRE_ERROR_CONTAINS(parse({"--data="}), "--data needs a non-empty value");
   REQUIRE_ERROR_CONTAINS(parse({"--resume", "a", "--init-from", "b"}), "cannot be combined");
+  REQUIRE_ERROR_CONTAINS(parse({"--steps", "10", "--stop-after", "11"}), "--stop-after 11 is past --steps 10");
 }
 
 TEST_CASE("args: run_main maps errors to exit codes", "[args]") {

@@ -55,6 +55,7 @@ TEST_CASE("checkpoint: resume restores weights, optimizer state, step, cursor an
   rng.gauss();  // leave a cached Box-Muller value in the state
   TrainState st;
   st.step = 500;
+  st.total_steps = 1000;
   st.data_cursor = 32040;
   st.rng_state = rng.state();
   st.extra["spak.model"] = "Tiny";
@@ -63,6 +64,7 @@ TEST_CASE("checkpoint: resume restores weights, optimizer state, step, cursor an
   Arena b(tiny_layout(), {"param", "grad", "adam_m", "adam_v"});
   TrainState r = load_checkpoint(dir.file("c.safetensors"), b, {"param", "adam_m", "adam_v"});
   CHECK(r.step == 500);
+  CHECK(r.total_steps == 1000);
   CHECK(r.data_cursor == 32040);
   CHECK(r.extra.at("spak.model") == "Tiny");
   CHECK(r.extra.count("spak.step") == 0);

@@ -1,7 +1,7 @@
 // spak/runtime/args.h — the command-line parser of generated trainers (the contract is docs/trainer-cli.md).
 //
 //   train [--data PATH] [--steps N] [--seed S] [--no-shuffle] [--init-from FILE] [--save FILE] [--log FILE]
-//         [--sample N] [--resume FILE] [--device cpu|cuda] [--help]
+//         [--sample N] [--resume FILE] [--checkpoint FILE] [--stop-after K] [--device cpu|cuda] [--help]
 //
 // `--flag value` and `--flag=value` are both accepted. An unknown flag, a missing value, a malformed or out-of-range
 // number, a flag given twice or a stray positional argument throws spak::rt::UsageError (exit code 2 through
@@ -198,6 +198,7 @@ struct TrainerArgs {
   int64_t sample = 0;          // --sample N (names/text samples after training)
   std::string resume;          // --resume FILE (checkpoint)
   std::string checkpoint;      // --checkpoint FILE (write a resume checkpoint at the end)
+  int64_t stop_after = -1;     // --stop-after K (stop after step K of --steps; -1: run all steps)
   std::string device = "cpu";  // --device cpu|cuda
   bool help = false;           // --help was given (usage printed; exit 0)
 };
@@ -214,6 +215,8 @@ inline void add_trainer_options(ArgParser& p, TrainerArgs& a) {
   p.add_int("--sample", &a.sample, "N", cat("print N samples after training (default: ", a.sample, ")"));
   p.add_string("--resume", &a.resume, "FILE", "continue from a checkpoint (weights, optimizer, step, RNG, data)");
   p.add_string("--checkpoint", &a.checkpoint, "FILE", "write a resume checkpoint when training ends");
+  p.add_int("--stop-after", &a.stop_after, "K", "stop after step K (the schedule still spans --steps); with "
+                                                 "--checkpoint, a resumable partial run");
   p.add_choice("--device", &a.device, {"cpu", "cuda"}, "where to train (default: " + a.device + ")");
 }
 
@@ -226,6 +229,8 @@ inline TrainerArgs parse_trainer_args(int argc, const char* const* argv, const T
   a.help = !p.parse(argc, argv);
   if (!a.help && !a.resume.empty() && !a.init_from.empty())
     fail_usage("--resume and --init-from cannot be combined (a checkpoint already holds the weights)");
+  if (!a.help && a.stop_after > a.steps)
+    fail_usage(cat("--stop-after ", a.stop_after, " is past --steps ", a.steps));
   return a;
 }
 

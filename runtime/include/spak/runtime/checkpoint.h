@@ -5,13 +5,14 @@
 //   F16) can be loaded with load_weights(), e.g. one written by tests/reference/microgpt_ref.py --dump-init.
 // Checkpoint: the weights file's tensors, plus `<section>/<name>` for each further saved arena section (e.g.
 //   `adam_m/wte`, `adam_v/wte`), plus `__rng__` (U32, PyRandom::state()), metadata
-//   {"spak.format": "spak-checkpoint-v1", "spak.step": "<steps done>", "spak.data_cursor": "<cursor>", ...extra}.
+//   {"spak.format": "spak-checkpoint-v1", "spak.step": "<steps done>", "spak.total_steps": "<--steps>",
+//   "spak.data_cursor": "<cursor>", "spak.sections": "param,adam_m,adam_v", ...extra}.
 //   A checkpoint is also a valid weights file (load_weights ignores the other tensors).
 // Both are written atomically (see io.h), so an interrupted save never leaves a half-written file behind.
 //
 //   spak::rt::save_weights("final.safetensors", arena, "param", {{"spak.model", "MicroGPT"}});
 //   spak::rt::load_weights("init.safetensors", arena, "param");     // every parameter must be there, same shape
-//   spak::rt::TrainState st{step, docs.cursor(), rng.state(), {}};
+//   spak::rt::TrainState st{step, total_steps, docs.cursor(), rng.state(), {}};
 //   spak::rt::save_checkpoint("ckpt.safetensors", arena, {"param", "adam_m", "adam_v"}, st);
 //   st = spak::rt::load_checkpoint("ckpt.safetensors", arena, {"param", "adam_m", "adam_v"});
 #pragma once
@@ -35,6 +36,7 @@ inline constexpr const char* kCheckpointFormat = "spak-checkpoint-v1";
 
 struct TrainState {
   int64_t step = 0;                    // optimizer steps completed
+  int64_t total_steps = 0;             // the run's --steps (the LR schedule's length); resume must use the same
   uint64_t data_cursor = 0;            // data position (Documents::cursor() or a TokenSplit offset)
   std::vector<uint32_t> rng_state;     // PyRandom::state()
   std::map<std::string, std::string> extra;  // caller metadata (model name, config digest, ...)
@@ -98,6 +100,7 @@ inline void save_checkpoint(const std::string& path, const Arena& arena, const s
   for (const auto& kv : state.extra) w.set_metadata(kv.first, kv.second);
   w.set_metadata("spak.format", kCheckpointFormat);
   w.set_metadata("spak.step", std::to_string(state.step));
+  w.set_metadata("spak.total_steps", std::to_string(state.total_steps));
   w.set_metadata("spak.data_cursor", std::to_string(state.data_cursor));
   std::string list;
   for (size_t i = 0; i < sections.size(); ++i) list += cat(i ? "," : "", sections[i]);
@@ -108,7 +111,7 @@ inline void save_checkpoint(const std::string& path, const Arena& arena, const s
 }
 
 // Reads a checkpoint written by save_checkpoint into `arena` (the same sections) and returns its state; the
-// metadata other than the four reserved keys is returned in `extra` so the trainer can compare model name / config digest.
+// metadata other than the five reserved keys is returned in `extra` so the trainer can compare model name / config digest.
 inline TrainState load_checkpoint(const std::string& path, Arena& arena, const std::vector<std::string>& sections) {
   SafetensorsReader r = SafetensorsReader::open(path);
   std::string fmt = r.meta("spak.format");
@@ -117,13 +120,14 @@ inline TrainState load_checkpoint(const std::string& path, Arena& arena, const s
   for (const auto& s : sections) detail::read_section(r, arena, s);
   TrainState st;
   st.step = int64_t(detail::parse_meta_u64(r, "spak.step"));
+  st.total_steps = int64_t(detail::parse_meta_u64(r, "spak.total_steps"));
   st.data_cursor = detail::parse_meta_u64(r, "spak.data_cursor");
   st.rng_state = r.u32("__rng__");
   SPAK_CHECK(st.rng_state.size() == PyRandom::kStateWords, "'", path, "': __rng__ has ", st.rng_state.size(),
              " words, expected ", PyRandom::kStateWords);
   for (const auto& kv : r.metadata())
-    if (kv.first != "spak.format" && kv.first != "spak.step" && kv.first != "spak.data_cursor" &&
-        kv.first != "spak.sections")
+    if (kv.first != "spak.format" && kv.first != "spak.step" && kv.first != "spak.total_steps" &&
+        kv.first != "spak.data_cursor" && kv.first != "spak.sections")
       st.extra[kv.first] = kv.second;
   return st;
 }
