@@ -26,7 +26,7 @@ TEST_CASE("args: defaults and every standard flag", "[args]") {
   CHECK(!a.help);
 
   a = parse({"--data", "x.txt", "--steps=5", "--seed", "18446744073709551615", "--no-shuffle", "--init-from", "i.st",
-             "--save", "s.st", "--log", "l.jsonl", "--sample", "20", "--device", "cuda", "--checkpoint", "c.st", "--stop-after", "400"});
+             "--save", "s.st", "--log", "l.jsonl", "--sample", "20", "--device", "cuda", "--checkpoint", "c.st", "--stop-after", "4"});
   CHECK(a.data == "x.txt");
   CHECK(a.steps == 5);
   CHECK(a.seed == 18446744073709551615ull);
@@ -37,7 +37,7 @@ TEST_CASE("args: defaults and every standard flag", "[args]") {
   CHECK(a.sample == 20);
   CHECK(a.device == "cuda");
   CHECK(a.checkpoint == "c.st");
-  CHECK(a.stop_after == 400);
+  CHECK(a.stop_after == 4);
   CHECK(parse({}).stop_after == -1);
   CHECK(parse({"--resume", "r.st"}).resume == "r.st");
   CHECK(parse({"--steps", "0"}).steps == 0);
