@@ -2,7 +2,8 @@
 """Checks that microgpt_ref.py IS microgpt.py: the loss anchors of ../shared/docs/MODELS.md (step 1 = 3.3660,
 step 1000 = 2.6497, mean of the last 100 = 2.2761), the first samples Karpathy published for microgpt.py, the
 backward pass against finite differences, and the --dump-init / --init-from / --docs-out round trip.
-Run: /usr/bin/python3 tests/reference/test_microgpt_ref.py   (exit 0 = all passed). Registered with ctest."""
+Run: /usr/bin/python3 tests/reference/test_microgpt_ref.py [NAMES_TXT]   (exit 0 = all passed; NAMES_TXT defaults
+to ../shared/data/names/names.txt). Registered with ctest as microgpt_reference_anchors."""
 
 import json
 import os
@@ -12,6 +13,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REF = os.path.join(HERE, "microgpt_ref.py")
+DATA = sys.argv[1] if len(sys.argv) > 1 else None
 failures = []
 
 
@@ -22,6 +24,8 @@ def check(cond, what):
 
 
 def run(*args):
+    if DATA and "--data" not in args:
+        args = ("--data", DATA) + args
     p = subprocess.run([sys.executable, REF, *args], capture_output=True, text=True)
     return p.returncode, p.stdout, p.stderr
 
@@ -35,6 +39,8 @@ with tempfile.TemporaryDirectory() as tmp:
     log, init, docs, log2 = (os.path.join(tmp, n) for n in ("ref.jsonl", "init.safetensors", "docs.txt", "b.jsonl"))
     rc, out, err = run("--log", log, "--dump-init", init, "--docs-out", docs, "--sample", "5")
     check(rc == 0, f"1000-step run exits 0 ({err.strip()})")
+    if rc != 0:
+        sys.exit(1)
     L = losses(log)
     check(len(L) == 1000, f"1000 logged steps (got {len(L)})")
     check(abs(L[0] - 3.3660) < 5e-5, f"step 1 loss {L[0]:.6f} == 3.3660")
