@@ -287,7 +287,7 @@ public:
     line(0, "File " + quote(f.path));
     if (f.hasFrontMatter) {
       line(1, "FrontMatter");
-      for (const auto &i : f.frontMatter) line(2, i.key + ": " + quote(i.value) + " " + at(i.keyLoc));
+      for (const auto &i : f.frontMatter) line(2, i.key + ": " + i.value + " " + at(i.keyLoc));
     }
     for (const auto &i : f.imports) line(1, "Import " + quote(i.path) + " " + at(i.loc));
     for (const auto &d : f.decls) {

@@ -50,9 +50,17 @@ public:
       : opts_(opts), diags_(diags), prog_(prog), rulesDir_(resolveRulesDir(opts)) {}
 
   std::vector<detail::LoadedFile> files;
+  bool syntaxErrors = false; // a loaded file had syntax errors: Sema would only see recovery debris
+
+  std::unique_ptr<File> parse(const std::string &path, std::string text) {
+    unsigned before = diags_.errorCount();
+    auto f = parseFile(path, std::move(text), diags_);
+    if (!f || diags_.errorCount() != before) syntaxErrors = true;
+    return f;
+  }
 
   bool loadMain(const std::string &path, std::string text) {
-    auto f = parseFile(path, std::move(text), diags_);
+    auto f = parse(path, std::move(text));
     if (!f) return false;
     prog_.main = std::move(f);
     files.push_back({prog_.main.get(), {}, false});
@@ -91,7 +99,7 @@ public:
               declares |= t->name == name;
             }
         if (!declares) continue;
-        auto f = parseFile(p.string(), std::move(text), diags_);
+        auto f = parse(p.string(), std::move(text));
         if (!f) return nullptr;
         prog_.imports.push_back(std::move(f));
         file = prog_.imports.back().get();
@@ -162,7 +170,7 @@ private:
         diags_.error(imp.pathLoc, fmt::format("cannot read import '{}'", found));
         continue;
       }
-      auto f = parseFile(found, std::move(text), diags_);
+      auto f = parse(found, std::move(text));
       if (!f) continue;
       prog_.imports.push_back(std::move(f));
       File *loadedFile = prog_.imports.back().get();
@@ -186,7 +194,7 @@ std::unique_ptr<Program> load(const std::string &path, std::string text, const L
   };
   // Files loaded later (by findTarget) are appended to loader.files; Sema reads ctx.files after selection.
   ctx.files = loader.files;
-  if (opts.runSema) {
+  if (opts.runSema && !loader.syntaxErrors) {
     try {
       detail::runSema(ctx);
     } catch (const std::exception &e) {

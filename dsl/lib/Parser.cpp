@@ -154,6 +154,7 @@ public:
   ErrorListener(const std::string &file, DiagnosticEngine &diags) : file_(file), diags_(diags) {}
   void syntaxError(antlr4::Recognizer *, antlr4::Token *offending, size_t line, size_t col, const std::string &msg,
                    std::exception_ptr) override {
+    if (ignoreEOF && offending && offending->getType() == antlr4::Token::EOF) return;
     SourceLoc l = offending ? tokenLoc(file_, offending) : SourceLoc{file_, uint32_t(line), uint32_t(col + 1), 0};
     // One error per position: ANTLR's recovery can report the same token twice.
     auto key = std::make_pair(l.line, l.col);
@@ -162,6 +163,7 @@ public:
     ++count;
   }
   unsigned count = 0;
+  bool ignoreEOF = false;
 
 private:
   std::string file_;
@@ -173,9 +175,9 @@ private:
 
 /// Reports lexical errors, drops comments, keeps significant newlines. Returns false on a fatal lexical problem
 /// (unterminated front matter), after which parsing is pointless.
-bool filterTokens(std::vector<std::unique_ptr<antlr4::Token>> &in, std::vector<std::unique_ptr<antlr4::Token>> &out,
+bool filterTokens(bool &unclosedAtEOF, std::vector<std::unique_ptr<antlr4::Token>> &in, std::vector<std::unique_ptr<antlr4::Token>> &out,
                   const std::string &file, const std::string &text, DiagnosticEngine &diags) {
-  std::vector<size_t> brackets;
+  std::vector<std::pair<size_t, SourceLoc>> brackets; // open brackets: type and location
   size_t prev = 0; // previous significant token type (0 = none)
   std::unique_ptr<antlr4::Token> pendingNL;
   bool first = true;
@@ -202,7 +204,12 @@ bool filterTokens(std::vector<std::unique_ptr<antlr4::Token>> &in, std::vector<s
     }
     if (type == P::UNTERMINATED_STRING) {
       diags.error(tokenLoc(file, tok.get()), "unterminated string literal");
-      continue;
+      // Recover as a string that ends at the end of the line, so the parser does not cascade.
+      auto *ct = new antlr4::CommonToken(tok.get());
+      ct->setType(P::STRING);
+      ct->setText(tok->getText() + tok->getText().substr(0, 1));
+      tok.reset(ct);
+      type = P::STRING;
     }
     if (type == P::BLOCK_COMMENT) {
       const std::string &t = tok->getText();
@@ -218,7 +225,8 @@ bool filterTokens(std::vector<std::unique_ptr<antlr4::Token>> &in, std::vector<s
       continue;
     }
     if (type == P::NL) {
-      bool inParens = !brackets.empty() && (brackets.back() == P::LPAREN || brackets.back() == P::LBRACK);
+      bool inParens =
+          !brackets.empty() && (brackets.back().first == P::LPAREN || brackets.back().first == P::LBRACK);
       if (inParens || !canEndEntry(prev) || pendingNL) continue;
       if (tok->getType() != P::NL) {
         auto *ct = new antlr4::CommonToken(tok.get());
@@ -234,10 +242,28 @@ bool filterTokens(std::vector<std::unique_ptr<antlr4::Token>> &in, std::vector<s
       if (type != P::LBRACE) out.push_back(std::move(pendingNL));
       pendingNL.reset();
     }
-    if (type == P::LPAREN || type == P::LBRACK || type == P::LBRACE) brackets.push_back(type);
+    if (type == P::LPAREN || type == P::LBRACK || type == P::LBRACE) brackets.push_back({type, tokenLoc(file, tok.get())});
     else if ((type == P::RPAREN || type == P::RBRACK || type == P::RBRACE) && !brackets.empty()) brackets.pop_back();
     prev = type;
     out.push_back(std::move(tok));
+  }
+  if (!brackets.empty()) {
+    // Unclosed brackets at the end of the file: say which one, like clang ("to match this '{'").
+    SourceLoc eof{file, 1, 1, 0};
+    for (char c : text) {
+      if (c == '\n') {
+        ++eof.line;
+        eof.col = 1;
+      } else {
+        ++eof.col;
+      }
+    }
+    auto [type, at] = brackets.back();
+    const char *close = type == P::LBRACE ? "}" : type == P::LPAREN ? ")" : "]";
+    const char *open = type == P::LBRACE ? "{" : type == P::LPAREN ? "(" : "[";
+    diags.error(eof, fmt::format("expected '{}' at end of file", close));
+    diags.note(at, fmt::format("to match this '{}'", open));
+    unclosedAtEOF = true;
   }
   return true;
 }
@@ -919,13 +945,15 @@ std::unique_ptr<File> parseFile(const std::string &path, std::string textIn, Dia
     lexer.removeErrorListeners();
     std::vector<std::unique_ptr<antlr4::Token>> all = lexer.getAllTokens();
     std::vector<std::unique_ptr<antlr4::Token>> tokens;
-    if (!filterTokens(all, tokens, path, text, diags)) return nullptr;
+    bool unclosedAtEOF = false;
+    if (!filterTokens(unclosedAtEOF, all, tokens, path, text, diags)) return nullptr;
 
     antlr4::ListTokenSource source(std::move(tokens));
     antlr4::CommonTokenStream stream(&source);
     SpakParser parser(&stream);
     parser.nestingLimit = kMaxNestingDepth;
     ErrorListener listener(path, diags);
+    listener.ignoreEOF = unclosedAtEOF; // already reported as "expected '}' at end of file"
     parser.removeErrorListeners();
     parser.addErrorListener(&listener);
     parser.setErrorHandler(std::make_shared<ErrorStrategy>());

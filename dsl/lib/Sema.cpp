@@ -100,7 +100,10 @@ namespace {
 //===-- Constant evaluation -----------------------------------------------------------------------------------------===//
 
 std::string fmtNum(const ConstValue &v) {
-  return v.isInteger ? std::to_string(v.i) : fmt::format("{}", v.f);
+  if (v.isInteger) return std::to_string(v.i);
+  std::string s = fmt::format("{}", v.f);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0"; // 2.0 stays visibly real
+  return s;
 }
 
 /// Evaluates integer/float constant expressions over an environment; reports through `diags` when given.
@@ -509,6 +512,8 @@ private:
           continue;
         }
         model = m;
+        prog_.model = m;
+        modelDecl(*m);
         continue;
       }
       if (auto *t = e->as<TrainDecl>()) {
@@ -530,10 +535,6 @@ private:
         continue;
       }
       unused(*e, "");
-    }
-    if (model) {
-      prog_.model = model;
-      modelDecl(*model);
     }
     if (train) trainDecl(*train);
   }
@@ -778,8 +779,8 @@ private:
         modelNames_[g->name] = ModelName{ModelName::Group, g->nameLoc, g, nullptr};
         auto count = g->count ? positiveInt(*g->count, "group size") : std::nullopt;
         std::string prefix = g->exportPrefix.empty() ? g->name + "{i}." : g->exportPrefix;
-        if (!g->exportPrefix.empty() && g->exportPrefix.find("{i}") == std::string::npos)
-          diags_.error(g->exportLoc, "group export prefix must contain '{i}' (the group index)");
+        bool badPrefix = !g->exportPrefix.empty() && g->exportPrefix.find("{i}") == std::string::npos;
+        if (badPrefix) diags_.error(g->exportLoc, "group export prefix must contain '{i}' (the group index)");
         std::map<std::string, SourceLoc> inGroup;
         std::vector<std::pair<const ParamDecl *, std::optional<std::vector<int64_t>>>> decls;
         std::vector<std::optional<InitSpec>> inits;
@@ -794,6 +795,7 @@ private:
         }
         if (!count) continue;
         groupCounts_[g->name] = *count;
+        if (badPrefix) continue; // every index would export the same names
         for (int64_t i = 0; i < *count; ++i) {
           for (size_t k = 0; k < decls.size(); ++k) {
             const ParamDecl &p = *decls[k].first;
@@ -1059,7 +1061,7 @@ private:
       return;
     }
     default:
-      diags_.error(e.loc, "unexpected " + ConstEval::describe(e) + " in forward");
+      diags_.error(e.loc, ConstEval::describe(e) + " is not allowed in forward");
       return;
     }
   }
@@ -1119,6 +1121,7 @@ private:
         v.f = n->f;
         return v;
       }
+      if (c->callee == "<error>") return std::nullopt; // already reported by the parser
       v.kind = SettingValue::Kind::Call;
       v.s = c->callee;
       for (const auto &a : c->args) {
@@ -1147,7 +1150,7 @@ private:
       return v;
     }
     default:
-      diags_.error(e.loc, "unexpected " + ConstEval::describe(e) + " in train");
+      diags_.error(e.loc, ConstEval::describe(e) + " is not allowed in train");
       return std::nullopt;
     }
   }

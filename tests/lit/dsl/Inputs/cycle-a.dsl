@@ -1,0 +1,2 @@
+// Part of import-cycle.dsl: a → b → a.
+import "cycle-b.dsl"

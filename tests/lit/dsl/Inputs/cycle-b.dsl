@@ -1,0 +1,2 @@
+// Part of import-cycle.dsl: b → a closes the cycle.
+import "cycle-a.dsl"
