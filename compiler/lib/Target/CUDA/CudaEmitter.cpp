@@ -1,0 +1,531 @@
+//===- CudaEmitter.cpp - spak_tile -> CUDA C++ (target cuda) --------------===//
+//
+// The straightforward, correct mapping (docs/codegen.md):
+//
+//   * one CTA per program instance: program_id(0/1/2) = blockIdx.x/y/z;
+//     blockDim.x = 32 * warps, `warps` from the kernel config (a law);
+//   * a register tile of N elements is spread over the CTA: thread `tid` owns
+//     elements e = tid + s * NT (s = 0 .. ceil(N / NT) - 1), held in a
+//     per-thread array indexed only by the unrolled `s`;
+//     a shared-memory tile (`smem` memory space, e.g. a pipelined load stage)
+//     lives in dynamic shared memory, one region per tile value;
+//   * element-wise ops (load/store with masks, math, iota/mask/cmp/select)
+//     touch only the thread's own elements: no communication;
+//   * reduce: the source goes to shared memory, one warp per output element
+//     strides the reduced axis and combines with warp shuffles;
+//   * tile broadcast / mma / extract read other threads' elements through a
+//     shared-memory scratch area, between __syncthreads() barriers;
+//     mma is a simple tiled loop on CUDA cores. The wgmma/TMA path (sm_90a) is
+//     a later optimisation, to be selected by a rule; it is not emitted yet.
+//
+// Every kernel gets a host launcher `launch_<k>(grid, stream, args...)` that
+// launches `<<<grid, 32 * warps, smem bytes, stream>>>` with no host sync, so
+// a host step can be captured into a CUDA graph.
+//
+//===----------------------------------------------------------------------===//
+#include "../Common/Codegen.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/StringExtras.h"
+
+using namespace mlir;
+using namespace spak::tile;
+
+namespace spak::target::detail {
+namespace {
+
+constexpr int64_t kStaticSmemLimit = 48 * 1024;  // more needs cudaFuncSetAttribute
+constexpr int64_t kMaxSmemPerBlock = 232448;     // H100: 227 KiB opt-in per block
+
+int64_t align16(int64_t n) { return (n + 15) & ~int64_t(15); }
+
+int64_t elementBytes(Type t) {
+  if (t.isInteger(1))
+    return 1;
+  return std::max<int64_t>(1, t.getIntOrFloatBitWidth() / 8);
+}
+
+int64_t tileBytes(TileType t) { return numElements(t) * elementBytes(t.getElementType()); }
+
+bool inSmem(Type t) {
+  auto tt = dyn_cast<TileType>(t);
+  return tt && tt.getMemorySpace() == MemorySpace::smem;
+}
+
+std::string lowestText(Type elt) {
+  if (isa<FloatType>(elt))
+    return elt.isF32() ? "(-INFINITY)" : "double(-INFINITY)";
+  if (elt.isInteger(1))
+    return "false";
+  switch (elt.getIntOrFloatBitWidth()) {
+  case 8: return "int8_t(-128)";
+  case 16: return "int16_t(-32768)";
+  case 32: return "INT32_MIN";
+  default: return "INT64_MIN";
+  }
+}
+
+/// Horner text of the row-major linear index of `idx` in `shape`.
+std::string linearIndex(ArrayRef<int64_t> shape, ArrayRef<std::string> idx) {
+  std::string acc = idx[0];
+  for (size_t d = 1; d < shape.size(); ++d) {
+    if (shape[d] != 1 && acc != "0") {
+      bool compound = acc.find_first_of("+*") != std::string::npos;
+      acc = cat(compound ? "(" + acc + ")" : acc, " * ", shape[d]);
+    }
+    if (idx[d] != "0")
+      acc = acc == "0" ? idx[d] : cat(acc, " + ", idx[d]);
+  }
+  return acc;
+}
+
+class CudaKernelEmitter : public KernelEmitterBase {
+public:
+  CudaKernelEmitter(KernelOp kernel, SourceWriter &w) : KernelEmitterBase(kernel, w) {}
+
+  LogicalResult emit() {
+    FailureOr<std::string> params = paramListText(kernel_, params_);
+    if (failed(params))
+      return failure();
+    // Threads per CTA from the `warps` law.
+    std::string warpsNote = "warps = 4  <- default (docs/dialects/tile.md)";
+    if (auto config = kernel_.getConfigAttr())
+      if (LawAttr law = config.getLaw("warps")) {
+        if (!law.isInteger() || law.getInt() < 1 || law.getInt() > 32)
+          return kernel_.emitOpError("law 'warps' must be an integer in [1, 32] for target cuda, got ")
+                 << lawValueText(law);
+        warps_ = law.getInt();
+        warpsNote = cat("warps = ", warps_, "  <- ", lawProvenanceText(law));
+      }
+    nt_ = 32 * warps_;
+    planScratch();
+    tileTop_ = align16(scratchBytes_);
+
+    std::string name = sanitizeIdentifier(kernel_.getSymName());
+    writeKernelBanner(w_, kernel_, cat("cuda: one CTA of ", nt_, " threads per program instance (", warpsNote, ")"));
+    // The body is emitted first (it sizes shared memory), then wrapped.
+    std::string bodyText;
+    {
+      SourceWriter inner;
+      inner.indent();
+      std::swap(inner, w_);
+      LogicalResult ok = emitBody();
+      std::swap(inner, w_);
+      if (failed(ok))
+        return failure();
+      bodyText = inner.take();
+    }
+    int64_t smemBytes = tileTop_;
+    if (smemBytes > kMaxSmemPerBlock)
+      return kernel_.emitOpError("needs ")
+             << smemBytes << " bytes of shared memory per CTA for target cuda; the most any supported GPU "
+             << "gives one block is " << kMaxSmemPerBlock << " (reduce the tile-size laws)";
+
+    w_.line(cat("__global__ void __launch_bounds__(", nt_, ") ", name, "(", *params, ") {"));
+    w_.indent();
+    w_.line(cat("// shared memory: ", scratchBytes_, " B scratch (cross-thread exchange) + ", tileTop_ - align16(scratchBytes_),
+                " B of smem tiles = ", smemBytes, " B"));
+    w_.line("extern __shared__ __align__(16) unsigned char spak_smem[];");
+    w_.line("const int tid = threadIdx.x;");
+    w_.line("const int lane = tid & 31, warp = tid >> 5;");
+    w_.line("(void)lane; (void)warp; (void)spak_smem;");
+    if (std::string u = unusedDimsText(params_); !u.empty())
+      w_.line(u);
+    w_.dedent();
+    w_.raw(bodyText);
+    w_.line("}");
+    w_.blank();
+
+    std::string fwd = forwardArgsText(params_);
+    decl_ = cat("void launch_", name, "(const spak_gen::Grid& grid, cudaStream_t stream", params->empty() ? "" : ", ",
+                *params, ")");
+    w_.line(decl_ + " {");
+    w_.indent();
+    w_.line("if (grid.x <= 0 || grid.y <= 0 || grid.z <= 0) return;  // empty grid: nothing to do");
+    w_.line("if (grid.x > 2147483647 || grid.y > 65535 || grid.z > 65535)");
+    w_.line(cat("  throw std::runtime_error(\"spak: grid of ", name, " exceeds CUDA limits: \" + std::to_string(grid.x) + "
+                "\" x \" + std::to_string(grid.y) + \" x \" + std::to_string(grid.z));"));
+    w_.line(cat("constexpr size_t smem_bytes = ", smemBytes, ";"));
+    if (smemBytes > kStaticSmemLimit) {
+      w_.line("static bool smem_configured = false;  // more than 48 KiB needs an opt-in, once per process");
+      w_.line("if (!smem_configured) {");
+      w_.line(cat("  SPAK_CUDA_CHECK(cudaFuncSetAttribute(", name,
+                  ", cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_bytes)));"));
+      w_.line("  smem_configured = true;");
+      w_.line("}");
+    }
+    w_.line(cat(name, "<<<dim3(unsigned(grid.x), unsigned(grid.y), unsigned(grid.z)), ", nt_,
+                ", smem_bytes, stream>>>(", fwd, ");"));
+    w_.line("SPAK_CUDA_CHECK(cudaPeekAtLastError());  // launch errors only: no synchronisation");
+    w_.dedent();
+    w_.line("}");
+    w_.blank();
+    return success();
+  }
+
+  std::string declaration() const { return decl_ + ";"; }
+
+protected:
+  // ---- storage -------------------------------------------------------------
+  int64_t slots(TileType t) const { return (numElements(t) + nt_ - 1) / nt_; }
+
+  void declareTile(TileType type, const std::string &name) override {
+    std::string elt = *cxxScalarType(type.getElementType());
+    if (type.getMemorySpace() == MemorySpace::smem) {
+      int64_t off = tileTop_;
+      tileTop_ = align16(tileTop_ + tileBytes(type));
+      w_.line(cat(elt, "* ", name, " = reinterpret_cast<", elt, "*>(spak_smem + ", off, ");  // ",
+                  shapeText(type.getShape()), " ", elt, " tile in shared memory"));
+      return;
+    }
+    w_.line(cat(elt, " ", name, "[", slots(type), "];  // ", shapeText(type.getShape()), " ", elt, ": ",
+                slots(type), " per thread"));
+  }
+
+  void openElementLoop(TileType type, bool needIndices) override {
+    int64_t n = numElements(type);
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int s = 0, e = tid; s < ", slots(type), "; ++s, e += ", nt_, ") {"));
+    w_.indent();
+    guarded_ = n % nt_ != 0;
+    if (guarded_) {
+      w_.line(cat("if (e < ", n, ") {"));
+      w_.indent();
+    }
+    indexShape_.assign(type.getShape().begin(), type.getShape().end());
+    indexPos_ = needIndices ? static_cast<int64_t>(w_.size()) : -1;
+  }
+
+  void closeElementLoop() override {
+    // Declare just the indices the loop body uses (nvcc warns about the others).
+    if (indexPos_ >= 0) {
+      llvm::StringRef body = llvm::StringRef(w_.str()).drop_front(indexPos_);
+      SmallVector<bool> used;
+      for (size_t d = 0; d < indexShape_.size(); ++d) {
+        std::string id = cat("i", d);
+        bool u = false;
+        for (size_t p = body.find(id); p != llvm::StringRef::npos; p = body.find(id, p + 1)) {
+          bool before = p == 0 || !(llvm::isAlnum(body[p - 1]) || body[p - 1] == '_');
+          bool after = p + id.size() >= body.size() || !(llvm::isAlnum(body[p + id.size()]) || body[p + id.size()] == '_');
+          if (before && after) {
+            u = true;
+            break;
+          }
+        }
+        used.push_back(u);
+      }
+      std::string decl = indexDecl(indexShape_, "e", "i", used);
+      if (!decl.empty())
+        w_.insertLine(indexPos_, decl);
+      indexPos_ = -1;
+    }
+    if (guarded_) {
+      w_.dedent();
+      w_.line("}");
+      guarded_ = false;
+    }
+    w_.dedent();
+    w_.line("}");
+  }
+
+  std::string elemOf(const std::string &name, TileType type) override {
+    return type.getMemorySpace() == MemorySpace::smem ? name + "[e]" : name + "[s]";
+  }
+
+  void beforeTileWrite(TileType t) override {
+    if (t.getMemorySpace() == MemorySpace::smem)
+      w_.line("__syncthreads();  // earlier readers of this shared tile are done");
+  }
+  void afterTileWrite(TileType t) override {
+    if (t.getMemorySpace() == MemorySpace::smem)
+      w_.line("__syncthreads();  // the shared tile is complete for every thread");
+  }
+
+  std::string programIdText(unsigned axis) override {
+    static const char *names[] = {"blockIdx.x", "blockIdx.y", "blockIdx.z"};
+    return names[axis];
+  }
+
+  std::string mathCall(llvm::StringRef fn, Type type, llvm::StringRef x) override {
+    return cat(fn, type.isF32() ? "f" : "", "(", x, ")");
+  }
+
+  std::string maxCall(Type, llvm::StringRef a, llvm::StringRef b) override {
+    return cat("spak_gen::max_of(", a, ", ", b, ")");
+  }
+
+  std::string atomicAddText(llvm::StringRef lvalue, llvm::StringRef value) override {
+    return cat("atomicAdd(&", lvalue, ", ", value, ")");
+  }
+
+  LogicalResult emitTargetOp(Operation *op) override {
+    if (auto r = dyn_cast<ReduceOp>(op))
+      return emitReduce(r);
+    if (auto b = dyn_cast<BroadcastOp>(op))
+      return emitBroadcast(b);
+    if (auto m = dyn_cast<MmaOp>(op))
+      return emitMma(m);
+    if (auto x = dyn_cast<ExtractOp>(op))
+      return emitExtract(x);
+    return op->emitOpError("is not supported by the cuda emitter");
+  }
+
+private:
+  /// `const int i0 = ..., i1 = ...;` decomposing linear `var` over `shape`,
+  /// declaring only the dims marked in `used`; empty when none is used.
+  static std::string indexDecl(ArrayRef<int64_t> shape, llvm::StringRef var, llvm::StringRef prefix,
+                               ArrayRef<bool> used) {
+    int64_t inner = 1;
+    SmallVector<std::string> parts(shape.size());
+    for (int d = static_cast<int>(shape.size()) - 1; d >= 0; --d) {
+      std::string q = inner == 1 ? var.str() : cat("(", var, " / ", inner, ")");
+      parts[d] = d == 0 ? cat(prefix, d, " = ", q) : cat(prefix, d, " = ", q, " % ", shape[d]);
+      inner *= shape[d];
+    }
+    SmallVector<std::string> kept;
+    for (size_t d = 0; d < shape.size(); ++d)
+      if (used[d])
+        kept.push_back(parts[d]);
+    return kept.empty() ? std::string() : "const int " + llvm::join(kept, ", ") + ";";
+  }
+
+  /// The most scratch any cross-thread op of this kernel needs.
+  void planScratch() {
+    kernel_.walk([&](Operation *op) {
+      int64_t need = 0;
+      auto staged = [&](Value v) { return inSmem(v.getType()) ? 0 : align16(tileBytes(cast<TileType>(v.getType()))); };
+      if (auto r = dyn_cast<ReduceOp>(op))
+        need = staged(r.getSource()) + align16(tileBytes(r.getResult().getType()));
+      else if (auto b = dyn_cast<BroadcastOp>(op))
+        need = isa<TileType>(b.getSource().getType()) ? staged(b.getSource()) : 0;
+      else if (auto m = dyn_cast<MmaOp>(op))
+        need = staged(m.getA()) + staged(m.getB());
+      else if (auto x = dyn_cast<ExtractOp>(op))
+        need = 16;
+      scratchBytes_ = std::max(scratchBytes_, need);
+    });
+  }
+
+  /// Makes tile `v` readable by every thread: a shared tile is used in place,
+  /// a register tile is copied to scratch at `offset`. Returns the pointer
+  /// name and sets `staged` when a barrier is needed before reading.
+  std::string shareTile(Value v, int64_t offset, bool &staged, llvm::StringRef hint) {
+    auto t = cast<TileType>(v.getType());
+    if (t.getMemorySpace() == MemorySpace::smem)
+      return expr(v);
+    staged = true;
+    std::string elt = *cxxScalarType(t.getElementType());
+    std::string p = fresh(hint);
+    w_.line(cat(elt, "* ", p, " = reinterpret_cast<", elt, "*>(spak_smem + ", offset, ");  // ", expr(v),
+                " shared through scratch"));
+    openElementLoop(t, false);
+    w_.line(cat(p, "[e] = ", elem(v), ";"));
+    closeElementLoop();
+    return p;
+  }
+
+  LogicalResult emitReduce(ReduceOp op) {
+    TileType src = op.getSource().getType(), dst = op.getResult().getType();
+    unsigned axis = op.getAxis();
+    bool sum = op.getKind() == ReduceKind::sum;
+    std::string elt = *cxxScalarType(dst.getElementType());
+    std::string n = defineTile(op.getResult());
+    w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", expr(op.getSource()), " over axis ", axis, " (",
+                shapeText(src.getShape()), " -> ", shapeText(dst.getShape()),
+                "): one warp per output element, lanes stride the axis, shuffles combine"));
+    w_.line("{");
+    w_.indent();
+    bool staged = false;
+    std::string in = shareTile(op.getSource(), 0, staged, "red_in");
+    int64_t outOff = inSmem(src) ? 0 : align16(tileBytes(src));
+    w_.line(cat(elt, "* red_out = reinterpret_cast<", elt, "*>(spak_smem + ", outOff, ");"));
+    if (staged)
+      w_.line("__syncthreads();");
+    int64_t outN = numElements(dst);
+    int64_t stride = 1;
+    for (unsigned d = axis + 1; d < src.getRank(); ++d)
+      stride *= src.getShape()[d];
+    w_.line(cat("for (int o = warp; o < ", outN, "; o += ", warps_, ") {"));
+    w_.indent();
+    {
+      SmallVector<bool> used;
+      for (unsigned d = 0; d < dst.getRank(); ++d)
+        used.push_back(d != axis);
+      std::string decl = indexDecl(dst.getShape(), "o", "o", used);
+      if (!decl.empty())
+        w_.line(decl);
+    }
+    SmallVector<std::string> idx;
+    for (unsigned d = 0; d < src.getRank(); ++d)
+      idx.push_back(d == axis ? std::string("0") : cat("o", d));
+    w_.line(cat("const int base = ", linearIndex(src.getShape(), idx), ";"));
+    w_.line(cat(elt, " a = ", sum ? (isa<FloatType>(dst.getElementType()) ? floatLiteral(0.0, dst.getElementType())
+                                                                           : std::string("0"))
+                                  : lowestText(dst.getElementType()),
+                ";"));
+    std::string v = cat(in, "[base + r", stride == 1 ? "" : cat(" * ", stride), "]");
+    w_.line(cat("for (int r = lane; r < ", src.getShape()[axis], "; r += 32) ",
+                sum ? cat("a += ", v, ";") : cat("a = spak_gen::max_of(a, ", v, ");")));
+    w_.line(cat("a = spak_gen::warp_", sum ? "sum" : "max", "(a);"));
+    w_.line("if (lane == 0) red_out[o] = a;");
+    w_.dedent();
+    w_.line("}");
+    w_.line("__syncthreads();");
+    beforeTileWrite(dst);
+    openElementLoop(dst, false);
+    w_.line(cat(elemOf(n, dst), " = red_out[e];"));
+    closeElementLoop();
+    w_.line("__syncthreads();  // scratch free again");
+    w_.dedent();
+    w_.line("}");
+    return success();
+  }
+
+  LogicalResult emitBroadcast(BroadcastOp op) {
+    auto src = cast<TileType>(op.getSource().getType());
+    TileType dst = op.getResult().getType();
+    std::string n = defineTile(op.getResult());
+    w_.line("{");
+    w_.indent();
+    bool staged = false;
+    std::string in = shareTile(op.getSource(), 0, staged, "bc_in");
+    if (staged)
+      w_.line("__syncthreads();");
+    beforeTileWrite(dst);
+    openElementLoop(dst, true);
+    SmallVector<std::string> idx;
+    for (unsigned d = 0; d < src.getRank(); ++d)
+      idx.push_back(src.getShape()[d] == 1 ? std::string("0") : cat("i", d));
+    w_.line(cat(elemOf(n, dst), " = ", in, "[", src.getRank() ? linearIndex(src.getShape(), idx) : "0", "];"));
+    closeElementLoop();
+    afterTileWrite(dst);
+    if (staged)
+      w_.line("__syncthreads();  // scratch free again");
+    w_.dedent();
+    w_.line("}");
+    return success();
+  }
+
+  LogicalResult emitMma(MmaOp op) {
+    TileType a = op.getA().getType(), b = op.getB().getType(), dst = op.getResult().getType();
+    bool ta = op.getTransposeA(), tb = op.getTransposeB();
+    int64_t k = ta ? a.getShape()[0] : a.getShape()[1];
+    std::string n = defineTile(op.getResult());
+    std::string elt = *cxxScalarType(dst.getElementType());
+    w_.line(cat("// ", n, " = ", ta ? "a^T" : "a", " * ", tb ? "b^T" : "b", " + acc  (", shapeText(dst.getShape()),
+                ", k = ", k, "): operands in shared memory, each thread computes its own outputs on CUDA cores."));
+    w_.line("// (wgmma/TMA on sm_90a is a later optimisation, to be selected by a rule; not emitted yet.)");
+    w_.line("{");
+    w_.indent();
+    bool stagedA = false, stagedB = false;
+    std::string pa = shareTile(op.getA(), 0, stagedA, "mma_a");
+    std::string pb = shareTile(op.getB(), stagedA ? align16(tileBytes(a)) : 0, stagedB, "mma_b");
+    if (stagedA || stagedB)
+      w_.line("__syncthreads();");
+    beforeTileWrite(dst);
+    openElementLoop(dst, true);
+    std::string aIdx = ta ? cat("kk * ", a.getShape()[1], " + i0") : cat("i0 * ", k, " + kk");
+    std::string bIdx = tb ? cat("i1 * ", k, " + kk") : cat("kk * ", b.getShape()[1], " + i1");
+    w_.line(cat(elt, " sum = ", elem(op.getAcc()), ";"));
+    w_.line("#pragma unroll 4");
+    w_.line(cat("for (int kk = 0; kk < ", k, "; ++kk) sum += ", pa, "[", aIdx, "] * ", pb, "[", bIdx, "];"));
+    w_.line(cat(elemOf(n, dst), " = sum;"));
+    closeElementLoop();
+    afterTileWrite(dst);
+    if (stagedA || stagedB)
+      w_.line("__syncthreads();  // scratch free again");
+    w_.dedent();
+    w_.line("}");
+    return success();
+  }
+
+  LogicalResult emitExtract(ExtractOp op) {
+    TileType src = op.getSource().getType();
+    SmallVector<std::string> idx;
+    for (int64_t p : op.getPosition())
+      idx.push_back(std::to_string(p));
+    int64_t pos = 0;
+    for (auto [d, p] : llvm::enumerate(op.getPosition()))
+      pos = pos * src.getShape()[d] + p;
+    std::string elt = *cxxScalarType(op.getResult().getType());
+    std::string n = bindNew(op.getResult(), "x");
+    if (src.getMemorySpace() == MemorySpace::smem) {
+      w_.line(cat("const ", elt, " ", n, " = ", expr(op.getSource()), "[", pos, "];"));
+      return success();
+    }
+    w_.line(cat(elt, " ", n, ";"));
+    w_.line("{  // element " + std::to_string(pos) + " is owned by thread " + std::to_string(pos % nt_) +
+            ": share it through scratch");
+    w_.indent();
+    w_.line(cat(elt, "* slot = reinterpret_cast<", elt, "*>(spak_smem);"));
+    w_.line(cat("if (tid == ", pos % nt_, ") *slot = ", expr(op.getSource()), "[", pos / nt_, "];"));
+    w_.line("__syncthreads();");
+    w_.line(cat(n, " = *slot;"));
+    w_.line("__syncthreads();");
+    w_.dedent();
+    w_.line("}");
+    return success();
+  }
+
+  int64_t warps_ = 4;
+  int64_t nt_ = 128;
+  int64_t scratchBytes_ = 0;
+  int64_t tileTop_ = 0;
+  bool guarded_ = false;
+  SmallVector<int64_t> indexShape_;
+  int64_t indexPos_ = -1;
+  std::string decl_;
+};
+
+std::string cudaPrelude() {
+  return R"(
+#define SPAK_CUDA_CHECK(expr)                                                                   \
+  do {                                                                                          \
+    cudaError_t spak_err_ = (expr);                                                             \
+    if (spak_err_ != cudaSuccess)                                                               \
+      throw std::runtime_error(std::string("spak: CUDA error in " #expr ": ") +                 \
+                               cudaGetErrorString(spak_err_));                                  \
+  } while (0)
+
+namespace spak_gen {
+
+// Warp-wide combines: every lane ends with the result of all 32 lanes.
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+template <typename T>
+__device__ __forceinline__ T warp_max(T v) {
+  for (int o = 16; o > 0; o >>= 1) v = max_of(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+}  // namespace spak_gen
+)";
+}
+
+} // namespace
+
+FailureOr<EmittedUnit> emitCudaUnit(ModuleOp module, const EmitOptions &) {
+  EmittedUnit unit;
+  unit.kind = TargetKind::Cuda;
+  SourceWriter decls, kernels, host;
+  for (auto kernel : module.getOps<KernelOp>()) {
+    CudaKernelEmitter ke(kernel, kernels);
+    if (failed(ke.emit()))
+      return failure();
+    decls.line(ke.declaration());
+  }
+  SourceWriter hostDecls;
+  if (failed(emitHostFunctions(module, TargetKind::Cuda, hostDecls, host, unit.hostFunctions)))
+    return failure();
+  unit.prelude = commonPrelude(TargetKind::Cuda) + cudaPrelude() +
+                 "\nnamespace spak_gen {\n\n// Kernel launchers (asynchronous on `stream`).\n" + decls.take() +
+                 "\n// Host step functions.\n" + hostDecls.take() + "\n}  // namespace spak_gen\n";
+  unit.kernels = "namespace spak_gen {\n\n" + kernels.take() + "}  // namespace spak_gen\n";
+  unit.host = "namespace spak_gen {\n\n" + host.take() + "}  // namespace spak_gen\n";
+  return unit;
+}
+
+} // namespace spak::target::detail
