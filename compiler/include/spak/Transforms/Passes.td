@@ -95,4 +95,123 @@ def SpakOptimizerStep : Pass<"spak-optimizer-step", "::mlir::ModuleOp"> {
                            "::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Stage 2: rule-driven fusion (owner: fusion; lib/Transforms/Fusion*.cpp,
+// docs/fusion.md, tests/lit/fusion/). Each pass reads the module's
+// `spak.rules` (#spak_graph.rule entries) and fuses only where a rule with its
+// `apply` is present and enabled; the created spak_graph.fused regions record
+// the rule's name and file:line:col. Rule absent or disabled: no fusion.
+//===----------------------------------------------------------------------===//
+
+def SpakFuseNormLinear : Pass<"spak-fuse-norm-linear", "::mlir::ModuleOp"> {
+  let summary = "Fuse rmsnorm into the linears it feeds (rule apply: fuse_norm_into_linear)";
+  let description = [{
+    For every rmsnorm whose result is the input of linear ops, builds one
+    `spak_graph.fused "norm_linear"` region holding a copy of the rmsnorm and
+    those linears (all of one output width; MicroGPT's q, k, v share one
+    region): the lowering computes the row scale (mean(x²) + eps)^-1/2 once
+    per row tile and applies it while loading the linears' input. Linears of
+    another output width get their own region (the prologue is duplicated).
+    The rmsnorm stays only if something else still reads it. Rule:
+    apply `fuse_norm_into_linear` (or `fuse(rmsnorm, linear)`).
+  }];
+  let options = [
+    Option<"force", "force", "bool", "false",
+           "Fuse even when no enabled rule asks for it (provenance \"option:force\")">,
+    Option<"sharePrologue", "share-prologue", "bool", "true",
+           "One region for all linears of one width fed by a norm (false: one region per linear, duplicated prologue)">,
+    Option<"maxConsumers", "max-consumers", "int64_t", "8",
+           "Most linears in one region (more start another region with a duplicated prologue)">
+  ];
+  let dependentDialects = ["::spak::graph::GraphDialect"];
+}
+
+def SpakFuseEpilogues : Pass<"spak-fuse-epilogues", "::mlir::ModuleOp"> {
+  let summary = "Fuse gelu / a residual add into the producing linear (rules epilogue(bias, gelu), epilogue(residual))";
+  let description = [{
+    `gelu(linear(x, w [, b]))` becomes `spak_graph.fused "linear_bias_gelu"`
+    and `add(linear(x, w [, b]), r)` (either operand order, r of the linear's
+    type) becomes `spak_graph.fused "linear_residual"`: the matmul kernel applies
+    the bias, then gelu or the residual, to the accumulator before its store.
+    When something else also reads the linear's result (the backward pass of
+    gelu does), the region yields it too and the kernel stores both.
+  }];
+  let options = [
+    Option<"force", "force", "bool", "false",
+           "Fuse even when no enabled rule asks for it (provenance \"option:force\")">,
+    Option<"gelu", "gelu", "bool", "true", "Consider linear -> gelu (still needs the rule or force)">,
+    Option<"residual", "residual", "bool", "true", "Consider linear -> add (still needs the rule or force)">
+  ];
+  let dependentDialects = ["::spak::graph::GraphDialect"];
+}
+
+def SpakFuseSoftmaxXent : Pass<"spak-fuse-softmax-xent", "::mlir::ModuleOp"> {
+  let summary = "Fuse cross_entropy and its cross_entropy_grad into one kernel (rule apply: fuse_softmax_xent)";
+  let description = [{
+    A cross_entropy(logits, t) and a cross_entropy_grad(g, logits, t) of the
+    same logits and targets in one function become
+    `spak_graph.fused "softmax_xent"` yielding (loss, dlogits): one kernel
+    computes the row max and sum of exponentials once and writes both.
+  }];
+  let options = [
+    Option<"force", "force", "bool", "false",
+           "Fuse even when no enabled rule asks for it (provenance \"option:force\")">
+  ];
+  let dependentDialects = ["::spak::graph::GraphDialect"];
+}
+
+def SpakFuseAttention : Pass<"spak-fuse-attention", "::mlir::ModuleOp"> {
+  let summary = "Mark attention / attention_grad for the flash kernels (rule apply: online_softmax)";
+  let description = [{
+    With the rule, each attention and attention_grad gets `spak.fusion =
+    {kind = "flash_attention" / "flash_attention_grad", rule, rule_loc}` and
+    lowers to the one flash kernel (online softmax, probabilities never
+    stored; the kernel names the rule). Without it (rule disabled or
+    absent), each attention op gets `spak.unfused = "online_softmax"` and the
+    lowering decomposes it into scores = q kᵀ (matmul), softmax, o = p v
+    (matmul) kernels over a stored [B·H, T, T] probability buffer.
+  }];
+  let options = [
+    Option<"force", "force", "bool", "false",
+           "Fuse even when no enabled rule asks for it (provenance \"option:force\")">,
+    Option<"decompose", "decompose", "bool", "true",
+           "Without the rule, mark attention for the matmul/softmax/matmul decomposition (false: leave it to the default lowering)">
+  ];
+  let dependentDialects = ["::spak::graph::GraphDialect"];
+}
+
+def SpakFuseAdam : Pass<"spak-fuse-adam", "::mlir::ModuleOp"> {
+  let summary = "Fuse the per-tensor adam ops of a step into one multi-tensor update (rule apply: multi_tensor_update)";
+  let description = [{
+    The adam ops of one function that share the step counter and all
+    hyper-parameters become one `spak_graph.fused "multi_tensor_adam"` region
+    (one kernel over the list of tensors, one launch per step). Groups with
+    different hyper-parameters (AdamW without decay on biases) form separate
+    regions.
+  }];
+  let options = [
+    Option<"force", "force", "bool", "false",
+           "Fuse even when no enabled rule asks for it (provenance \"option:force\")">,
+    Option<"maxTensors", "max-tensors", "int64_t", "0",
+           "Most parameters per region (0: no limit)">
+  ];
+  let dependentDialects = ["::spak::graph::GraphDialect"];
+}
+
+def SpakFusion : Pass<"spak-fusion", "::mlir::ModuleOp"> {
+  let summary = "All fusion passes, in the priority order of their rules";
+  let description = [{
+    Runs spak-fuse-norm-linear, spak-fuse-epilogues, spak-fuse-softmax-xent,
+    spak-fuse-attention and spak-fuse-adam, ordered by the `priority` of the
+    rule each one applies (lower first; ties keep that order). A pass whose
+    rule is absent takes the priority rules/fusion.dsl gives it (10, 20, 30,
+    40, 50) and, rule-less, fuses nothing. `force` is passed to every pass.
+  }];
+  let options = [
+    Option<"force", "force", "bool", "false",
+           "Fuse everything fusible even without rules (provenance \"option:force\")">
+  ];
+  let dependentDialects = ["::spak::graph::GraphDialect"];
+}
+
 #endif // SPAK_TRANSFORMS_PASSES

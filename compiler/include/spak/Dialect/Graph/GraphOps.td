@@ -218,5 +218,6 @@ def Graph_BroadcastLikeOp : Graph_InferOp<"broadcast_like"> {
 
 include "spak/Dialect/Graph/GraphBackwardOps.td"
 include "spak/Dialect/Graph/GraphOptimizerOps.td"
+include "spak/Dialect/Graph/GraphFusionOps.td" // fused regions (owner: fusion; additive)
 
 #endif // SPAK_GRAPH_OPS

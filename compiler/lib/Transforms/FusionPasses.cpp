@@ -1,0 +1,306 @@
+//===- FusionPasses.cpp - the rule-driven fusion passes -------------------===//
+//
+// spak-fuse-norm-linear, spak-fuse-epilogues, spak-fuse-softmax-xent,
+// spak-fuse-attention, spak-fuse-adam and the spak-fusion pipeline pass
+// (Passes.td has what each reads and writes; docs/fusion.md the design).
+// Every pass: decide from `spak.rules` (FusionUtils), then find its pattern
+// among the top-level graph ops of each function and wrap each match in a
+// spak_graph.fused region that records the rule.
+//
+//===----------------------------------------------------------------------===//
+#include "FusionUtils.h"
+#include "spak/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/MapVector.h"
+
+namespace spak {
+#define GEN_PASS_DEF_SPAKFUSENORMLINEAR
+#define GEN_PASS_DEF_SPAKFUSEEPILOGUES
+#define GEN_PASS_DEF_SPAKFUSESOFTMAXXENT
+#define GEN_PASS_DEF_SPAKFUSEATTENTION
+#define GEN_PASS_DEF_SPAKFUSEADAM
+#define GEN_PASS_DEF_SPAKFUSION
+#include "spak/Transforms/Passes.h.inc"
+} // namespace spak
+
+using namespace mlir;
+using namespace spak;
+using namespace spak::graph;
+using namespace spak::fusion;
+
+namespace {
+
+// Default priorities: rules/fusion.dsl's, used when a rule is absent.
+constexpr int64_t kNormLinearPriority = 10, kEpiloguePriority = 20, kXentPriority = 30,
+                  kAttentionPriority = 40, kAdamPriority = 50;
+
+//===----------------------------------------------------------------------===//
+// spak-fuse-norm-linear
+//===----------------------------------------------------------------------===//
+
+struct FuseNormLinearPass : spak::impl::SpakFuseNormLinearBase<FuseNormLinearPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (maxConsumers < 1) {
+      module.emitError("spak-fuse-norm-linear: max-consumers must be at least 1, got ") << maxConsumers;
+      return signalPassFailure();
+    }
+    FailureOr<Decision> d = decide(module, normLinearApplies(), force, kNormLinearPriority);
+    if (failed(d))
+      return signalPassFailure();
+    if (!d->fuse)
+      return;
+    for (Operation *op : topLevelOps(module)) {
+      auto norm = dyn_cast<RmsNormOp>(op);
+      if (!norm)
+        continue;
+      // Linears reading the norm as their input, grouped by output width in program order.
+      llvm::MapVector<int64_t, SmallVector<Operation *>> byWidth;
+      SmallVector<Operation *> users(norm->getUsers().begin(), norm->getUsers().end());
+      llvm::sort(users, [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+      for (Operation *u : llvm::make_early_inc_range(users)) {
+        auto lin = dyn_cast<LinearOp>(u);
+        if (!lin || lin->getBlock() != norm->getBlock() || lin.getInput() != norm.getResult() ||
+            lin.getWeight() == norm.getResult() || lin.getBias() == norm.getResult())
+          continue;
+        auto &group = byWidth[cast<RankedTensorType>(lin.getWeight().getType()).getDimSize(0)];
+        if (llvm::is_contained(group, u))
+          continue;
+        group.push_back(u);
+      }
+      for (auto &[width, linears] : byWidth) {
+        size_t chunk = sharePrologue ? static_cast<size_t>(maxConsumers) : 1;
+        for (size_t i = 0; i < linears.size(); i += chunk) {
+          ArrayRef<Operation *> part = ArrayRef<Operation *>(linears).slice(
+              i, std::min(chunk, linears.size() - i));
+          if (!fuse(norm, part, *d))
+            for (Operation *lin : part) // A shared region would not dominate a use: one each.
+              fuse(norm, {lin}, *d);
+        }
+      }
+    }
+  }
+
+  static bool fuse(RmsNormOp norm, ArrayRef<Operation *> linears, const Decision &d) {
+    SmallVector<Operation *> ops = {norm};
+    SmallVector<Value> outs;
+    for (Operation *lin : linears) {
+      ops.push_back(lin);
+      outs.push_back(lin->getResult(0));
+    }
+    return static_cast<bool>(buildRegion(ops, outs, "norm_linear", d));
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// spak-fuse-epilogues
+//===----------------------------------------------------------------------===//
+
+struct FuseEpiloguesPass : spak::impl::SpakFuseEpiloguesBase<FuseEpiloguesPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    FailureOr<Decision> dg = decide(module, geluEpilogueApplies(), force, kEpiloguePriority);
+    FailureOr<Decision> dr = decide(module, residualEpilogueApplies(), force, kEpiloguePriority);
+    if (failed(dg) || failed(dr))
+      return signalPassFailure();
+    bool doGelu = gelu && dg->fuse, doResidual = residual && dr->fuse;
+    if (!doGelu && !doResidual)
+      return;
+    for (Operation *op : topLevelOps(module)) {
+      auto lin = dyn_cast<LinearOp>(op);
+      if (!lin)
+        continue;
+      Value y = lin.getResult();
+      SmallVector<Operation *> users(y.getUsers().begin(), y.getUsers().end());
+      llvm::sort(users, [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+      Operation *consumer = nullptr;
+      bool isGelu = false;
+      if (doGelu)
+        for (Operation *u : users)
+          if (isa<GeluOp>(u) && u->getBlock() == lin->getBlock()) {
+            consumer = u;
+            isGelu = true;
+            break;
+          }
+      if (!consumer && doResidual)
+        for (Operation *u : users) {
+          auto add = dyn_cast<AddOp>(u);
+          if (!add || add->getBlock() != lin->getBlock() || add.getLhs() == add.getRhs())
+            continue;
+          Value r = add.getLhs() == y ? add.getRhs() : add.getLhs();
+          if (r.getType() == y.getType() && add.getResult().getType() == y.getType()) {
+            consumer = u;
+            break;
+          }
+        }
+      if (!consumer)
+        continue;
+      SmallVector<Value> outs = {consumer->getResult(0)};
+      if (llvm::any_of(y.getUsers(), [&](Operation *u) { return u != consumer; }))
+        outs.push_back(y); // read elsewhere (e.g. by gelu_grad): the kernel stores it too
+      buildRegion({lin, consumer}, outs, isGelu ? "linear_bias_gelu" : "linear_residual",
+                  isGelu ? *dg : *dr);
+    }
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// spak-fuse-softmax-xent
+//===----------------------------------------------------------------------===//
+
+struct FuseSoftmaxXentPass : spak::impl::SpakFuseSoftmaxXentBase<FuseSoftmaxXentPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    FailureOr<Decision> d = decide(module, softmaxXentApplies(), force, kXentPriority);
+    if (failed(d))
+      return signalPassFailure();
+    if (!d->fuse)
+      return;
+    for (Operation *op : topLevelOps(module)) {
+      auto ce = dyn_cast<CrossEntropyOp>(op);
+      if (!ce)
+        continue;
+      CrossEntropyGradOp grad;
+      for (Operation *u : ce.getLogits().getUsers()) {
+        auto g = dyn_cast<CrossEntropyGradOp>(u);
+        if (g && g->getBlock() == ce->getBlock() && g.getLogits() == ce.getLogits() &&
+            g.getTargets() == ce.getTargets()) {
+          grad = g;
+          break;
+        }
+      }
+      if (grad)
+        buildRegion({ce, grad}, {ce.getResult(), grad.getResult()}, "softmax_xent", *d);
+    }
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// spak-fuse-attention
+//===----------------------------------------------------------------------===//
+
+struct FuseAttentionPass : spak::impl::SpakFuseAttentionBase<FuseAttentionPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    FailureOr<Decision> d = decide(module, attentionApplies(), force, kAttentionPriority);
+    if (failed(d))
+      return signalPassFailure();
+    for (Operation *op : topLevelOps(module)) {
+      bool fwd = isa<AttentionOp>(op), bwd = isa<AttentionGradOp>(op);
+      if (!fwd && !bwd)
+        continue;
+      if (d->fuse) {
+        op->removeAttr(kUnfusedAttr);
+        Builder b(op->getContext());
+        op->setAttr(kFusionAttr,
+                    b.getDictionaryAttr({b.getNamedAttr("kind", b.getStringAttr(fwd ? "flash_attention"
+                                                                                    : "flash_attention_grad")),
+                                         b.getNamedAttr("rule", b.getStringAttr(d->rule)),
+                                         b.getNamedAttr("rule_loc", b.getStringAttr(d->loc))}));
+      } else if (decompose && fwd) {
+        op->removeAttr(kFusionAttr);
+        op->setAttr(kUnfusedAttr, StringAttr::get(op->getContext(), attentionApplies().front()));
+      }
+    }
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// spak-fuse-adam
+//===----------------------------------------------------------------------===//
+
+struct FuseAdamPass : spak::impl::SpakFuseAdamBase<FuseAdamPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (maxTensors < 0) {
+      module.emitError("spak-fuse-adam: max-tensors must be >= 0, got ") << maxTensors;
+      return signalPassFailure();
+    }
+    FailureOr<Decision> d = decide(module, adamApplies(), force, kAdamPriority);
+    if (failed(d))
+      return signalPassFailure();
+    if (!d->fuse)
+      return;
+    // Group per block by (step counter, attributes), in program order.
+    using Key = std::tuple<Block *, Value, DictionaryAttr>;
+    llvm::MapVector<Key, SmallVector<Operation *>> groups;
+    for (Operation *op : topLevelOps(module))
+      if (auto adam = dyn_cast<AdamOp>(op))
+        groups[{op->getBlock(), adam.getStep(), op->getAttrDictionary()}].push_back(op);
+    for (auto &[key, ops] : groups) {
+      size_t chunk = maxTensors == 0 ? ops.size() : static_cast<size_t>(maxTensors);
+      for (size_t i = 0; i < ops.size(); i += chunk) {
+        ArrayRef<Operation *> part = ArrayRef<Operation *>(ops).slice(i, std::min(chunk, ops.size() - i));
+        SmallVector<Value> outs;
+        for (Operation *op : part)
+          outs.append(op->result_begin(), op->result_end());
+        if (!buildRegion(part, outs, "multi_tensor_adam", *d))
+          part.front()->emitRemark("rule '")
+              << d->rule << "' not applied: a result of these adam ops is read before the last of them";
+      }
+    }
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// spak-fusion: all of them in rule-priority order
+//===----------------------------------------------------------------------===//
+
+struct FusionPipelinePass : spak::impl::SpakFusionBase<FusionPipelinePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    struct Step {
+      int64_t priority;
+      std::function<std::unique_ptr<Pass>()> make;
+    };
+    SmallVector<Step> steps;
+    auto add = [&](ArrayRef<StringRef> applies, int64_t def, std::function<std::unique_ptr<Pass>()> make) {
+      FailureOr<Decision> d = decide(module, applies, false, def);
+      if (failed(d))
+        return false;
+      steps.push_back({d->priority, std::move(make)});
+      return true;
+    };
+    bool f = force;
+    // The epilogue pass serves two rules: it runs at the smaller of their priorities.
+    FailureOr<Decision> dg = decide(module, geluEpilogueApplies(), false, kEpiloguePriority);
+    FailureOr<Decision> dr = decide(module, residualEpilogueApplies(), false, kEpiloguePriority);
+    if (failed(dg) || failed(dr))
+      return signalPassFailure();
+    bool ok = add(normLinearApplies(), kNormLinearPriority,
+                  [f] { return createSpakFuseNormLinear(SpakFuseNormLinearOptions{f}); });
+    steps.push_back({std::min(dg->priority, dr->priority),
+                     [f] { return createSpakFuseEpilogues(SpakFuseEpiloguesOptions{f}); }});
+    ok = ok && add(softmaxXentApplies(), kXentPriority,
+                   [f] { return createSpakFuseSoftmaxXent(SpakFuseSoftmaxXentOptions{f}); });
+    ok = ok && add(attentionApplies(), kAttentionPriority,
+                   [f] { return createSpakFuseAttention(SpakFuseAttentionOptions{f}); });
+    ok = ok && add(adamApplies(), kAdamPriority,
+                   [f] { return createSpakFuseAdam(SpakFuseAdamOptions{f}); });
+    if (!ok)
+      return signalPassFailure();
+    std::stable_sort(steps.begin(), steps.end(),
+                     [](const Step &a, const Step &b) { return a.priority < b.priority; });
+    OpPassManager pm(ModuleOp::getOperationName());
+    for (Step &s : steps)
+      pm.addPass(s.make());
+    if (failed(runPipeline(pm, module)))
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,164 @@
+//===- FusionUtils.cpp - rule lookup and region building for fusion -------===//
+//
+// See FusionUtils.h. The decision reads only `spak.rules`; region building is
+// the one place that rewrites IR for every fusion pass.
+//
+//===----------------------------------------------------------------------===//
+#include "FusionUtils.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SetVector.h"
+
+using namespace mlir;
+using namespace spak;
+using namespace spak::graph;
+
+namespace spak::fusion {
+
+ArrayRef<StringRef> normLinearApplies() {
+  static const StringRef a[] = {"fuse_norm_into_linear", "fuse(rmsnorm,linear)"};
+  return a;
+}
+ArrayRef<StringRef> geluEpilogueApplies() {
+  static const StringRef a[] = {"epilogue(bias,gelu)", "epilogue(gelu)"};
+  return a;
+}
+ArrayRef<StringRef> residualEpilogueApplies() {
+  static const StringRef a[] = {"epilogue(residual)"};
+  return a;
+}
+ArrayRef<StringRef> softmaxXentApplies() {
+  static const StringRef a[] = {"fuse_softmax_xent"};
+  return a;
+}
+ArrayRef<StringRef> attentionApplies() {
+  static const StringRef a[] = {"online_softmax"};
+  return a;
+}
+ArrayRef<StringRef> adamApplies() {
+  static const StringRef a[] = {"multi_tensor_update"};
+  return a;
+}
+
+std::string normalizeApply(StringRef apply) {
+  std::string out;
+  for (char c : apply)
+    if (!llvm::isSpace(c) && c != '"')
+      out.push_back(c);
+  return out;
+}
+
+FailureOr<Decision> decide(ModuleOp module, ArrayRef<StringRef> applies, bool force,
+                           int64_t defaultPriority) {
+  Decision d;
+  d.priority = defaultPriority;
+  Attribute raw = module->getAttr(kRulesAttr);
+  if (raw) {
+    auto list = dyn_cast<ArrayAttr>(raw);
+    if (!list)
+      return module.emitError() << "'" << kRulesAttr << "' must be an array of #spak_graph.rule, got "
+                                << raw;
+    RuleAttr best;
+    for (auto [i, a] : llvm::enumerate(list)) {
+      auto rule = dyn_cast<RuleAttr>(a);
+      if (!rule)
+        return module.emitError() << "'" << kRulesAttr << "' entry #" << i
+                                  << " is not a #spak_graph.rule: " << a;
+      if (!llvm::is_contained(applies, normalizeApply(rule.getApply())))
+        continue;
+      if (!best || (!best.getEnabled() && rule.getEnabled()))
+        best = rule;
+    }
+    if (best) {
+      d.rulePresent = true;
+      d.fuse = best.getEnabled();
+      d.rule = best.getName().str();
+      d.loc = best.getLoc().str();
+      d.priority = best.getPriority();
+    }
+  }
+  if (force && !d.fuse) {
+    d.fuse = true;
+    d.rule = "option:force";
+    d.loc = "option:force";
+  }
+  return d;
+}
+
+SmallVector<Operation *> topLevelOps(ModuleOp module) {
+  SmallVector<Operation *> out;
+  for (auto func : module.getOps<func::FuncOp>())
+    for (Block &block : func.getBody())
+      for (Operation &op : block)
+        out.push_back(&op);
+  return out;
+}
+
+FusedOp buildRegion(ArrayRef<Operation *> ops, ArrayRef<Value> outputs, StringRef kind,
+                    const Decision &decision) {
+  assert(!ops.empty() && "a region needs ops");
+  Block *block = ops.front()->getBlock();
+  Operation *last = ops.front();
+  for (Operation *op : ops) {
+    if (op->getBlock() != block)
+      return nullptr;
+    if (last->isBeforeInBlock(op))
+      last = op;
+  }
+  llvm::SmallPtrSet<Operation *, 8> members(ops.begin(), ops.end());
+
+  // Every use of an output outside the set must come after `last`.
+  for (Value out : outputs)
+    for (Operation *user : out.getUsers()) {
+      if (members.contains(user))
+        continue;
+      Operation *anc = block->findAncestorOpInBlock(*user);
+      if (!anc || anc == last || anc->isBeforeInBlock(last))
+        return nullptr;
+    }
+
+  // Region operands: values the ops read that they do not define, in order.
+  llvm::SetVector<Value> inputs;
+  SmallVector<Location> locs;
+  for (Operation *op : ops) {
+    locs.push_back(op->getLoc());
+    for (Value v : op->getOperands())
+      if (!v.getDefiningOp() || !members.contains(v.getDefiningOp()))
+        inputs.insert(v);
+  }
+
+  OpBuilder b(last->getContext());
+  b.setInsertionPointAfter(last);
+  SmallVector<Type> resultTypes;
+  for (Value v : outputs)
+    resultTypes.push_back(v.getType());
+  Location loc = FusedLoc::get(b.getContext(), locs);
+  auto fused = FusedOp::create(b, loc, resultTypes, inputs.getArrayRef(), kind, decision.rule,
+                               decision.loc);
+  Block &body = fused.getBodyBlock();
+  IRMapping map;
+  for (auto [v, arg] : llvm::zip(inputs, body.getArguments()))
+    map.map(v, arg);
+  b.setInsertionPointToStart(&body);
+  for (Operation *op : ops)
+    b.clone(*op, map);
+  SmallVector<Value> yielded;
+  for (Value v : outputs)
+    yielded.push_back(map.lookup(v));
+  YieldOp::create(b, loc, yielded);
+
+  for (auto [o, res] : llvm::zip(outputs, fused.getResults())) {
+    Value out = o;
+    out.replaceUsesWithIf(res, [&](OpOperand &use) { return !members.contains(use.getOwner()); });
+  }
+  // Erase the originals consumers-first; the ones still read elsewhere stay.
+  SmallVector<Operation *> order(ops.begin(), ops.end());
+  llvm::sort(order, [](Operation *a, Operation *b) { return b->isBeforeInBlock(a); });
+  for (Operation *op : order)
+    if (op->use_empty())
+      op->erase();
+  return fused;
+}
+
+} // namespace spak::fusion
