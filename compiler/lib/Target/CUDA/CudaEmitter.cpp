@@ -126,6 +126,9 @@ public:
     w_.line(cat("// shared memory: ", scratchBytes_, " B scratch (cross-thread exchange) + ", tileTop_ - align16(scratchBytes_),
                 " B of smem tiles = ", smemBytes, " B"));
     w_.line("extern __shared__ __align__(16) unsigned char spak_smem[];");
+    static const char *axes[] = {"x", "y", "z"};
+    for (unsigned a = 0; a < kernel_.getGridRank() && a < 3; ++a)
+      w_.line(cat("const int64_t program_", axes[a], " = blockIdx.", axes[a], ";  // this program instance (64-bit offsets)"));
     w_.line("const int tid = threadIdx.x;");
     w_.line("const int lane = tid & 31, warp = tid >> 5;");
     w_.line("(void)lane; (void)warp; (void)spak_smem;");
@@ -242,7 +245,7 @@ protected:
   }
 
   std::string programIdText(unsigned axis) override {
-    static const char *names[] = {"blockIdx.x", "blockIdx.y", "blockIdx.z"};
+    static const char *names[] = {"program_x", "program_y", "program_z"};
     return names[axis];
   }
 

@@ -390,11 +390,7 @@ std::string KernelEmitterBase::bufferDimText(Value buffer, unsigned d) {
 LogicalResult KernelEmitterBase::emitScalarOp(Operation *op, bool &handled) {
   handled = true;
   if (auto pid = dyn_cast<ProgramIdOp>(op)) {
-    std::string n = cat("pid", pid.getAxis());
-    if (!names_.count(pid.getResult())) {
-      w_.line(cat("const int64_t ", n, "_", counter_, " = ", programIdText(pid.getAxis()), ";"));
-      names_[pid.getResult()] = cat(n, "_", counter_++);
-    }
+    names_[pid.getResult()] = programIdText(pid.getAxis());
     return success();
   }
   if (auto dim = dyn_cast<DimOp>(op)) {
