@@ -9,10 +9,10 @@ func.func @no_config(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
 
 // -----
 
-func.func @unlowered(%x: tensor<4x16xf32>) -> tensor<16x4xf32> {
-  // expected-error @+1 {{no tile lowering for 'spak_graph.transpose' yet}}
-  %0 = "spak_graph.transpose"(%x) {perm = array<i64: 1, 0>} : (tensor<4x16xf32>) -> tensor<16x4xf32>
-  return %0 : tensor<16x4xf32>
+func.func @unlowered(%x: tensor<4x16xf32>) -> tensor<4x16xf32> {
+  // expected-error @+1 {{dropout with p = 0.1 has no tile lowering}}
+  %0 = "spak_graph.dropout"(%x) {p = 0.1 : f64} : (tensor<4x16xf32>) -> tensor<4x16xf32>
+  return %0 : tensor<4x16xf32>
 }
 
 // -----

@@ -1,0 +1,2 @@
+#include "spak/Conversion/GraphToTile/Lowering.h"
+void spak::tile::populateBackwardLowerings(LoweringTable &) {}
