@@ -90,13 +90,13 @@ TEST_CASE("front matter values are verbatim, with locations", "[parser]") {
   CHECK(f->decls[0]->loc.line == 6);
 }
 
-TEST_CASE("--- later in the file is not front matter", "[parser]") {
+TEST_CASE("a dashed line later in the file is not front matter", "[parser]") {
   Fixture fx;
   auto f = fx.parse("system S { }\n---\nx: 1\n---\n");
   CHECK(fx.diags.errorCount() > 0);
 }
 
-TEST_CASE("keywords are soft: usable as keys and names", "[parser]") {
+TEST_CASE("keywords are soft and usable as keys and names", "[parser]") {
   Fixture fx;
   auto f = fx.parse("system rules { rule: 1 state: 2 param: 3 in: 4 for: 5 as: 6 repeat: 7 target: 8 import: 9 }");
   REQUIRE(f);
@@ -105,7 +105,7 @@ TEST_CASE("keywords are soft: usable as keys and names", "[parser]") {
   CHECK(f->decls[0]->entries.size() == 9);
 }
 
-TEST_CASE("entries separate by newline, space or comma; directives end at newlines", "[parser]") {
+TEST_CASE("entries separate by newline, space or comma and directives end at newlines", "[parser]") {
   Fixture fx;
   auto f = fx.parse("system S { build {\n artifact \"a.md\"\n artifact \"b.md\" { x: 1 }\n }\n t { a: 1, b: 2 c: 3 } }");
   REQUIRE(f);
@@ -157,7 +157,7 @@ TEST_CASE("operator precedence", "[parser]") {
   CHECK(propValue(*f, 0, 3)->as<BinaryExpr>()->op == BinaryOp::Alt);
 }
 
-TEST_CASE("model language: params, groups, forward with repeat", "[parser]") {
+TEST_CASE("model language params, groups and forward with repeat", "[parser]") {
   Fixture fx;
   auto f = fx.parse(R"(system S { model GPT {
     config { n: 4 }

@@ -52,7 +52,7 @@ struct TempDir {
 };
 } // namespace
 
-TEST_CASE("a complete model resolves: config, params, export names, target, rules, train", "[sema]") {
+TEST_CASE("a complete model resolves config, params, export names, target, rules and train", "[sema]") {
   Fixture fx;
   auto prog = fx.load(kMicro);
   REQUIRE(prog);
@@ -130,7 +130,7 @@ TEST_CASE("stability floor defaults to -1e20 and says so", "[sema]") {
   CHECK_FALSE(prog->target.stabilityFloorOrigin.valid());
 }
 
-TEST_CASE("--target overrides the imported target; unknown targets are errors", "[sema][target]") {
+TEST_CASE("the target option overrides the imported target and unknown targets are errors", "[sema][target]") {
   {
     Fixture fx;
     LoadOptions o;
@@ -156,7 +156,7 @@ TEST_CASE("--target overrides the imported target; unknown targets are errors", 
   }
 }
 
-TEST_CASE("config values: order, exact division, overflow, unknown names", "[sema]") {
+TEST_CASE("config values are checked for order, exact division, overflow and unknown names", "[sema]") {
   Fixture fx;
   fx.load("system S { model M { config { a: b  b: 4  c: 7 / 2  d: 9223372036854775807 + 1  e: 1 / 0 } "
           "forward(x: f32[T]) { loss = x } } }");
@@ -190,7 +190,7 @@ TEST_CASE("shapes, duplicates and initializers", "[sema]") {
   CHECK(note);
 }
 
-TEST_CASE("forward: names, op table arities, keyword args, loss", "[sema]") {
+TEST_CASE("forward names, op arities, keyword args and loss are checked", "[sema]") {
   Fixture fx;
   fx.load(R"(system S { model M {
     config { n: 4 }
@@ -235,7 +235,7 @@ TEST_CASE("every op in the table is accepted at its arity", "[sema]") {
   }
 }
 
-TEST_CASE("imports: relative first, then the rules dir; cycles are reported with the chain", "[sema][imports]") {
+TEST_CASE("imports resolve relative first then against the rules dir and cycles report the chain", "[sema][imports]") {
   TempDir dir;
   dir.write("lib/local.dsl", "rules Local { rule \"L\" { when: a  apply: b } }");
   dir.write("a.dsl", "import \"b.dsl\"\n");
@@ -253,7 +253,7 @@ TEST_CASE("imports: relative first, then the rules dir; cycles are reported with
   CHECK(prog->rules[0].name == "L"); // import order
 }
 
-TEST_CASE("diamond imports load once; missing files are reported", "[sema][imports]") {
+TEST_CASE("diamond imports load once and missing files are reported", "[sema][imports]") {
   TempDir dir;
   dir.write("shared.dsl", "rules Shared { rule \"S\" { when: a  apply: b } }");
   dir.write("x.dsl", "import \"shared.dsl\"");
