@@ -46,7 +46,7 @@ struct FuseNormLinearPass : spak::impl::SpakFuseNormLinearBase<FuseNormLinearPas
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (maxConsumers < 1) {
-      module.emitError("spak-fuse-norm-linear: max-consumers must be at least 1, got ") << maxConsumers;
+      module.emitError("spak-fuse-norm-linear: max-consumers must be at least 1, got ") << static_cast<int64_t>(maxConsumers);
       return signalPassFailure();
     }
     FailureOr<Decision> d = decide(module, normLinearApplies(), force, kNormLinearPriority);
@@ -222,10 +222,19 @@ struct FuseAttentionPass : spak::impl::SpakFuseAttentionBase<FuseAttentionPass> 
 struct FuseAdamPass : spak::impl::SpakFuseAdamBase<FuseAdamPass> {
   using Base::Base;
 
+  /// The op's own attributes (hyper-parameters), without dotted spak.* annotations.
+  static DictionaryAttr hyperParams(Operation *op) {
+    SmallVector<NamedAttribute> out;
+    for (NamedAttribute a : op->getAttrs())
+      if (!a.getName().getValue().contains('.'))
+        out.push_back(a);
+    return DictionaryAttr::get(op->getContext(), out);
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (maxTensors < 0) {
-      module.emitError("spak-fuse-adam: max-tensors must be >= 0, got ") << maxTensors;
+      module.emitError("spak-fuse-adam: max-tensors must be >= 0, got ") << static_cast<int64_t>(maxTensors);
       return signalPassFailure();
     }
     FailureOr<Decision> d = decide(module, adamApplies(), force, kAdamPriority);
@@ -238,7 +247,7 @@ struct FuseAdamPass : spak::impl::SpakFuseAdamBase<FuseAdamPass> {
     llvm::MapVector<Key, SmallVector<Operation *>> groups;
     for (Operation *op : topLevelOps(module))
       if (auto adam = dyn_cast<AdamOp>(op))
-        groups[{op->getBlock(), adam.getStep(), op->getAttrDictionary()}].push_back(op);
+        groups[{op->getBlock(), adam.getStep(), hyperParams(op)}].push_back(op);
     for (auto &[key, ops] : groups) {
       size_t chunk = maxTensors == 0 ? ops.size() : static_cast<size_t>(maxTensors);
       for (size_t i = 0; i < ops.size(); i += chunk) {

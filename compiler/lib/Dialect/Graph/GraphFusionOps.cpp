@@ -162,6 +162,14 @@ struct BodyChecker {
     return success();
   }
 
+  static SmallVector<NamedAttribute> hyperParams(Operation *o) {
+    SmallVector<NamedAttribute> out;
+    for (NamedAttribute a : o->getAttrs())
+      if (!a.getName().getValue().contains('.'))
+        out.push_back(a);
+    return out;
+  }
+
   LogicalResult multiTensorAdam() {
     if (ops.empty())
       return fail() << "needs at least one adam";
@@ -179,8 +187,9 @@ struct BodyChecker {
       } else {
         if (adam.getStep() != first.getStep())
           return fail() << "every adam must use one step counter";
-        // Hyper-parameters are the op's attributes; one kernel needs them equal.
-        if (adam->getAttrDictionary() != first->getAttrDictionary())
+        // Hyper-parameters are the op's own attributes (the planning passes'
+        // dotted spak.* annotations differ per tensor); one kernel needs them equal.
+        if (hyperParams(adam) != hyperParams(first))
           return fail() << "every adam must have the same attributes (op #" << i << " differs)";
       }
       outs.append(adam->result_begin(), adam->result_end());
