@@ -129,6 +129,8 @@ public:
     static const char *axes[] = {"x", "y", "z"};
     for (unsigned a = 0; a < kernel_.getGridRank() && a < 3; ++a)
       w_.line(cat("const int64_t program_", axes[a], " = blockIdx.", axes[a], ";  // this program instance (64-bit offsets)"));
+    for (unsigned a = 0; a < kernel_.getGridRank() && a < 3; ++a)
+      w_.line(cat("(void)program_", axes[a], ";"));
     w_.line("const int tid = threadIdx.x;");
     w_.line("const int lane = tid & 31, warp = tid >> 5;");
     w_.line("(void)lane; (void)warp; (void)spak_smem;");
