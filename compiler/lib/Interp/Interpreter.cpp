@@ -148,6 +148,23 @@ private:
 
   bool exec(Operation *op, int depth);
 
+  // ---- fused regions (additive, owner: fusion) -----------------------------------------------
+  /// spak_graph.fused means its body: bind the block arguments to the operands'
+  /// tensors, run the body ops in order, and give the yielded tensors to the results.
+  bool runFusedRegion(FusedOp o, int depth) {
+    Block &body = o.getBodyBlock();
+    for (auto [arg, v] : llvm::zip(body.getArguments(), o.getInputs()))
+      if (!set(o, arg, get(v)))
+        return false;
+    for (Operation &inner : o.getBodyOps())
+      if (!exec(&inner, depth))
+        return false;
+    for (auto [r, y] : llvm::zip(o.getResults(), body.getTerminator()->getOperands()))
+      if (!set(o, r, get(y)))
+        return false;
+    return true;
+  }
+
   // ---- shape helpers --------------------------------------------------------------------------
   /// numpy broadcast of runtime shapes; a runtime size-1 dim that is dynamic in
   /// its static type must not broadcast (autodiff assumes it does not).
@@ -881,6 +898,7 @@ bool Interpreter::exec(Operation *op, int depth) {
         Tensor t = get(o.getSource());
         return set(o, o.getResult(), std::move(t));
       })
+      .Case([&](FusedOp o) { return runFusedRegion(o, depth); }) // fusion (additive)
       .Case([&](func::CallOp o) {
         auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(o, o.getCalleeAttr());
         if (!callee || callee.isExternal())
