@@ -1,2 +1,642 @@
+//===- GraphToTileBackward.cpp - backward (VJP) ops → tile programs -------===//
+//
+// The ops spak-autodiff emits for vector-Jacobian products that are not
+// forward ops (GraphBackwardOps.td gives the formulas):
+//   relu_grad gelu_grad    flat maps
+//   rmsnorm_grad           one pow2 row tile per row
+//   layernorm_grad         kernel 1 per row: dx, and the row mean / rstd;
+//                          kernel 2 per column tile: dw = Σ dy·xhat, db = Σ dy
+//                          over all rows in a fixed order (deterministic, no
+//                          atomics)
+//   softmax_grad           column chunks: s = Σ dy·y, then dx = y (dy - s)
+//   cross_entropy_grad     online max/sum with the floor, then
+//                          (softmax - onehot) · dloss / N; bad targets set the
+//                          status flag
+//   attention_grad         flash backward without saved statistics:
+//                          kernel dq  per query tile: the forward loop again
+//                          (m, l, O), lse = m + log l, D = rowsum(dO·O), then
+//                          dq = scale Σ P (dP - D) k — lse and D saved;
+//                          kernel dkdv per key tile: dv = Σ Pᵀ dO,
+//                          dk = scale Σ (P (dP - D))ᵀ q over query tiles
+//                          (causal: from the diagonal); masked logits = floor
+//   embed_grad             zero fill, then per row an atomic_add of dy into
+//                          dtable[id] (float atomics: the order of the adds
+//                          of repeated ids is not fixed)
+//
+//===----------------------------------------------------------------------===//
 #include "spak/Conversion/GraphToTile/Lowering.h"
-void spak::tile::populateBackwardLowerings(LoweringTable &) {}
+#include "spak/Rules/Laws.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace spak;
+using namespace spak::tile;
+
+
+//--- relu_grad / gelu_grad ---------------------------------------------------------
+
+static LogicalResult lowerReluGrad(Lowering &L) {
+  if (failed(L.expectOperands(2, 2)))
+    return failure();
+  FailureOr<ConfigAttr> cfg = L.config();
+  if (failed(cfg))
+    return failure();
+  return emitMap(L, "relu_grad", "dx[i] = x[i] > 0 ? dy[i] : 0", L.op()->getOperands(),
+                 L.op()->getResult(0), *cfg,
+                 [](KernelBuilder &k, ArrayRef<Value> xs, TileType t) {
+                   Value pos = k.cmp(CmpPredicate::gt, xs[1], k.splat(t, 0.0));
+                   return k.select(pos, xs[0], k.splat(t, 0.0));
+                 });
+}
+
+static LogicalResult lowerGeluGrad(Lowering &L) {
+  if (failed(L.expectOperands(2, 2)))
+    return failure();
+  FailureOr<ConfigAttr> cfg = L.config();
+  if (failed(cfg))
+    return failure();
+  return emitMap(
+      L, "gelu_grad",
+      "u = sqrt(2/pi) (x + 0.044715 x^3); dx = dy (0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) "
+      "sqrt(2/pi) (1 + 0.134145 x^2))",
+      L.op()->getOperands(), L.op()->getResult(0), *cfg,
+      [](KernelBuilder &k, ArrayRef<Value> xs, TileType t) {
+        Value dy = xs[0], x = xs[1];
+        Value c = k.splat(t, 0.7978845608028654), half = k.splat(t, 0.5), one = k.splat(t, 1.0);
+        Value x2 = k.mulT(x, x);
+        Value u = k.mulT(c, k.addT(x, k.mulT(k.splat(t, 0.044715), k.mulT(x2, x))));
+        Value th = k.tanh(u);
+        Value sech2 = k.subT(one, k.mulT(th, th));
+        Value du = k.mulT(c, k.addT(one, k.mulT(k.splat(t, 3.0 * 0.044715), x2)));
+        Value d = k.addT(k.mulT(half, k.addT(one, th)), k.mulT(k.mulT(half, x), k.mulT(sech2, du)));
+        return k.mulT(dy, d);
+      });
+}
+
+//--- rmsnorm_grad -------------------------------------------------------------------
+
+/// rmsnorm_grad(dy, x){eps}: dx = r dy - x r^3 mean(dy x), r = rsqrt(mean(x^2) + eps).
+static LogicalResult lowerRmsNormGrad(Lowering &L) {
+  if (failed(L.expectOperands(2, 2)))
+    return failure();
+  Operation *op = L.op();
+  FailureOr<ConfigAttr> cfg = L.config();
+  FailureOr<ExtentAttr> er = L.extent("rows"), ec = L.extent("cols");
+  if (failed(cfg) || failed(er) || failed(ec))
+    return failure();
+  if (L.rtype(op->getOperand(0)) != L.rtype(op->getOperand(1)))
+    return op->emitError("rmsnorm_grad needs dy and x of one type");
+  double eps = L.floatAttr("eps", 1e-5);
+  int64_t rt = er->getTile(), cp = ec->getTile(), cols = ec->getSize();
+  FailureOr<Value> dx = L.allocFor(op->getResult(0));
+  if (failed(dx))
+    return failure();
+  SmallVector<Value> args = {L.rows2D(L.buf(op->getOperand(0))),
+                             L.rows2D(L.buf(op->getOperand(1))), L.rows2D(*dx)};
+  std::string math = llvm::formatv("r = rsqrt(mean(x[r, :]^2) + {0}); dx = r dy - x r^3 "
+                                   "mean(dy[r, :] x[r, :])",
+                                   fmtNum(eps))
+                         .str();
+  KernelOp kernel = L.newKernel("rmsnorm_grad", args, {ceilDivStr("rows", rt)}, math, *cfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &kernel.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value DY = body->getArgument(0), X = body->getArgument(1), DX = body->getArgument(2);
+    Value r0 = k.mul(k.pid(0), rt), zero = k.idx(0), R = k.dim(X, 0), C = k.dim(X, 1);
+    TileType rowT = k.f32({rt, cp}), colT = k.f32({rt, 1});
+    Value mask = (er->needsMask() || ec->needsMask()) ? k.bounds(rowT, {r0, zero}, {R, C})
+                                                      : Value();
+    Value dy = k.load(rowT, DY, {r0, zero}, mask), x = k.load(rowT, X, {r0, zero}, mask);
+    Value invC = k.splat(colT, 1.0 / static_cast<double>(cols));
+    Value ms = k.mulT(k.reduce(ReduceKind::sum, k.mulT(x, x), 1), invC);
+    Value r = k.rsqrt(k.addT(ms, k.splat(colT, eps)));
+    Value dot = k.mulT(k.reduce(ReduceKind::sum, k.mulT(dy, x), 1), invC);
+    Value r3dot = k.mulT(k.mulT(k.mulT(r, r), r), dot);
+    Value out = k.subT(k.mulT(dy, k.bcast(r, rowT)), k.mulT(x, k.bcast(r3dot, rowT)));
+    k.store(out, DX, {r0, zero}, mask);
+    k.ret();
+  }
+  L.launch(kernel, {L.gridFromDim(args[0], 0, rt)}, args);
+  return success();
+}
+
+//--- layernorm_grad -------------------------------------------------------------------
+
+/// layernorm_grad(dy, x, w){eps} → (dx, dw, db).
+static LogicalResult lowerLayerNormGrad(Lowering &L) {
+  if (failed(L.expectOperands(3, 3, 3)))
+    return failure();
+  Operation *op = L.op();
+  FailureOr<ConfigAttr> cfg = L.config();
+  FailureOr<ExtentAttr> er = L.extent("rows"), ec = L.extent("cols");
+  if (failed(cfg) || failed(er) || failed(ec))
+    return failure();
+  if (L.rtype(op->getOperand(0)) != L.rtype(op->getOperand(1)))
+    return op->emitError("layernorm_grad needs dy and x of one type");
+  double eps = L.floatAttr("eps", 1e-5);
+  int64_t rt = er->getTile(), cp = ec->getTile(), cols = ec->getSize();
+  RankedTensorType wT = L.rtype(op->getOperand(2));
+  if (wT.getRank() != 1 || wT.getShape()[0] != cols)
+    return op->emitError("layernorm_grad weight must be [") << cols << "], got " << wT;
+  FailureOr<Value> dx = L.allocFor(op->getResult(0));
+  if (failed(dx))
+    return failure();
+  Value dw = L.allocFor(op->getResult(1), {}), db = L.allocFor(op->getResult(2), {});
+  Value DY = L.rows2D(L.buf(op->getOperand(0))), X = L.rows2D(L.buf(op->getOperand(1)));
+  int64_t rows = cast<BufferType>(X.getType()).getShape()[0];
+  SmallVector<Value> rowSizes;
+  if (ShapedType::isDynamic(rows))
+    rowSizes.push_back(L.hostDim(X, 0));
+  Value meanBuf = L.alloc({rows, 1}, L.b.getF32Type(), rowSizes);
+  Value rstdBuf = L.alloc({rows, 1}, L.b.getF32Type(), rowSizes);
+  bool masked = er->needsMask() || ec->needsMask();
+
+  // Kernel 1: dx per row, and the row statistics for kernel 2.
+  SmallVector<Value> args1 = {DY, X, L.view(L.buf(op->getOperand(2)), {1, cols}), L.rows2D(*dx),
+                              meanBuf, rstdBuf};
+  std::string math1 = llvm::formatv(
+      "xhat = (x - mean) r, r = rsqrt(var + {0}); g = dy w; dx = r (g - mean(g) - xhat "
+      "mean(g xhat)); saves mean, r",
+      fmtNum(eps)).str();
+  KernelOp k1 = L.newKernel("layernorm_grad_dx", args1, {ceilDivStr("rows", rt)}, math1, *cfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &k1.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value DYa = body->getArgument(0), Xa = body->getArgument(1), W = body->getArgument(2),
+          DX = body->getArgument(3), MB = body->getArgument(4), SB = body->getArgument(5);
+    Value r0 = k.mul(k.pid(0), rt), zero = k.idx(0), R = k.dim(Xa, 0), C = k.dim(Xa, 1);
+    TileType rowT = k.f32({rt, cp}), colT = k.f32({rt, 1}), vecT = k.f32({1, cp});
+    Value mask = masked ? k.bounds(rowT, {r0, zero}, {R, C}) : Value();
+    Value dy = k.load(rowT, DYa, {r0, zero}, mask), x = k.load(rowT, Xa, {r0, zero}, mask);
+    Value vecMask = ec->needsMask() ? k.bounds(vecT, {zero, zero}, {k.idx(1), C}) : Value();
+    Value w = k.bcast(k.load(vecT, W, {zero, zero}, vecMask), rowT);
+    Value invC = k.splat(colT, 1.0 / static_cast<double>(cols));
+    Value mean = k.mulT(k.reduce(ReduceKind::sum, x, 1), invC);
+    Value centered = k.subT(x, k.bcast(mean, rowT));
+    if (ec->needsMask()) // padded lanes would hold -mean
+      centered = k.select(mask, centered, k.splat(rowT, 0.0));
+    Value var = k.mulT(k.reduce(ReduceKind::sum, k.mulT(centered, centered), 1), invC);
+    Value r = k.rsqrt(k.addT(var, k.splat(colT, eps)));
+    Value xhat = k.mulT(centered, k.bcast(r, rowT));
+    Value g = k.mulT(dy, w);
+    Value mg = k.mulT(k.reduce(ReduceKind::sum, g, 1), invC);
+    Value mgx = k.mulT(k.reduce(ReduceKind::sum, k.mulT(g, xhat), 1), invC);
+    Value inner = k.subT(k.subT(g, k.bcast(mg, rowT)), k.mulT(xhat, k.bcast(mgx, rowT)));
+    k.store(k.mulT(inner, k.bcast(r, rowT)), DX, {r0, zero}, mask);
+    Value rowMask = er->needsMask() ? k.bounds(colT, {r0, zero}, {R, k.idx(1)}) : Value();
+    k.store(mean, MB, {r0, zero}, rowMask);
+    k.store(r, SB, {r0, zero}, rowMask);
+    k.ret();
+  }
+  L.launch(k1, {L.gridFromDim(X, 0, rt)}, args1);
+
+  // Kernel 2: dw, db per column tile, rows summed in order.
+  int64_t tc = std::min<int64_t>(cp, 32 * cfg->getInt("warps"));
+  bool colMasked = cols % tc != 0;
+  SmallVector<Value> args2 = {DY, X, meanBuf, rstdBuf, L.view(dw, {1, cols}), L.view(db, {1, cols})};
+  KernelOp k2 = L.newKernel("layernorm_grad_dwdb", args2, {ceilDivStr("C", tc)},
+                            "dw[c] = sum_r dy[r, c] (x[r, c] - mean[r]) rstd[r]; db[c] = sum_r "
+                            "dy[r, c]  (fixed row order: deterministic)",
+                            *cfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &k2.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value DYa = body->getArgument(0), Xa = body->getArgument(1), MB = body->getArgument(2),
+          SB = body->getArgument(3), DW = body->getArgument(4), DB = body->getArgument(5);
+    Value c0 = k.mul(k.pid(0), tc), zero = k.idx(0), R = k.dim(Xa, 0), C = k.dim(Xa, 1);
+    TileType t = k.f32({rt, tc}), colT = k.f32({rt, 1}), accT = k.f32({1, tc});
+    bool m2 = er->needsMask() || colMasked;
+    auto loop = k.loop(
+        zero, R, k.idx(rt), ValueRange{k.splat(accT, 0.0), k.splat(accT, 0.0)},
+        [&](Value r0, ValueRange it) -> SmallVector<Value> {
+          Value mask = m2 ? k.bounds(t, {r0, c0}, {R, C}) : Value();
+          Value rowMask = er->needsMask() ? k.bounds(colT, {r0, zero}, {R, k.idx(1)}) : Value();
+          Value dy = k.load(t, DYa, {r0, c0}, mask), x = k.load(t, Xa, {r0, c0}, mask);
+          Value mean = k.load(colT, MB, {r0, zero}, rowMask);
+          Value rstd = k.load(colT, SB, {r0, zero}, rowMask);
+          Value xhat = k.mulT(k.subT(x, k.bcast(mean, t)), k.bcast(rstd, t));
+          return {k.addT(it[0], k.reduce(ReduceKind::sum, k.mulT(dy, xhat), 0)),
+                  k.addT(it[1], k.reduce(ReduceKind::sum, dy, 0))};
+        });
+    Value cm = colMasked ? k.bounds(accT, {zero, c0}, {k.idx(1), C}) : Value();
+    k.store(loop.getResult(0), DW, {zero, c0}, cm);
+    k.store(loop.getResult(1), DB, {zero, c0}, cm);
+    k.ret();
+  }
+  L.launch(k2, {L.hostIdx((cols + tc - 1) / tc)}, args2);
+  return success();
+}
+
+//--- softmax_grad ------------------------------------------------------------------------
+
+static LogicalResult lowerSoftmaxGrad(Lowering &L) {
+  if (failed(L.expectOperands(2, 2)))
+    return failure();
+  Operation *op = L.op();
+  int64_t rank = L.rtype(op->getOperand(1)).getRank();
+  int64_t axis = L.intAttr("axis", -1);
+  if (axis != -1 && axis != rank - 1)
+    return op->emitError("softmax_grad lowering handles the last axis, got axis ") << axis;
+  if (L.rtype(op->getOperand(0)) != L.rtype(op->getOperand(1)))
+    return op->emitError("softmax_grad needs dy and y of one type");
+  FailureOr<ConfigAttr> cfg = L.config();
+  FailureOr<ExtentAttr> er = L.extent("rows"), ec = L.extent("cols");
+  if (failed(cfg) || failed(er) || failed(ec))
+    return failure();
+  int64_t rt = er->getTile(), cc = ec->getTile();
+  FailureOr<Value> dx = L.allocFor(op->getResult(0));
+  if (failed(dx))
+    return failure();
+  SmallVector<Value> args = {L.rows2D(L.buf(op->getOperand(0))),
+                             L.rows2D(L.buf(op->getOperand(1))), L.rows2D(*dx)};
+  KernelOp kernel = L.newKernel("softmax_grad", args, {ceilDivStr("rows", rt)},
+                                "dx[r, c] = y[r, c] (dy[r, c] - sum_c' dy[r, c'] y[r, c'])", *cfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &kernel.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value DY = body->getArgument(0), Y = body->getArgument(1), DX = body->getArgument(2);
+    Value r0 = k.mul(k.pid(0), rt), R = k.dim(Y, 0), C = k.dim(Y, 1), zero = k.idx(0);
+    TileType t = k.f32({rt, cc}), colT = k.f32({rt, 1});
+    bool masked = er->needsMask() || ec->needsMask();
+    auto dot = k.loop(zero, C, k.idx(cc), ValueRange{k.splat(colT, 0.0)},
+                      [&](Value c0, ValueRange it) -> SmallVector<Value> {
+                        Value m = masked ? k.bounds(t, {r0, c0}, {R, C}) : Value();
+                        Value p = k.mulT(k.load(t, DY, {r0, c0}, m), k.load(t, Y, {r0, c0}, m));
+                        return {k.addT(it[0], k.reduce(ReduceKind::sum, p, 1))};
+                      });
+    Value s = k.bcast(dot.getResult(0), t);
+    k.loop(zero, C, k.idx(cc), ValueRange{}, [&](Value c0, ValueRange) -> SmallVector<Value> {
+      Value m = masked ? k.bounds(t, {r0, c0}, {R, C}) : Value();
+      Value y = k.load(t, Y, {r0, c0}, m);
+      k.store(k.mulT(y, k.subT(k.load(t, DY, {r0, c0}, m), s)), DX, {r0, c0}, m);
+      return {};
+    });
+    k.ret();
+  }
+  L.launch(kernel, {L.gridFromDim(args[1], 0, rt)}, args);
+  return success();
+}
+
+//--- cross_entropy_grad ------------------------------------------------------------------
+
+/// cross_entropy_grad(dloss, logits[..., V], targets[...]) →
+/// dlogits = dloss (softmax(logits) - onehot(targets)) / N.
+static LogicalResult lowerCrossEntropyGrad(Lowering &L) {
+  if (failed(L.expectOperands(3, 3)))
+    return failure();
+  Operation *op = L.op();
+  FailureOr<ConfigAttr> cfg = L.config();
+  FailureOr<ExtentAttr> er = L.extent("rows"), ec = L.extent("cols");
+  FailureOr<LawAttr> floor = L.floorLaw();
+  if (failed(cfg) || failed(er) || failed(ec) || failed(floor))
+    return failure();
+  RankedTensorType lT = L.rtype(op->getOperand(1));
+  if (lT.isDynamicDim(lT.getRank() - 1))
+    return op->emitError("cross_entropy_grad lowering needs a static vocabulary dim");
+  int64_t V = lT.getShape().back();
+  int64_t rt = er->getTile(), cc = ec->getTile();
+  FailureOr<Value> dl = L.allocFor(op->getResult(0));
+  if (failed(dl))
+    return failure();
+  Value status = L.statusBuffer();
+  if (!status)
+    return op->emitError("cannot add the status argument to the host function");
+  Value X = L.rows2D(L.buf(op->getOperand(1)));
+  Value Tg = L.flat(L.buf(op->getOperand(2)));
+  Tg = L.view(Tg, {cast<BufferType>(Tg.getType()).getShape()[0], 1});
+  SmallVector<Value> args = {L.view(L.buf(op->getOperand(0)), {1, 1}), X, Tg, L.rows2D(*dl),
+                             L.view(status, {1, 1})};
+  std::string math = llvm::formatv(
+      "dx[r, c] = dloss (exp(x[r, c] - m[r]) / l[r] - (c == t[r])) / N  (masked logits = "
+      "floor; targets outside [0, {0}) set status[0] = 1)",
+      V).str();
+  KernelOp kernel =
+      L.newKernel("cross_entropy_grad", args, {ceilDivStr("rows", rt)}, math, *cfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &kernel.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value DL = body->getArgument(0), Xa = body->getArgument(1), Ta = body->getArgument(2),
+          DX = body->getArgument(3), St = body->getArgument(4);
+    Value r0 = k.mul(k.pid(0), rt), R = k.dim(Xa, 0), C = k.dim(Xa, 1), zero = k.idx(0);
+    auto [m, l] = emitOnlineMaxSum(k, Xa, r0, R, C, *er, *ec, rt, *floor);
+    TileType chunkT = k.f32({rt, cc}), colT = k.f32({rt, 1}), oneT = k.f32({1, 1});
+    TileType tgtT = k.i32({rt, 1}), chunkI = k.i32({rt, cc});
+    Value rowMask = er->needsMask() ? k.bounds(tgtT, {r0, zero}, {R, k.idx(1)}) : Value();
+    Value tgt = k.load(tgtT, Ta, {r0, zero}, rowMask);
+    // Target validation: 0 <= t < V on the rows that exist.
+    Value ok = k.andMask(k.cmp(CmpPredicate::ge, tgt, k.splatInt(tgtT, 0)),
+                         k.cmp(CmpPredicate::lt, tgt, k.splatInt(tgtT, V)));
+    Value bad = k.select(ok, k.splat(colT, 0.0), k.splat(colT, 1.0));
+    if (rowMask)
+      bad = k.select(rowMask, bad, k.splat(colT, 0.0));
+    Value anyBad = k.cmp(CmpPredicate::gt, k.reduce(ReduceKind::max, bad, 0), k.splat(oneT, 0.0));
+    k.store(k.splatInt(k.i32({1, 1}), 1), St, {zero, zero}, anyBad);
+    // dloss / N, N = the number of rows.
+    Value n = k.bcast(k.indexToF32(R), oneT);
+    Value scale = k.bcast(k.divT(k.load(oneT, DL, {zero, zero}), n), chunkT);
+    Value mB = k.bcast(m, chunkT), lB = k.bcast(l, chunkT), tgtB = k.bcast(tgt, chunkI);
+    bool masked = er->needsMask() || ec->needsMask();
+    k.loop(zero, C, k.idx(cc), ValueRange{}, [&](Value c0, ValueRange) -> SmallVector<Value> {
+      Value mask = masked ? k.bounds(chunkT, {r0, c0}, {R, C}) : Value();
+      Value x = k.load(chunkT, Xa, {r0, c0}, mask);
+      Value p = k.divT(k.exp(k.subT(x, mB)), lB);
+      Value c0i = arith::IndexCastOp::create(L.b, k.loc, L.b.getI32Type(), c0);
+      Value cols = k.addT(IotaOp::create(L.b, k.loc, chunkI, 1), k.bcast(c0i, chunkI));
+      Value hit = k.cmp(CmpPredicate::eq, cols, tgtB);
+      Value d = k.subT(p, k.select(hit, k.splat(chunkT, 1.0), k.splat(chunkT, 0.0)));
+      k.store(k.mulT(d, scale), DX, {r0, c0}, mask);
+      return {};
+    });
+    k.ret();
+  }
+  L.launch(kernel, {L.gridFromDim(X, 0, rt)}, args);
+  return success();
+}
+
+//--- attention_grad ----------------------------------------------------------------------
+
+/// attention_grad(dO, q, k, v){heads, causal, scale} → (dq, dk, dv).
+static LogicalResult lowerAttentionGrad(Lowering &L) {
+  if (failed(L.expectOperands(4, 4, 3)))
+    return failure();
+  Operation *op = L.op();
+  FailureOr<ConfigAttr> cfg = L.config();
+  FailureOr<ExtentAttr> eq = L.extent("q"), ekv = L.extent("kv"), ed = L.extent("d");
+  FailureOr<LawAttr> floor = L.floorLaw();
+  if (failed(cfg) || failed(eq) || failed(ekv) || failed(ed) || failed(floor))
+    return failure();
+  RankedTensorType qT = L.rtype(op->getOperand(1));
+  for (Value v : op->getOperands())
+    if (L.rtype(v) != qT)
+      return op->emitError("attention_grad lowering expects dO, q, k, v of one type [B, T, C]");
+  auto heads = op->getAttrOfType<IntegerAttr>("heads");
+  if (!heads || heads.getInt() <= 0)
+    return op->emitError("attention_grad needs a positive 'heads' attribute");
+  int64_t H = heads.getInt(), hd = ed->getSize(), dp = ed->getTile();
+  int64_t tm = eq->getTile(), tn = ekv->getTile();
+  bool causal = L.boolAttr("causal", true);
+  double scale = L.floatAttr("scale", 0.0);
+  if (scale == 0.0)
+    scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  SmallVector<Value> grads;
+  for (Value r : op->getResults()) {
+    FailureOr<Value> g = L.allocFor(r);
+    if (failed(g))
+      return failure();
+    grads.push_back(*g);
+  }
+  Value DO = L.buf(op->getOperand(0)), Q = L.buf(op->getOperand(1)), K = L.buf(op->getOperand(2)),
+        V = L.buf(op->getOperand(3));
+  // Per-row statistics [B, H, T, 1]: lse = m + log l, D = rowsum(dO · O).
+  SmallVector<Value> statSizes;
+  if (qT.isDynamicDim(0))
+    statSizes.push_back(L.hostDim(Q, 0));
+  if (qT.isDynamicDim(1))
+    statSizes.push_back(L.hostDim(Q, 1));
+  SmallVector<int64_t> statShape = {qT.getShape()[0], H, qT.getShape()[1], 1};
+  Value lseBuf = L.alloc(statShape, L.b.getF32Type(), statSizes);
+  Value dBuf = L.alloc(statShape, L.b.getF32Type(), statSizes);
+  std::string gq = ceilDivStr("T", tm), gk = ceilDivStr("T", tn), gbh = ("B * " + Twine(H)).str();
+  bool dMasked = ed->needsMask();
+  LawAttr kLat = cfg->getLaw("k_lat"), vLat = cfg->getLaw("v_lat");
+
+  // Shared pieces of both kernels, built inside one kernel body.
+  struct Ctx {
+    KernelBuilder &k;
+    Value T, zero, bIdx, h, col0, hdV;
+  };
+  auto headIndex = [&](KernelBuilder &k, Value Qa) {
+    Value bh = k.pid(1);
+    Value h = k.remui(bh, H);
+    return Ctx{k, k.dim(Qa, 1), k.idx(0), k.divui(bh, H), h, k.mul(h, hd), k.idx(hd)};
+  };
+  // Scores scale · q kᵀ with the tail / causal mask applied (floor).
+  auto scores = [&](KernelBuilder &k, Ctx &c, Value q, Value kt, Value m0, Value n0,
+                    bool queryTail) {
+    TileType sT = k.f32({tm, tn});
+    Value s = k.mulT(k.mma(sT, q, kt, k.splat(sT, 0.0), false, true), k.splat(sT, scale));
+    Value valid;
+    if (ekv->needsMask() || (queryTail && eq->needsMask()))
+      valid = k.bounds(sT, {m0, n0}, {queryTail ? c.T : k.add(m0, tm), c.T});
+    if (causal)
+      valid = k.andMask(valid, MaskOp::create(L.b, k.loc, sT.getMaskType(), MaskKind::causal,
+                                              ValueRange{m0, n0}, ValueRange{}));
+    if (valid)
+      s = k.select(valid, s, k.splat(sT, floor->getFloat(), *floor));
+    return s;
+  };
+
+  // Kernel 1: dq per query tile (+ lse, D).
+  SmallVector<Value> args1 = {Q, K, V, DO, grads[0], lseBuf, dBuf};
+  std::string math1 = llvm::formatv(
+      "per head (d = {0}): P = softmax(q k^T * {1}{2}) recomputed (online m, l, O = P v); "
+      "lse = m + log l; D = rowsum(dO O); dq = {1} * sum_s P (dO v^T - D) k  (masked logits = "
+      "floor)",
+      hd, fmtNum(scale), causal ? ", causal" : "").str();
+  KernelOp k1 = L.newKernel("attention_grad_dq", args1, {gq, gbh}, math1, *cfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &k1.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value Qa = body->getArgument(0), Ka = body->getArgument(1), Va = body->getArgument(2),
+          DOa = body->getArgument(3), DQ = body->getArgument(4), LSE = body->getArgument(5),
+          Dd = body->getArgument(6);
+    Ctx c = headIndex(k, Qa);
+    Value m0 = k.mul(k.pid(0), tm);
+    TileType qTile = k.f32({tm, dp}), kvTile = k.f32({tn, dp}, MemorySpace::smem);
+    TileType sT = k.f32({tm, tn}), colT = k.f32({tm, 1});
+    Value qMask = (eq->needsMask() || dMasked) ? k.bounds(qTile, {m0, c.zero}, {c.T, c.hdV})
+                                               : Value();
+    Value q = k.load(qTile, Qa, {c.bIdx, m0, c.col0}, qMask);
+    Value dO = k.load(qTile, DOa, {c.bIdx, m0, c.col0}, qMask);
+    Value kvEnd = causal ? k.minIdx(c.T, k.add(m0, tm)) : c.T;
+    bool kvMasked = ekv->needsMask() || dMasked;
+    auto loadKV = [&](Value n0) {
+      Value mk = kvMasked ? k.bounds(kvTile, {n0, c.zero}, {c.T, c.hdV}) : Value();
+      return std::make_pair(
+          k.load(kvTile, Ka, {c.bIdx, n0, c.col0}, mk, kLat, L.b.getI64IntegerAttr(0)),
+          k.load(kvTile, Va, {c.bIdx, n0, c.col0}, mk, vLat, L.b.getI64IntegerAttr(1)));
+    };
+    // Pass 1: the forward online softmax (m, l, unnormalised O).
+    auto fwd = k.loop(
+        c.zero, kvEnd, k.idx(tn),
+        ValueRange{k.splat(colT, floor->getFloat(), *floor), k.splat(colT, 0.0),
+                   k.splat(qTile, 0.0)},
+        [&](Value n0, ValueRange it) -> SmallVector<Value> {
+          auto [kt, vt] = loadKV(n0);
+          Value s = scores(k, c, q, kt, m0, n0, /*queryTail=*/false);
+          Value mNew = k.maxT(it[0], k.reduce(ReduceKind::max, s, 1));
+          Value p = k.exp(k.subT(s, k.bcast(mNew, sT)));
+          Value alpha = k.exp(k.subT(it[0], mNew));
+          Value lNew = k.addT(k.mulT(it[1], alpha), k.reduce(ReduceKind::sum, p, 1));
+          Value acc = k.mma(qTile, p, vt, k.mulT(it[2], k.bcast(alpha, qTile)), false, false);
+          return {mNew, lNew, acc};
+        });
+    Value m = fwd.getResult(0), l = fwd.getResult(1);
+    Value o = k.divT(fwd.getResult(2), k.bcast(l, qTile));
+    Value lse = k.addT(m, k.log(l));
+    Value Dv = k.reduce(ReduceKind::sum, k.mulT(dO, o), 1);
+    // Pass 2: dq = scale · Σ_s dS k with dS = P (dP - D).
+    Value lseB = k.bcast(lse, sT), DB = k.bcast(Dv, sT);
+    auto bwd = k.loop(c.zero, kvEnd, k.idx(tn), ValueRange{k.splat(qTile, 0.0)},
+                      [&](Value n0, ValueRange it) -> SmallVector<Value> {
+                        auto [kt, vt] = loadKV(n0);
+                        Value p = k.exp(k.subT(scores(k, c, q, kt, m0, n0, false), lseB));
+                        Value dP = k.mma(sT, dO, vt, k.splat(sT, 0.0), false, true);
+                        Value dS = k.mulT(p, k.subT(dP, DB));
+                        return {k.mma(qTile, dS, kt, it[0], false, false)};
+                      });
+    k.store(k.mulT(bwd.getResult(0), k.splat(qTile, scale)), DQ, {c.bIdx, m0, c.col0}, qMask);
+    Value rowMask = eq->needsMask() ? k.bounds(colT, {m0, c.zero}, {c.T, k.idx(1)}) : Value();
+    k.store(lse, LSE, {c.bIdx, c.h, m0, c.zero}, rowMask);
+    k.store(Dv, Dd, {c.bIdx, c.h, m0, c.zero}, rowMask);
+    k.ret();
+  }
+  Value gridQ = L.gridFromDim(Q, 1, tm);
+  Value gridBH = arith::MulIOp::create(L.b, L.loc(), L.hostDim(Q, 0), L.hostIdx(H));
+  L.launch(k1, {gridQ, gridBH}, args1);
+
+  // Kernel 2: dk, dv per key tile, over the query tiles that see it.
+  SmallVector<Value> args2 = {Q, K, V, DO, lseBuf, dBuf, grads[1], grads[2]};
+  std::string math2 = llvm::formatv(
+      "per head: P = exp(q k^T * {0} - lse){1}; dv = sum_t P^T dO; dk = {0} * sum_t "
+      "(P (dO v^T - D))^T q  (query tiles in a fixed order: deterministic)",
+      fmtNum(scale), causal ? " (causal: query tiles from the diagonal)" : "").str();
+  KernelOp k2 = L.newKernel("attention_grad_dkdv", args2, {gk, gbh}, math2, *cfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &k2.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value Qa = body->getArgument(0), Ka = body->getArgument(1), Va = body->getArgument(2),
+          DOa = body->getArgument(3), LSE = body->getArgument(4), Dd = body->getArgument(5),
+          DK = body->getArgument(6), DV = body->getArgument(7);
+    Ctx c = headIndex(k, Qa);
+    Value n0 = k.mul(k.pid(0), tn);
+    TileType kvTile = k.f32({tn, dp}), qTile = k.f32({tm, dp}, MemorySpace::smem);
+    TileType sT = k.f32({tm, tn}), colT = k.f32({tm, 1});
+    bool kvMasked = ekv->needsMask() || dMasked;
+    Value kvMask = kvMasked ? k.bounds(kvTile, {n0, c.zero}, {c.T, c.hdV}) : Value();
+    Value kt = k.load(kvTile, Ka, {c.bIdx, n0, c.col0}, kvMask);
+    Value vt = k.load(kvTile, Va, {c.bIdx, n0, c.col0}, kvMask);
+    // Causal: query tiles before the one holding row n0 see none of these keys.
+    Value start = causal ? k.mul(k.divui(n0, tm), tm) : c.zero;
+    bool qMasked = eq->needsMask() || dMasked;
+    auto loop = k.loop(
+        start, c.T, k.idx(tm), ValueRange{k.splat(kvTile, 0.0), k.splat(kvTile, 0.0)},
+        [&](Value m0, ValueRange it) -> SmallVector<Value> {
+          Value qm = qMasked ? k.bounds(qTile, {m0, c.zero}, {c.T, c.hdV}) : Value();
+          Value q = k.load(qTile, Qa, {c.bIdx, m0, c.col0}, qm, kLat, L.b.getI64IntegerAttr(0));
+          Value dO = k.load(qTile, DOa, {c.bIdx, m0, c.col0}, qm, vLat, L.b.getI64IntegerAttr(1));
+          Value rm = eq->needsMask() ? k.bounds(colT, {m0, c.zero}, {c.T, k.idx(1)}) : Value();
+          Value lse = k.load(colT, LSE, {c.bIdx, c.h, m0, c.zero}, rm);
+          Value Dv = k.load(colT, Dd, {c.bIdx, c.h, m0, c.zero}, rm);
+          Value s = scores(k, c, q, kt, m0, n0, /*queryTail=*/true);
+          Value p = k.exp(k.subT(s, k.bcast(lse, sT)));
+          Value dv = k.mma(kvTile, p, dO, it[0], /*ta=*/true, false);
+          Value dP = k.mma(sT, dO, vt, k.splat(sT, 0.0), false, true);
+          Value dS = k.mulT(p, k.subT(dP, k.bcast(Dv, sT)));
+          Value dk = k.mma(kvTile, dS, q, it[1], /*ta=*/true, false);
+          return {dv, dk};
+        });
+    Value outMask = kvMasked ? k.bounds(kvTile, {n0, c.zero}, {c.T, c.hdV}) : Value();
+    k.store(k.mulT(loop.getResult(1), k.splat(kvTile, scale)), DK, {c.bIdx, n0, c.col0}, outMask);
+    k.store(loop.getResult(0), DV, {c.bIdx, n0, c.col0}, outMask);
+    k.ret();
+  }
+  L.launch(k2, {L.gridFromDim(Q, 1, tn), gridBH}, args2);
+  return success();
+}
+
+//--- embed_grad --------------------------------------------------------------------------
+
+/// embed_grad(dy[..., C], ids[...]){vocab} → dtable [V, C]: zero, then
+/// dtable[ids[r], :] += dy[r, :] with atomic adds.
+static LogicalResult lowerEmbedGrad(Lowering &L) {
+  if (failed(L.expectOperands(2, 2)))
+    return failure();
+  Operation *op = L.op();
+  FailureOr<ConfigAttr> cfg = L.config();
+  if (failed(cfg))
+    return failure();
+  auto resT = cast<RankedTensorType>(op->getResult(0).getType());
+  if (resT.getRank() != 2 || resT.isDynamicDim(0) || resT.isDynamicDim(1))
+    return op->emitError("embed_grad lowering needs a static [V, C] result, got ") << resT;
+  int64_t V = resT.getShape()[0], C = resT.getShape()[1], cp = rules::nextPowerOf2(C);
+  if (L.rtype(op->getOperand(0)).getShape().back() != C)
+    return op->emitError("embed_grad: dy's last dim must be ") << C;
+  // Zero fill through the flat map (allocates and maps the result).
+  if (failed(emitMap(L, "embed_grad_zero", "dtable[i] = 0", ValueRange{}, op->getResult(0),
+                     *cfg, [](KernelBuilder &k, ArrayRef<Value>, TileType t) {
+                       return k.splat(t, 0.0);
+                     })))
+    return failure();
+  Value table = L.buf(op->getResult(0));
+  Value status = L.statusBuffer();
+  if (!status)
+    return op->emitError("cannot add the status argument to the host function");
+  Value dy = L.rows2D(L.buf(op->getOperand(0)));
+  Value ids = L.flat(L.buf(op->getOperand(1)));
+  SmallVector<Value> args = {dy, ids, table, status};
+  std::string math = llvm::formatv("dtable[ids[r], c] += dy[r, c]  (atomic adds; ids outside "
+                                   "[0, {0}) add nothing and set status[0] = 1)",
+                                   V).str();
+  KernelOp kernel = L.newKernel("embed_grad", args, {"rows"}, math, *cfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &kernel.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value DY = body->getArgument(0), Ids = body->getArgument(1), Tab = body->getArgument(2),
+          St = body->getArgument(3);
+    Value r = k.pid(0), zero = k.idx(0);
+    Value id = ExtractOp::create(L.b, k.loc, L.b.getI32Type(), k.load(k.i32({1}), Ids, {r}),
+                                 L.b.getDenseI64ArrayAttr({0}));
+    Value valid = arith::AndIOp::create(
+        L.b, k.loc,
+        arith::CmpIOp::create(L.b, k.loc, arith::CmpIPredicate::sge, id,
+                              arith::ConstantIntOp::create(L.b, k.loc, L.b.getI32Type(), 0)),
+        arith::CmpIOp::create(L.b, k.loc, arith::CmpIPredicate::slt, id,
+                              arith::ConstantIntOp::create(L.b, k.loc, L.b.getI32Type(), V)));
+    Value row = arith::SelectOp::create(
+        L.b, k.loc, valid, arith::IndexCastOp::create(L.b, k.loc, L.b.getIndexType(), id), zero);
+    TileType t = k.f32({1, cp});
+    Value colMask = C % cp != 0 ? k.bounds(t, {zero, zero}, {k.idx(1), k.idx(C)}) : Value();
+    Value g = k.load(t, DY, {r, zero}, colMask);
+    Value validT = k.bcast(k.bcast(valid, TileType::get({1, 1}, L.b.getI1Type())),
+                           t.getMaskType());
+    k.atomicAdd(g, Tab, {row, zero}, k.andMask(validT, colMask));
+    Value bad = arith::XOrIOp::create(
+        L.b, k.loc, valid, arith::ConstantIntOp::create(L.b, k.loc, L.b.getI1Type(), 1));
+    TileType st = k.i32({1});
+    k.store(k.splatInt(st, 1), St, {zero}, k.bcast(bad, st.getMaskType()));
+    k.ret();
+  }
+  L.launch(kernel, {L.hostDim(dy, 0)}, args);
+  return success();
+}
+
+void spak::tile::populateBackwardLowerings(LoweringTable &table) {
+  table["relu_grad"] = lowerReluGrad;
+  table["gelu_grad"] = lowerGeluGrad;
+  table["rmsnorm_grad"] = lowerRmsNormGrad;
+  table["layernorm_grad"] = lowerLayerNormGrad;
+  table["softmax_grad"] = lowerSoftmaxGrad;
+  table["cross_entropy_grad"] = lowerCrossEntropyGrad;
+  table["attention_grad"] = lowerAttentionGrad;
+  table["embed_grad"] = lowerEmbedGrad;
+}

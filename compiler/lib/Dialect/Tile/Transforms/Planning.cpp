@@ -156,10 +156,13 @@ struct Pow2MaskingPass : spak::tile::impl::Pow2MaskingBase<Pow2MaskingPass> {
       if (x.getRank() < 1 || w.getRank() != 2 || y.getRank() < 1)
         return op->emitError("expected a rank-2 right-hand operand");
       int64_t k = x.getShape().back();
-      if (op->getName().getStringRef() == "spak_graph.matmul" && op->hasAttr("transpose_a")) {
-        if (x.getRank() != 2)
-          return op->emitError("transpose_a needs a rank-2 left-hand operand");
-        k = x.getShape()[0];
+      // transpose_a (a BoolAttr, or a unit attr in older tests) reads a as [..., K, M].
+      Attribute ta = op->getAttr("transpose_a");
+      bool transA = ta && (isa<UnitAttr>(ta) || (isa<BoolAttr>(ta) && cast<BoolAttr>(ta).getValue()));
+      if (op->getName().getStringRef() == "spak_graph.matmul" && transA) {
+        if (x.getRank() < 2)
+          return op->emitError("transpose_a needs a left-hand operand of rank >= 2");
+        k = x.getShape()[x.getRank() - 2];
       }
       int64_t m = y.getRank() == 1 ? 1 : leadingRows(y);
       add("m", rules::coverDim(ctx, m, config.getInt("tile_m")));
@@ -185,6 +188,10 @@ struct Pow2MaskingPass : spak::tile::impl::Pow2MaskingBase<Pow2MaskingPass> {
       return success();
     }
     case KernelKind::Row: {
+      // cross_entropy_grad(dloss, logits, targets): the rows are the logits'.
+      if (op->getName().getStringRef() == "spak_graph.cross_entropy_grad" &&
+          op->getNumOperands() >= 2 && shaped(op->getOperand(1)))
+        x = shaped(op->getOperand(1));
       if (x.getRank() < 1 || ShapedType::isDynamic(x.getShape().back()))
         return op->emitError("the row length (last dim) must be static to be held in one tile");
       int64_t cols = x.getShape().back();
