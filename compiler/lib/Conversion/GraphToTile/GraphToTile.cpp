@@ -472,11 +472,14 @@ LogicalResult Lowering::lowerFunc(func::FuncOp f) {
     }
     if (op.hasTrait<OpTrait::IsTerminator>())
       continue;
-    // Anything else that touches tensors has no buffer semantics here.
-    for (Value v : op.getResults())
-      if (isa<TensorType>(v.getType()))
+    // Other ops that produce tensors lower through the table by full name
+    // (e.g. "arith.constant" splats that autodiff emits), or are an error.
+    if (llvm::any_of(op.getResultTypes(), [](Type t) { return isa<TensorType>(t); })) {
+      if (!table.count(op.getName().getStringRef()))
         return op.emitError("cannot lower '")
-               << op.getName() << "' in a graph function: only spak_graph ops produce tensors";
+               << op.getName() << "' in a graph function: no tile lowering for it";
+      graphOps.push_back(&op);
+    }
   }
   for (Operation *op : graphOps) {
     currentOp = op;
@@ -484,7 +487,8 @@ LogicalResult Lowering::lowerFunc(func::FuncOp f) {
     if (failed(checkPlanned(op)))
       return failure();
     StringRef name = op->getName().getStringRef();
-    name.consume_front("spak_graph.");
+    if (isGraphOp(op))
+      name.consume_front("spak_graph.");
     auto it = table.find(name);
     if (it == table.end())
       return op->emitError("no tile lowering for '") << op->getName() << "'";

@@ -533,12 +533,13 @@ static LogicalResult lowerReduceSum(Lowering &L) {
     }
   Value X = L.buf(op->getOperand(0));
   if (first < 0) {
-    // Only size-1 axes: a copy.
-    auto resT = cast<RankedTensorType>(op->getResult(0).getType());
-    SmallVector<SmallVector<int64_t>> shapes = {SmallVector<int64_t>(resT.getShape())};
-    return emitMap(L, "reduce_sum", "y[i] = x[i]  (reduced axes have size 1)",
-                   op->getOperands(), op->getResult(0), *cfg,
-                   [](KernelBuilder &, ArrayRef<Value> xs, TileType) { return xs[0]; }, shapes);
+    // Only size-1 axes are reduced: the same elements, a host-side view.
+    auto resBT = cast<BufferType>(Lowering::bufferTypeFor(op->getResult(0).getType()));
+    if (product(cast<BufferType>(X.getType()).getShape()) == ShapedType::kDynamic &&
+        resBT.getNumDynamicDims() == 0)
+      return op->emitError("reduce_sum of a dynamic tensor to a static shape");
+    L.mapValue(op->getResult(0), L.view(X, resBT.getShape()));
+    return success();
   }
   for (int64_t d = first; d <= last; ++d)
     if (!reduced[d] && s[d] != 1)
@@ -547,8 +548,6 @@ static LogicalResult lowerReduceSum(Lowering &L) {
              << axes << " of " << xT;
   int64_t K1 = product(s.take_front(first)), R = product(s.slice(first, last - first + 1)),
           K2 = product(s.drop_front(last + 1));
-  if (ShapedType::isDynamic(K2))
-    return op->emitError("reduce_sum lowering needs the kept dims after the reduced ones static");
   // Result dim i is input dim i (keepdims) or the i-th kept input dim.
   auto resBT = cast<BufferType>(Lowering::bufferTypeFor(op->getResult(0).getType()));
   SmallVector<int64_t> resultToInput;
@@ -612,7 +611,23 @@ static LogicalResult lowerDropout(Lowering &L) {
   return success();
 }
 
+/// `arith.constant dense<v> : tensor<...xf32>` (autodiff's seeds and zeros):
+/// a buffer filled by a flat kernel.
+static LogicalResult lowerTensorConstant(Lowering &L) {
+  Operation *op = L.op();
+  auto value = op->getAttrOfType<DenseElementsAttr>("value");
+  auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  if (!value || !value.isSplat() || !type || !type.hasStaticShape() ||
+      !type.getElementType().isF32())
+    return op->emitError("tile lowering handles splat constants of static f32 tensors");
+  double v = value.getSplatValue<APFloat>().convertToDouble();
+  return emitMap(L, "fill", ("y[i] = " + fmtNum(v)), ValueRange{}, op->getResult(0),
+                 L.configOrModuleLaws(kElementwiseLaws),
+                 [v](KernelBuilder &k, ArrayRef<Value>, TileType t) { return k.splat(t, v); });
+}
+
 void spak::tile::populateDataLowerings(LoweringTable &table) {
+  table["arith.constant"] = lowerTensorConstant;
   table["embed"] = lowerEmbed;
   table["positions"] = lowerPositions;
   table["split"] = lowerSplit;

@@ -182,8 +182,6 @@ static LogicalResult lowerMatmul(Lowering &L) {
                          .str();
   MLIRContext *ctx = op->getContext();
   int64_t K = aT.getShape()[aT.getRank() - (transA ? 2 : 1)];
-  if (ShapedType::isDynamic(K))
-    return op->emitError("the contraction dimension must be static");
   MatmulSpec s;
   s.base = "matmul";
   s.math = math;
