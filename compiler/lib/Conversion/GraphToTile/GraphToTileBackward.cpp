@@ -337,8 +337,9 @@ static LogicalResult lowerCrossEntropyGrad(Lowering &L) {
     Value rowMask = er->needsMask() ? k.bounds(tgtT, {r0, zero}, {R, k.idx(1)}) : Value();
     Value tgt = k.load(tgtT, Ta, {r0, zero}, rowMask);
     // Target validation: 0 <= t < V on the rows that exist.
-    Value ok = k.andMask(k.cmp(CmpPredicate::ge, tgt, k.splatInt(tgtT, 0)),
-                         k.cmp(CmpPredicate::lt, tgt, k.splatInt(tgtT, V)));
+    Value geZero = k.cmp(CmpPredicate::ge, tgt, k.splatInt(tgtT, 0));
+    Value ltV = k.cmp(CmpPredicate::lt, tgt, k.splatInt(tgtT, V));
+    Value ok = k.andMask(geZero, ltV);
     Value bad = k.select(ok, k.splat(colT, 0.0), k.splat(colT, 1.0));
     if (rowMask)
       bad = k.select(rowMask, bad, k.splat(colT, 0.0));
@@ -467,9 +468,10 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
     bool kvMasked = ekv->needsMask() || dMasked;
     auto loadKV = [&](Value n0) {
       Value mk = kvMasked ? k.bounds(kvTile, {n0, c.zero}, {c.T, c.hdV}) : Value();
-      return std::make_pair(
-          k.load(kvTile, Ka, {c.bIdx, n0, c.col0}, mk, kLat, L.b.getI64IntegerAttr(0)),
-          k.load(kvTile, Va, {c.bIdx, n0, c.col0}, mk, vLat, L.b.getI64IntegerAttr(1)));
+      // K before V (named statements: argument evaluation order is unspecified).
+      Value kt = k.load(kvTile, Ka, {c.bIdx, n0, c.col0}, mk, kLat, L.b.getI64IntegerAttr(0));
+      Value vt = k.load(kvTile, Va, {c.bIdx, n0, c.col0}, mk, vLat, L.b.getI64IntegerAttr(1));
+      return std::make_pair(kt, vt);
     };
     // Pass 1: the forward online softmax (m, l, unnormalised O).
     auto fwd = k.loop(

@@ -137,9 +137,9 @@ static LogicalResult lowerAdam(Lowering &L) {
   if (warmup > 0)
     lrText += llvm::formatv(", warmup {0}", warmup).str();
   std::string math = llvm::formatv(
-      "lr_s = {0}; p -= lr_s {1} p; m = {2} m + {3} g; v = {4} v + {5} g^2; "
+      "lr_s = {0}; {1}m = {2} m + {3} g; v = {4} v + {5} g^2; "
       "p -= lr_s (m / (1 - {2}^t)) / (sqrt(v / (1 - {4}^t)) + {6}), t = s + 1  (s read on device)",
-      lrText, fmtNum(wd), fmtNum(b1), fmtNum(1 - b1), fmtNum(b2), fmtNum(1 - b2), fmtNum(eps))
+      lrText, wd != 0.0 ? "p -= lr_s " + fmtNum(wd) + " p; " : std::string(), fmtNum(b1), fmtNum(1 - b1), fmtNum(b2), fmtNum(1 - b2), fmtNum(eps))
                          .str();
   KernelOp kernel = L.newKernel(wd != 0.0 ? "adamw" : "adam", args, {ceilDivStr("n", blk)}, math,
                                 *cfg);
