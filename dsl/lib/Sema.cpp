@@ -942,8 +942,20 @@ private:
     if (auto *idx = base->as<IndexExpr>()) {
       auto *gid = idx->base->as<IdentExpr>();
       auto it = gid ? modelNames_.find(gid->name) : modelNames_.end();
+      // `qkv[1]`: one part of a local holding several results (split); MLIRGen checks the part count.
+      if (gid && member.empty() && it == modelNames_.end() && scope_.names.count(gid->name)) {
+        if (idx->indices.size() != 1) {
+          diags_.error(idx->loc, "a split result takes one index ('" + gid->name + "[0]')");
+          return true;
+        }
+        ConstEval ev(configEnv_, &diags_);
+        auto r = ev.eval(*idx->indices[0]);
+        if (r && (!r->isInteger || r->i < 0))
+          diags_.error(idx->indices[0]->loc, "the index of '" + gid->name + "' must be a non-negative integer constant");
+        return true;
+      }
       if (it == modelNames_.end() || it->second.kind != ModelName::Group) {
-        diags_.error(idx->loc, "indexing is only allowed on parameter groups (layer[i].name)");
+        diags_.error(idx->loc, "indexing is only allowed on parameter groups (layer[i].name) and on split results");
         return true;
       }
       groupRef(e, *idx, *it->second.group, member, memberLoc);

@@ -499,7 +499,16 @@ private:
       auto &props = probe.getOrAddProperties<typename OpT::Properties>();
       auto info = probe.name.getRegisteredInfo();
       DictionaryAttr dict = probe.attributes.getDictionary(&ctx);
-      if (failed(info->setOpPropertiesFromAttribute(probe.name, OpaqueProperties(&props), dict, nullptr)) ||
+      auto emitErr = [&]() { return mlir::emitError(probe.location); };
+      // Ops without properties keep their attributes in the dictionary; only ops with properties convert them.
+      bool propsOk = true;
+      if constexpr (!std::is_same_v<typename OpT::Properties, mlir::EmptyProperties>)
+      {
+        propsOk = succeeded(info->setOpPropertiesFromAttribute(probe.name, OpaqueProperties(&props), dict, emitErr));
+        // Default-valued attributes the DSL left out (e.g. attention's scale): what Operation::create would fill in.
+        OpT::populateDefaultProperties(probe.name, props);
+      }
+      if (!propsOk ||
           failed(OpT::inferReturnTypes(&ctx, probe.location, operands, dict, OpaqueProperties(&props),
                                        probe.regions, types))) {
         error(e.loc, "invalid operands for '" + OpT::getOperationName().str().substr(11) + "': " +

@@ -472,18 +472,17 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
   StringRef schedule = "constant";
   if (auto s = first->getAttrOfType<StringAttr>("schedule"))
     schedule = s.getValue();
-  if (schedule != "constant" && schedule != "linear_decay")
-    return R.op->emitError("multi-tensor adam lowering supports the 'constant' and 'linear_decay' "
-                           "schedules; '")
-           << schedule << "' needs cos(), which spak_tile has no op for";
+  if (schedule != "constant" && schedule != "linear_decay" && schedule != "cosine")
+    return R.op->emitError("unknown lr schedule '") << schedule << "'";
   double lr = floatAttrOf(first, "lr", 0), b1 = floatAttrOf(first, "beta1", 0.9),
          b2 = floatAttrOf(first, "beta2", 0.999), eps = floatAttrOf(first, "eps", 1e-8),
          wd = floatAttrOf(first, "weight_decay", 0);
   int64_t warmup = first->getAttrOfType<IntegerAttr>("warmup") ? first->getAttrOfType<IntegerAttr>("warmup").getInt() : 0;
   int64_t total = first->getAttrOfType<IntegerAttr>("total_steps")
                       ? first->getAttrOfType<IntegerAttr>("total_steps").getInt() : 0;
-  if (schedule == "linear_decay" && total <= 0)
-    return R.op->emitError("linear_decay needs total_steps > 0");
+  if (schedule != "constant" && total <= 0)
+    return R.op->emitError(schedule) << " needs total_steps > 0";
+  double minLr = floatAttrOf(first, "min_lr", 0);
   if (!(b1 > 0 && b1 < 1) || !(b2 > 0 && b2 < 1))
     return R.op->emitError("adam betas must be in (0, 1)");
   Value step = R.outer(first->getOperand(4));
@@ -535,7 +534,10 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
                     "p = p{6} - lr_s (m / (1 - {2}^t)) / (sqrt(v / (1 - {4}^t)) + {7}), t = step + 1",
                     R.ops.size(),
                     schedule == "linear_decay" ? llvm::formatv("{0} (1 - step / {1})", fmtNum(lr), total).str()
-                                               : fmtNum(lr),
+                    : schedule == "cosine"
+                        ? llvm::formatv("{0} + ({1} - {0}) (1 + cos(pi min(1, max(0, (step - {2}) / {3})))) / 2",
+                                        fmtNum(minLr), fmtNum(lr), warmup, total - warmup).str()
+                        : fmtNum(lr),
                     fmtNum(b1), fmtNum(1 - b1), fmtNum(b2), fmtNum(1 - b2),
                     wd != 0 ? llvm::formatv(" - lr_s {0} p", fmtNum(wd)).str() : "", fmtNum(eps))
           .str();
@@ -559,14 +561,9 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
     Value sT = k.bcast(sF, t);
     Value one = k.splat(t, 1.0);
     Value tT = k.addT(sT, one);
-    Value lrS = k.splat(t, lr);
-    if (schedule == "linear_decay")
-      lrS = k.maxT(k.mulT(lrS, k.subT(one, k.divT(sT, k.splat(t, static_cast<double>(total))))),
-                   k.splat(t, 0.0));
-    if (warmup > 0) {
-      Value warm = k.divT(k.mulT(k.splat(t, lr), tT), k.splat(t, static_cast<double>(warmup + 1)));
-      lrS = k.select(k.cmp(CmpPredicate::lt, sT, k.splat(t, static_cast<double>(warmup))), warm, lrS);
-    }
+    // The scheduled rate, computed once on a 1-element tile and broadcast (same code as the per-tensor adam).
+    Value lr1 = emitLearningRate(k, k.bcast(sF, k.f32({1})), lr, schedule, warmup, minLr, total);
+    Value lrS = k.bcast(ExtractOp::create(L.b, k.loc, L.b.getF32Type(), lr1, L.b.getDenseI64ArrayAttr({0})), t);
     Value bc1 = k.subT(one, k.exp(k.mulT(tT, k.splat(t, std::log(b1)))));
     Value bc2 = k.subT(one, k.exp(k.mulT(tT, k.splat(t, std::log(b2)))));
     unsigned nIn = 1 + 4 * R.ops.size();

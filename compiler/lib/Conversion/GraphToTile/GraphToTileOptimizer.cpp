@@ -45,7 +45,7 @@ static FailureOr<Value> inPlaceOrAlloc(Lowering &L, Value operand, Value result,
 //--- adam ----------------------------------------------------------------------
 
 /// The scheduled learning rate at step s as a tile<1xf32> (GraphOptimizerOps.td).
-static Value emitLearningRate(KernelBuilder &k, Value s, double lr, StringRef schedule,
+Value spak::tile::emitLearningRate(KernelBuilder &k, Value s, double lr, StringRef schedule,
                               int64_t warmup, double minLr, int64_t total) {
   TileType t = k.f32({1});
   auto c = [&](double v) { return k.splat(t, v); };

@@ -379,7 +379,7 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
                                             SmallVectorImpl<Type> &out) {
   CHECKER;
   auto t = attentionShape(c, {a.getQ(), a.getK(), a.getV()}, (int64_t)a.getHeads(),
-                          a.getScale().convertToDouble());
+                          a.getScaleAttr() ? a.getScale().convertToDouble() : 0.0);
   if (failed(t))
     return failure();
   out.push_back(*t);
@@ -636,7 +636,7 @@ LogicalResult AttentionGradOp::inferReturnTypes(MLIRContext *, std::optional<Loc
                                                 SmallVectorImpl<Type> &out) {
   CHECKER;
   auto t = attentionShape(c, {a.getGrad(), a.getQ(), a.getK(), a.getV()}, (int64_t)a.getHeads(),
-                          a.getScale().convertToDouble());
+                          a.getScaleAttr() ? a.getScale().convertToDouble() : 0.0);
   if (failed(t))
     return failure();
   out.append({*t, *t, *t});
