@@ -16,7 +16,9 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Verifier.h"
 
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
@@ -40,7 +42,16 @@ namespace {
 std::string provenance(const dsl::SourceLoc &loc) {
   if (!loc.valid())
     return "default";
-  return loc.file + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.col);
+  // Paths under the working directory are shown relative to it ("rules/targets/sm90_h100.dsl:9:7"), so emitted
+  // code does not depend on where the checkout lives.
+  std::string file = loc.file;
+  llvm::SmallString<256> cwd;
+  if (!llvm::sys::fs::current_path(cwd)) {
+    std::string prefix = std::string(cwd.str()) + "/";
+    if (file.rfind(prefix, 0) == 0)
+      file = file.substr(prefix.size());
+  }
+  return file + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.col);
 }
 
 /// A compact source-like rendering of an expression (rule `when`/`apply` strings, init descriptions).
