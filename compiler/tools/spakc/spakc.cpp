@@ -15,62 +15,11 @@
 // manager and context options (--mlir-print-ir-after-all, --mlir-timing, --mlir-disable-threading, ...) are accepted.
 //
 //===----------------------------------------------------------------------------------------------------------------===//
-#include "spak/dsl/Parser.h"
-#include "spak/dsl/Sema.h"
-
-#include "spak/Conversion/Passes.h"
-#include "spak/Dialect/Graph/Graph.h"
-#include "spak/Dialect/Tile/IR/Tile.h"
-#include "spak/MLIRGen/MLIRGen.h"
-#include "spak/Target/Driver.h"
-#include "spak/Target/Target.h"
-#include "spak/Transforms/Passes.h"
-
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/AsmState.h"
-#include "mlir/IR/BuiltinOps.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
-#include "mlir/Support/Timing.h"
-#include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Path.h"
-#include "llvm/Support/Program.h"
-#include "llvm/Support/SHA256.h"
-#include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/raw_ostream.h"
-
-#include <fmt/format.h>
-
-#include <cctype>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <iostream>
-#include <memory>
-#include <optional>
-#include <sstream>
-#include <string>
-#include <sys/wait.h>
-#include <thread>
-#include <unistd.h>
-#include <vector>
-
-#ifndef SPAKC_VERSION
-#define SPAKC_VERSION "0.1.0"
-#endif
+#include "Pipeline.h"
 
 namespace {
 
-using namespace spak::dsl;
+using namespace spakc;
 
 /// The stages `compile --emit=` accepts, in pipeline order.
 const std::vector<std::string> kStages = {"ast", "graph", "train", "tile", "cpp", "cuda"};
@@ -80,19 +29,6 @@ int stageIndex(const std::string &s) {
   return -1;
 }
 
-struct Options {
-  std::string command; // check | compile | train
-  std::string input;
-  std::string emit;
-  std::string output;     // -o (stage output file or project dir)
-  std::string codeTarget; // cpp | cuda | all ("" = default)
-  bool noFusion = false;
-  bool quiet = false;
-  int64_t batch = 0;
-  std::vector<std::string> mlirArgs;    // --mlir-* options, handed to llvm::cl
-  std::vector<std::string> trainerArgs; // after `--` (train)
-  LoadOptions load;
-};
 
 const char *kUsage = R"(USAGE: spakc <command> FILE [options]
 
@@ -101,6 +37,8 @@ Commands:
   compile FILE --emit=STAGE     run the pipeline up to STAGE and print it (or write it to -o FILE)
   compile FILE -o DIR           write a self-contained CMake project: kernels, host step, trainer, runtime headers
   train FILE [-- ARGS]          compile to DIR (default out/<model>), build it with cmake, run the trainer with ARGS
+  explain FILE [--kernel NAME]  for every kernel: the rules and laws that shaped it (file:line), fusions fired/refused
+  tune FILE [--dry-run]         run the DSL's engineering_loop on the GPU and write the winning laws back as facts
 
 Stages (--emit):
   ast     the checked AST of the main file
@@ -119,6 +57,8 @@ Options:
                           `target NAME` in the rules dir's targets/*.dsl (e.g. sm_90). May be given once of each kind.
   --rules-dir DIR         the rule library for imports and targets (default: $SPAK_RULES_DIR, else the source tree's rules/)
   --no-fusion             do not run the fusion passes (every op becomes its own kernel)
+  --dry-run               compile -o: list the files that would change, write nothing; tune: print the sweep plan
+  --kernel NAME           explain: only this kernel
   --batch N               batch size of the data arguments (default: the train block's `batch`)
   --no-unused-warnings    do not warn about blocks the compiler does not use
   -q, --quiet             no progress lines on stderr
@@ -183,6 +123,10 @@ int parseArgs(int argc, char **argv, Options &o) {
       long long n = std::strtoll(v.c_str(), &end, 10);
       if (v.empty() || *end || n <= 0 || n > (1 << 20)) return usageError("--batch expects a positive integer, got '" + v + "'");
       o.batch = n;
+    } else if (a == "--dry-run") {
+      o.dryRun = true;
+    } else if (is("--kernel")) {
+      if (!value("--kernel", o.kernel) || o.kernel.empty()) return usageError("--kernel needs a kernel name");
     } else if (a == "--no-fusion") {
       o.noFusion = true;
     } else if (a == "-q" || a == "--quiet") {
@@ -197,10 +141,11 @@ int parseArgs(int argc, char **argv, Options &o) {
       positional.push_back(a);
     }
   }
-  if (positional.empty()) return usageError("no command given (expected 'check', 'compile' or 'train')");
+  if (positional.empty()) return usageError("no command given (expected check, compile, train, explain or tune)");
   o.command = positional[0];
-  if (o.command != "check" && o.command != "compile" && o.command != "train")
-    return usageError("unknown command '" + o.command + "' (expected 'check', 'compile' or 'train')");
+  if (o.command != "check" && o.command != "compile" && o.command != "train" && o.command != "explain" &&
+      o.command != "tune")
+    return usageError("unknown command '" + o.command + "' (expected check, compile, train, explain or tune)");
   if (positional.size() < 2) return usageError("no input file");
   if (positional.size() > 2) return usageError("more than one input file ('" + positional[2] + "')");
   o.input = positional[1];
@@ -217,241 +162,15 @@ int parseArgs(int argc, char **argv, Options &o) {
     if (!o.emit.empty() && !o.codeTarget.empty())
       return usageError("--target " + o.codeTarget + " applies to the project (-o DIR), not to --emit");
   }
+  if (!o.kernel.empty() && o.command != "explain") return usageError("--kernel is for 'explain' only");
+  if (o.dryRun && o.command != "compile" && o.command != "tune")
+    return usageError("--dry-run is for 'compile -o DIR' and 'tune' only");
+  if (o.dryRun && o.command == "compile" && !o.emit.empty()) return usageError("--dry-run applies to -o DIR, not to --emit");
   if (o.command == "train" && o.codeTarget == "all")
     return usageError("'train' runs one target: --target cpp or --target cuda");
   return -1;
 }
 
-struct Session {
-  SourceManager sm;
-  DiagnosticEngine diags{sm};
-  Session() {
-    diags.setOutput(&std::cerr);
-    diags.setColors(isatty(STDERR_FILENO) != 0);
-    diags.setErrorLimit(50);
-  }
-  int finish(int rc) {
-    std::string s = diags.summary();
-    if (!s.empty()) std::cerr << s << "\n";
-    return diags.hasErrors() ? 1 : rc;
-  }
-};
-
-void progress(const Options &o, const std::string &msg) {
-  if (!o.quiet) std::cerr << "spakc: " << msg << "\n";
-}
-
-//===-- hashing -----------------------------------------------------------------------------------------------------===//
-
-std::string readFile(const std::string &path, bool &ok) {
-  std::ifstream in(path, std::ios::binary);
-  ok = static_cast<bool>(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string sha256Hex(llvm::StringRef data) {
-  llvm::SHA256 h;
-  h.update(data);
-  return "sha256:" + llvm::toHex(h.final(), /*LowerCase=*/true);
-}
-
-//===-- stages ------------------------------------------------------------------------------------------------------===//
-
-/// Opens the -o output (stdout when empty or "-").
-std::ostream *openOutput(const Options &o, std::unique_ptr<std::ofstream> &file) {
-  if (o.output.empty() || o.output == "-") return &std::cout;
-  file = std::make_unique<std::ofstream>(o.output, std::ios::binary);
-  if (!*file) {
-    std::cerr << "spakc: error: cannot write '" << o.output << "'\n";
-    return nullptr;
-  }
-  return file.get();
-}
-
-bool endsWith(const std::string &s, const std::string &suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-/// Where a module is in the pipeline.
-enum class Level { Graph = 1, Train = 2, Tile = 3 };
-
-Level detectLevel(mlir::ModuleOp m) {
-  bool hasGraphOps = false, hasTrainStep = false;
-  m.walk([&](mlir::Operation *op) {
-    if (op->getDialect() && op->getDialect()->getNamespace() == "spak_graph") hasGraphOps = true;
-    if (auto f = llvm::dyn_cast<mlir::func::FuncOp>(op))
-      if (f->hasAttr("spak.train_step") || f.getSymName() == "train_step") hasTrainStep = true;
-  });
-  if (!hasGraphOps) return Level::Tile;
-  return hasTrainStep ? Level::Train : Level::Graph;
-}
-
-class Compiler {
-public:
-  explicit Compiler(const Options &o) : o_(o) {
-    mlir::DialectRegistry registry;
-    registry.insert<mlir::func::FuncDialect, mlir::arith::ArithDialect, mlir::tensor::TensorDialect,
-                    mlir::scf::SCFDialect>();
-    spak::graph::registerGraphDialect(registry);
-    spak::tile::registerTileDialect(registry);
-    ctx_.appendDialectRegistry(registry);
-    spak::registerMLIRGenDialects(ctx_);
-    ctx_.loadAllAvailableDialects();
-    ctx_.printOpOnDiagnostic(false); // diagnostics point at the .dsl; no IR dumps in user-facing errors
-    diagHandler_ = std::make_unique<mlir::SourceMgrDiagnosticHandler>(srcMgr_, &ctx_);
-  }
-
-  /// Front end + MLIRGen (.dsl), or parse (.mlir). Fills module_, level_, hashes.
-  bool load(Session &s) {
-    if (endsWith(o_.input, ".mlir")) {
-      std::string err;
-      auto buf = mlir::openInputFile(o_.input, &err);
-      if (!buf) {
-        std::cerr << "spakc: error: cannot open '" << o_.input << "': " << err << "\n";
-        return false;
-      }
-      inputHash_ = sha256Hex(buf->getBuffer());
-      srcMgr_.AddNewSourceBuffer(std::move(buf), llvm::SMLoc());
-      module_ = mlir::parseSourceFile<mlir::ModuleOp>(srcMgr_, &ctx_);
-      if (!module_) return false;
-      level_ = detectLevel(*module_);
-      if (auto d = (*module_)->getAttrOfType<mlir::StringAttr>("spak.rules_digest")) rulesDigest_ = d.str();
-      return true;
-    }
-    auto prog = loadProgram(o_.input, o_.load, s.diags);
-    if (!prog || s.diags.hasErrors()) return false;
-    prog_ = std::move(prog);
-    bool ok = false;
-    inputHash_ = sha256Hex(readFile(prog_->main->path, ok));
-    std::string rules;
-    for (const auto &f : prog_->imports) {
-      bool rok = false;
-      rules += f->path + "\n" + readFile(f->path, rok) + "\n";
-    }
-    rulesDigest_ = prog_->imports.empty() ? "none (no rules imported)" : sha256Hex(rules);
-    return true;
-  }
-
-  const Program *program() const { return prog_.get(); }
-
-  bool generate(Session &s) {
-    if (module_) return true;
-    spak::MLIRGenOptions mo;
-    mo.batch = o_.batch;
-    module_ = spak::mlirGen(ctx_, *prog_, s.diags, mo);
-    if (!module_) return false;
-    (*module_)->setAttr("spak.rules_digest", mlir::StringAttr::get(&ctx_, rulesDigest_));
-    level_ = Level::Graph;
-    return true;
-  }
-
-  /// Runs the passes that bring the module to `target`.
-  bool lowerTo(Level target) {
-    if (level_ >= target) return true;
-    mlir::PassManager pm(&ctx_, mlir::ModuleOp::getOperationName());
-    if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) return false;
-    mlir::applyDefaultTimingPassManagerCLOptions(pm);
-    if (level_ < Level::Train) {
-      pm.addPass(spak::createSpakShapeInference());
-      pm.addPass(spak::createSpakAutodiff());
-      pm.addPass(spak::createSpakOptimizerStep());
-      if (!o_.noFusion) pm.addPass(spak::createSpakFusion());
-    }
-    if (target >= Level::Tile) spak::tile::buildGraphToTilePipeline(pm);
-    if (mlir::failed(pm.run(*module_))) return false;
-    level_ = target;
-    return true;
-  }
-
-  mlir::ModuleOp module() { return *module_; }
-  const std::string &inputHash() const { return inputHash_; }
-  const std::string &rulesDigest() const { return rulesDigest_; }
-
-  spak::target::EmitOptions emitOptions() const {
-    spak::target::EmitOptions e;
-    e.spakcVersion = SPAKC_VERSION;
-    e.inputHash = inputHash_;
-    e.rulesDigest = rulesDigest_;
-    return e;
-  }
-
-private:
-  const Options &o_;
-  mlir::MLIRContext ctx_;
-  llvm::SourceMgr srcMgr_;
-  std::unique_ptr<mlir::SourceMgrDiagnosticHandler> diagHandler_;
-  std::unique_ptr<Program> prog_;
-  mlir::OwningOpRef<mlir::ModuleOp> module_;
-  Level level_ = Level::Graph;
-  std::string inputHash_ = "none", rulesDigest_ = "none";
-};
-
-int printModule(const Options &o, mlir::ModuleOp m) {
-  std::unique_ptr<std::ofstream> file;
-  std::ostream *os = openOutput(o, file);
-  if (!os) return 1;
-  std::string text;
-  llvm::raw_string_ostream rs(text);
-  mlir::OpPrintingFlags flags;
-  m->print(rs, flags);
-  rs << "\n";
-  *os << text;
-  return 0;
-}
-
-/// The default project directory: out/<system name, lower case>.
-std::string defaultProjectDir(const Compiler &c, const std::string &input) {
-  std::string name;
-  if (c.program() && c.program()->system) name = c.program()->system->name;
-  if (name.empty()) name = llvm::sys::path::stem(input).str();
-  std::string lower;
-  for (char ch : name) lower += static_cast<char>(std::isalnum(static_cast<unsigned char>(ch)) ? std::tolower(ch) : '_');
-  return "out/" + lower;
-}
-
-std::string projectName(const Compiler &c, const std::string &input) {
-  std::string dir = defaultProjectDir(c, input);
-  return dir.substr(4);
-}
-
-bool writeProject(const Options &o, Compiler &c, const std::string &dir, const std::string &targets) {
-  spak::target::ProjectOptions po;
-  po.outDir = dir;
-  po.targets = targets == "cpp"    ? spak::target::ProjectOptions::Targets::Cpp
-               : targets == "cuda" ? spak::target::ProjectOptions::Targets::Cuda
-                                   : spak::target::ProjectOptions::Targets::All;
-  po.projectName = projectName(c, o.input);
-  po.spakcVersion = SPAKC_VERSION;
-  po.inputHash = c.inputHash();
-  po.rulesDigest = c.rulesDigest();
-#ifdef SPAK_HAVE_TRAINER_DRIVER
-  po.driver = spak::target::trainerDriver();
-#endif
-  spak::target::ProjectReport report;
-  if (mlir::failed(spak::target::writeProject(c.module(), po, &report))) return false;
-  progress(o, fmt::format("project {} (target {}): {} file(s) written, {} unchanged", dir, targets,
-                          report.written.size(), report.unchanged.size()));
-  for (const auto &w : report.written) progress(o, "  wrote " + w);
-  return true;
-}
-
-bool commandWorks(const std::string &cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
-int runShell(const Options &o, const std::string &cmd) {
-  progress(o, "$ " + cmd);
-  int rc = std::system(cmd.c_str());
-  if (rc == -1) return 127;
-  if (WIFEXITED(rc)) return WEXITSTATUS(rc);
-  return 128 + (WIFSIGNALED(rc) ? WTERMSIG(rc) : 0);
-}
-
-std::string shellQuote(const std::string &s) {
-  std::string q = "'";
-  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return q + "'";
-}
 
 int runCheck(const Options &o) {
   Session s;
@@ -556,6 +275,16 @@ int main(int argc, char **argv) {
   try {
     if (o.command == "check") return runCheck(o);
     if (o.command == "train") return runTrain(o);
+#ifdef SPAKC_HAVE_EXPLAIN
+    if (o.command == "explain") return runExplain(o);
+#endif
+#ifdef SPAKC_HAVE_TUNE
+    if (o.command == "tune") return runTune(o);
+#endif
+    if (o.command == "explain" || o.command == "tune") {
+      std::cerr << "spakc: error: '" << o.command << "' is not part of this build of spakc\n";
+      return 1;
+    }
     return runCompile(o);
   } catch (const std::exception &e) {
     std::cerr << "spakc: error: internal error: " << e.what() << "\n";
