@@ -1,0 +1,72 @@
+---
+title: "NanoGPT tiny — shakespeare_char.dsl's architecture at a test size (numerical parity with PyTorch)"
+source: "examples/nanogpt/shakespeare_char.dsl; ../shared/docs/MODELS.md; tests/reference/nanogpt_ref.py; docs/nanogpt.md"
+---
+// The same pre-norm GPT-2 as shakespeare_char.dsl (LayerNorm weight+bias, GELU tanh, biases everywhere, fused c_attn
+// split into q/k/v, causal attention, weight tying, learned positions, AdamW + cosine with warmup + grad clip) at a
+// size small enough to check every kernel against the float64 PyTorch reference in a few seconds:
+// 2 layers, n_embd 64, 4 heads of 16, vocab 65, block 32, batch 4. tests/reference/nanogpt_ref.py reads the same
+// numbers; change them together.
+import "targets/sm90_h100.dsl"
+import "fusion.dsl"
+
+system NanoGPTTiny {
+  model GPT {
+    config {
+      vocab: 65
+      n_embd: 64
+      n_head: 4
+      n_layer: 2
+      block_size: 32
+      std: 0.02
+      proj_std: std / sqrt(2 * n_layer)
+    }
+
+    param wte[vocab, n_embd] ~ normal(0, std) as "transformer.wte.weight"
+    param wpe[block_size, n_embd] ~ normal(0, std) as "transformer.wpe.weight"
+    group h[n_layer] as "transformer.h.{i}." {
+      param ln_1.weight[n_embd] ~ ones
+      param ln_1.bias[n_embd] ~ zeros
+      param attn.c_attn.weight[3 * n_embd, n_embd] ~ normal(0, std)
+      param attn.c_attn.bias[3 * n_embd] ~ zeros
+      param attn.c_proj.weight[n_embd, n_embd] ~ normal(0, proj_std)
+      param attn.c_proj.bias[n_embd] ~ zeros
+      param ln_2.weight[n_embd] ~ ones
+      param ln_2.bias[n_embd] ~ zeros
+      param mlp.c_fc.weight[4 * n_embd, n_embd] ~ normal(0, std)
+      param mlp.c_fc.bias[4 * n_embd] ~ zeros
+      param mlp.c_proj.weight[n_embd, 4 * n_embd] ~ normal(0, proj_std)
+      param mlp.c_proj.bias[n_embd] ~ zeros
+    }
+    param ln_f.weight[n_embd] ~ ones as "transformer.ln_f.weight"
+    param ln_f.bias[n_embd] ~ zeros as "transformer.ln_f.bias"
+
+    forward(tokens: i32[T], targets: i32[T]) {
+      x = embed(wte, tokens) + embed(wpe, positions(T))
+      repeat i in n_layer {
+        qkv = split(linear(layernorm(x, h[i].ln_1.weight, h[i].ln_1.bias), h[i].attn.c_attn.weight,
+                           h[i].attn.c_attn.bias), 3)
+        a = attention(qkv[0], qkv[1], qkv[2], heads: n_head, causal: true)
+        x = x + linear(a, h[i].attn.c_proj.weight, h[i].attn.c_proj.bias)
+        m = gelu(linear(layernorm(x, h[i].ln_2.weight, h[i].ln_2.bias), h[i].mlp.c_fc.weight, h[i].mlp.c_fc.bias))
+        x = x + linear(m, h[i].mlp.c_proj.weight, h[i].mlp.c_proj.bias)
+      }
+      logits = linear(layernorm(x, ln_f.weight, ln_f.bias), wte)   // weight tying
+      loss = cross_entropy(logits, targets)
+    }
+  }
+
+  train {
+    data: text("tinyshakespeare/input.txt", val_fraction: 0.1)
+    batch: 4
+    seq_len: block_size
+    steps: 10
+    optimizer: adamw { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1 }
+    schedule: cosine { warmup: 2, min_lr: 1e-4 }
+    grad_clip: 1.0
+    eval_every: 5
+    eval_batches: 2
+    seed: 1337
+    sample { count: 1, temperature: 0.8, max_len: 64 }
+  }
+}
