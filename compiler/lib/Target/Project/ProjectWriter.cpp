@@ -151,6 +151,8 @@ std::string cmakeLists(const ProjectOptions &o, bool haveCpp, bool haveCuda, boo
     if (main) {
       t += "  add_executable(train " + std::string(dir) + "/main." + ext + ")\n";
       t += "  target_link_libraries(train PRIVATE " + name + "_step)\n";
+      // The trainer looks for its default data files below the project directory too (docs/trainer-cli.md).
+      t += "  target_compile_definitions(train PRIVATE SPAK_PROJECT_DIR=\"${CMAKE_CURRENT_SOURCE_DIR}\")\n";
     }
     return t;
   };
