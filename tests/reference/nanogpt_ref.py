@@ -59,6 +59,17 @@ except ImportError as e:  # the ctest registers 77 as SKIP_RETURN_CODE
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
 LN_EPS = 1e-5
+# Deliberately wrong variants (--mutate), used by the negative ctest to prove the parity check can fail.
+MUTATIONS = {
+    "gelu_erf": "exact erf GELU instead of the tanh approximation",
+    "ln_eps": "LayerNorm eps 1e-3 instead of 1e-5",
+    "attn_scale": "attention scores scaled by 1/hd instead of 1/sqrt(hd)",
+    "no_causal": "attention without the causal mask",
+    "wd_all": "weight decay on every parameter (also biases and LayerNorm)",
+    "warmup_old": "warmup lr * it / warmup (older nanoGPT) instead of lr * (it + 1) / (warmup + 1)",
+    "no_clip": "no gradient-norm clipping",
+}
+MUTATE = set()
 
 
 class RefError(Exception):
@@ -146,8 +157,9 @@ def init_params(cfg, perturb):
                 t = t + 0.1 * torch.randn(shape, generator=g, dtype=torch.float64)
         else:
             t = torch.zeros(shape, dtype=torch.float64)
-            if perturb:
-                t = t + 0.02 * torch.randn(shape, generator=g, dtype=torch.float64)
+            if perturb:  # the MLP input bias spreads the GELU inputs over its curve (see the module comment)
+                sd = 1.0 if name.endswith("mlp.c_fc.bias") else 0.02
+                t = t + sd * torch.randn(shape, generator=g, dtype=torch.float64)
         out[name] = t.to(torch.float32)
     return out
 
@@ -186,21 +198,26 @@ def gpt_forward(P, cfg, idx, targets=None):
     idx = idx.long()
     x = F.embedding(idx, P["transformer.wte.weight"]) + F.embedding(torch.arange(T), P["transformer.wpe.weight"])
     mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    if "no_causal" in MUTATE:
+        mask = torch.ones(T, T, dtype=torch.bool)
+    ln_eps = 1e-3 if "ln_eps" in MUTATE else LN_EPS
+    scale = 1.0 / hd if "attn_scale" in MUTATE else 1.0 / math.sqrt(hd)
+    gelu = "none" if "gelu_erf" in MUTATE else "tanh"
     for i in range(L):
         p = f"transformer.h.{i}."
-        h = F.layer_norm(x, (C,), P[p + "ln_1.weight"], P[p + "ln_1.bias"], LN_EPS)
+        h = F.layer_norm(x, (C,), P[p + "ln_1.weight"], P[p + "ln_1.bias"], ln_eps)
         q, k, v = F.linear(h, P[p + "attn.c_attn.weight"], P[p + "attn.c_attn.bias"]).split(C, dim=2)
         q = q.view(B, T, H, hd).transpose(1, 2)
         k = k.view(B, T, H, hd).transpose(1, 2)
         v = v.view(B, T, H, hd).transpose(1, 2)
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+        att = (q @ k.transpose(-2, -1)) * scale
         att = F.softmax(att.masked_fill(~mask, float("-inf")), dim=-1)
         y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
         x = x + F.linear(y, P[p + "attn.c_proj.weight"], P[p + "attn.c_proj.bias"])
-        h = F.layer_norm(x, (C,), P[p + "ln_2.weight"], P[p + "ln_2.bias"], LN_EPS)
-        h = F.gelu(F.linear(h, P[p + "mlp.c_fc.weight"], P[p + "mlp.c_fc.bias"]), approximate="tanh")
+        h = F.layer_norm(x, (C,), P[p + "ln_2.weight"], P[p + "ln_2.bias"], ln_eps)
+        h = F.gelu(F.linear(h, P[p + "mlp.c_fc.weight"], P[p + "mlp.c_fc.bias"]), approximate=gelu)
         x = x + F.linear(h, P[p + "mlp.c_proj.weight"], P[p + "mlp.c_proj.bias"])
-    x = F.layer_norm(x, (C,), P["transformer.ln_f.weight"], P["transformer.ln_f.bias"], LN_EPS)
+    x = F.layer_norm(x, (C,), P["transformer.ln_f.weight"], P["transformer.ln_f.bias"], ln_eps)
     logits = F.linear(x, P["transformer.wte.weight"])  # weight tying
     loss = None
     if targets is not None:
@@ -211,6 +228,8 @@ def gpt_forward(P, cfg, idx, targets=None):
 def get_lr(it, cfg):
     """nanoGPT train.py get_lr with lr_decay_iters = steps."""
     lr, warmup, decay, min_lr = cfg["lr"], cfg["warmup"], cfg["steps"], cfg["min_lr"]
+    if it < warmup and "warmup_old" in MUTATE:
+        return lr * it / warmup
     if it < warmup:
         return lr * (it + 1) / (warmup + 1)
     if it > decay:
@@ -230,8 +249,8 @@ def run_reference(cfg, init, tokens, targets, dtype):
     for p in P.values():
         p.grad = None
 
-    decay = [p for p in P.values() if p.dim() >= 2]
-    no_decay = [p for p in P.values() if p.dim() < 2]
+    decay = [p for p in P.values() if p.dim() >= 2 or "wd_all" in MUTATE]
+    no_decay = [p for p in P.values() if p.dim() < 2 and "wd_all" not in MUTATE]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"])
@@ -242,7 +261,8 @@ def run_reference(cfg, init, tokens, targets, dtype):
             group["lr"] = lr
         _, loss = gpt_forward(P, cfg, tokens[it], targets[it])
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(list(P.values()), cfg["grad_clip"])
+        norm = torch.nn.utils.clip_grad_norm_(list(P.values()),
+                                              float("inf") if "no_clip" in MUTATE else cfg["grad_clip"])
         opt.step()
         opt.zero_grad(set_to_none=True)
         log.append({"step": it, "lr": lr, "loss": float(loss), "grad_norm": float(norm)})
@@ -290,8 +310,12 @@ def main(argv):
     ap.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     ap.add_argument("--perturb", dest="perturb", action="store_true", default=True)
     ap.add_argument("--no-perturb", dest="perturb", action="store_false")
+    ap.add_argument("--mutate", action="append", default=[], choices=sorted(MUTATIONS),
+                    help="deliberately deviate from nanoGPT (negative test): " +
+                    "; ".join(f"{k}: {v}" for k, v in sorted(MUTATIONS.items())))
     ap.add_argument("--compare-fp32", action="store_true", help="also run in float32 and print its distance")
     args = ap.parse_args(argv)
+    MUTATE.update(args.mutate)
     try:
         torch.set_num_threads(1)
         cfg = read_dsl_config(args.dsl)
@@ -301,7 +325,8 @@ def main(argv):
         dtype = torch.float64 if args.dtype == "float64" else torch.float32
         res = run_reference(cfg, init, tokens, targets, dtype)
 
-        meta = {"dsl": os.path.basename(args.dsl), "perturb": args.perturb, "dtype": args.dtype}
+        meta = {"dsl": os.path.basename(args.dsl), "perturb": args.perturb, "dtype": args.dtype,
+                "mutate": ",".join(sorted(MUTATE)) or "none"}
         save_safetensors(os.path.join(args.out, "init.safetensors"), init, meta)
         save_safetensors(os.path.join(args.out, "batches.safetensors"), {"tokens": tokens, "targets": targets}, meta)
         step0 = {"logits": res["logits"], "loss": res["loss"], "grad_norm": res["grad_norm"]}
