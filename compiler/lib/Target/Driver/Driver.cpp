@@ -139,9 +139,12 @@ std::string constantsText(const DriverModel &m, TargetKind kind) {
   s += std::string("constexpr bool kHasInfer = ") + (m.infer.present ? "true" : "false") + ";\n";
   s += "constexpr const char* kDataPath = " + quote(m.dataPath) + ";  // spak.train.data (" + m.dataKind + ")\n";
   s += "constexpr const char* kDataHint = " + quote(dataHint(m.dataPath)) + ";\n";
-  s += "constexpr const char* kValPath = " + quote(m.valPath) + ";\n";
-  s += "constexpr const char* kValHint = " + quote(m.valPath.empty() ? "" : dataHint(m.valPath)) + ";\n";
-  s += "constexpr double kValFraction = " + dbl(m.valFraction) + ";\n";
+  if (m.dataKind == "tokens") {
+    s += "constexpr const char* kValPath = " + quote(m.valPath) + ";  // spak.train.data.val (\"\": none)\n";
+    s += "constexpr const char* kValHint = " + quote(m.valPath.empty() ? "" : dataHint(m.valPath)) + ";\n";
+  }
+  if (m.dataKind == "text")
+    s += "constexpr double kValFraction = " + dbl(m.valFraction) + ";  // spak.train.data.val_fraction\n";
   // Arena sections.
   s += "const std::vector<std::string> kSections = {";
   for (size_t i = 0; i < m.sections.size(); ++i)

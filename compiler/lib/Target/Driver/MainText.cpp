@@ -52,7 +52,10 @@ const char *const kMainTemplate = R"cpp($FILE_COMMENT
 #include $HEADER
 
 $INCLUDES
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -208,6 +211,14 @@ void init_params(spak::rt::Arena& arena, spak::rt::PyRandom& rng) {
   }
 }
 
+// Output files are written at the end of a run: a directory that cannot take them is reported before training.
+void check_writable(const std::string& path, const char* flag) {
+  if (path.empty()) return;
+  const std::string dir = spak::rt::parent_dir(path);
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    spak::rt::fail(cat(flag, " '", path, "': cannot write to directory '", dir, "': ", spak::rt::errno_text(errno)));
+}
+
 void check_status(int32_t status, const std::string& where) {
   if (status != 0)
     spak::rt::fail(cat(where, ": a token id or target is outside the vocabulary (size ", kVocab,
@@ -226,7 +237,8 @@ void evaluate(Device& device, const TrainData& data, int64_t step, spak::rt::Jso
       sum[split] += device.eval_loss(ex, status);
       check_status(status, cat("evaluation at step ", step));
     }
-  const double train_loss = sum[0] / double(kEvalBatches), val_loss = sum[1] / double(kEvalBatches);
+  const double batches = double(std::max<int64_t>(kEvalBatches, 1));
+  const double train_loss = sum[0] / batches, val_loss = sum[1] / batches;
   std::printf("eval step %4lld | train loss %.4f | val loss %.4f\n", static_cast<long long>(step), train_loss,
               val_loss);
   std::fflush(stdout);
@@ -283,6 +295,8 @@ $EXTRA_FLAGS    if (!parser.parse(argc, argv)) return 0;  // --help: usage print
   if (args.stop_after > args.steps)
     spak::rt::fail_usage(cat("--stop-after ", args.stop_after, " is past --steps ", args.steps));
 $DEVICE_CHECK  check_steps(args.steps);
+  check_writable(args.save, "--save");
+  check_writable(args.checkpoint, "--checkpoint");
   const bool resuming = !args.resume.empty();
 
   // ---- data, shuffled with the run's one RNG (before the init, as microgpt.py does)
