@@ -9,7 +9,7 @@
 // depend on the parameter order or count.
 //
 // Checks (metric: max |got - ref| / max(max |ref|, 1e-6) per tensor, tolerance --tol, default 1e-4):
-//   infer        logits [B, T, V] of batch 0 from the init weights
+//   infer        logits [B, T, V] of batch 0 from the init weights, and of the prefixes T = 1 and 7 (causality)
 //   forward      loss of batch 0
 //   backward     loss and the gradient of every parameter (grad_of), and their global norm
 //   train_step   `steps` calls on the reference's batches: loss and pre-clip grad norm of every step; then every
@@ -321,17 +321,31 @@ int run(int argc, char** argv) {
     throw std::runtime_error("no result " + role + " " + name);
   };
 
-  // 1. infer: logits.
+  // 1. infer: logits of the whole batch and of shorter prefixes (the sampling path runs infer on a growing T; the
+  //    model is causal with positions from 0, so the logits of a prefix are the prefix of the reference's logits).
   load_batch(0);
-  tab.header("infer (batch 0, init weights)");
+  tab.header("infer (batch 0, init weights): full T and prefixes");
   {
-    ctx.reset();
-    auto res = call(&spak_gen::infer, ctx, bind(st, sigs["infer"]));
-    check_status("infer");
-    const Slot& lg = res.at(0);
-    std::vector<double> ref = f64(step0, "logits");
-    if (lg.numel() != static_cast<int64_t>(ref.size())) throw std::runtime_error("logits size mismatch");
-    tab.row("logits", static_cast<float*>(lg.data), ref);
+    const std::vector<double> ref = f64(step0, "logits");
+    const int64_t V = static_cast<int64_t>(ref.size()) / (st.B * st.T), full_T = st.T;
+    const std::vector<int32_t> full_tokens = st.tokens;
+    for (int64_t tp : {full_T, int64_t(1), std::min<int64_t>(7, full_T)}) {
+      st.T = tp;
+      st.tokens.clear();
+      for (int64_t b = 0; b < st.B; ++b)
+        st.tokens.insert(st.tokens.end(), full_tokens.begin() + b * full_T, full_tokens.begin() + b * full_T + tp);
+      std::vector<double> want;
+      for (int64_t b = 0; b < st.B; ++b)
+        want.insert(want.end(), ref.begin() + b * full_T * V, ref.begin() + (b * full_T + tp) * V);
+      ctx.reset();
+      auto res = call(&spak_gen::infer, ctx, bind(st, sigs["infer"]));
+      check_status("infer");
+      const Slot& lg = res.at(0);
+      if (lg.numel() != static_cast<int64_t>(want.size())) throw std::runtime_error("logits size mismatch");
+      tab.row("logits [B, " + std::to_string(tp) + ", V]", static_cast<float*>(lg.data), want);
+    }
+    st.T = full_T;
+    st.tokens = full_tokens;
   }
 
   // 2. forward: loss.
