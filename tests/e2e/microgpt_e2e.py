@@ -12,6 +12,8 @@ ctest runs one sub-command per test (tests/e2e/CMakeLists.txt); they share a wor
   determinism  two runs with the same seed: byte-identical JSONL apart from "ms", identical samples
   resume       --stop-after 40 --checkpoint c, then --resume c  ==  the uninterrupted run (losses and samples)
   errors       missing data, wrong shapes, unknown flags, ... : exit codes 1/2 and the documented messages
+  tiny         the same emitter on examples/nanogpt/tiny.dsl (text data, batch 4, cosine + warmup, grad clip, eval):
+               builds, trains 10 steps, logs grad_norm and eval events, the loss falls, samples print
 
 Exit status: 0 pass, 1 fail (with the reason), 77 skip (data or numpy missing).
 """
@@ -327,9 +329,40 @@ def cmd_errors(a):
     print("all error cases behave as documented")
 
 
+def cmd_tiny(a):
+    proj = os.path.join(a.work, "project")
+    run([a.spakc, "compile", a.dsl, "-o", proj, "--target", "cpp", "-q", "--no-unused-warnings"])
+    build = os.path.join(proj, "build")
+    run(["cmake", "-S", proj, "-B", build, "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_CXX_COMPILER={a.cxx}"])
+    run(["cmake", "--build", build, "-j2"])
+    log = w(a, "tiny.jsonl")
+    p = run([trainer(a), "--data", a.data, "--log", log, "--sample", "1"])
+    recs = read_log(log)
+    steps = [r for r in recs if "event" not in r]
+    evals = [r for r in recs if r.get("event") == "eval"]
+    failures = []
+    if [r["step"] for r in steps] != list(range(1, 11)):
+        failures.append(f"expected steps 1..10, got {[r['step'] for r in steps]}")
+    if not all("grad_norm" in r and r["grad_norm"] > 0 for r in steps):
+        failures.append("every step must log a positive grad_norm (the model clips gradients)")
+    if [r["step"] for r in evals] != [5, 10] or not all(r["val_loss"] > 0 and r["train_loss"] > 0 for r in evals):
+        failures.append(f"expected eval events at steps 5 and 10, got {evals}")
+    # warmup 2 then cosine from 1e-3 to 1e-4 over 10 steps: lr(0) = 1e-3 * 1/3, lr(2) = 1e-3
+    if abs(steps[0]["lr"] - 1e-3 / 3) > 1e-12 or abs(steps[2]["lr"] - 1e-3) > 1e-12:
+        failures.append(f"lr schedule: step 1 {steps[0]['lr']}, step 3 {steps[2]['lr']}")
+    first, last = steps[0]["loss"], sum(r["loss"] for r in steps[-3:]) / 3
+    print(f"loss {first:.4f} -> mean of last 3 {last:.4f}; eval {evals}")
+    if not (3.9 < first < 4.5 and last < first - 0.2):
+        failures.append(f"the loss did not fall as expected: {first:.4f} -> {last:.4f} (ln 65 = 4.17 at init)")
+    if "sample  1: " not in p.stdout:
+        failures.append("no sample printed")
+    if failures:
+        raise Fail("\n".join(failures))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["build", "reference", "parity", "determinism", "resume", "errors"])
+    ap.add_argument("command", choices=["build", "reference", "parity", "determinism", "resume", "errors", "tiny"])
     ap.add_argument("--work", required=True)
     ap.add_argument("--spakc")
     ap.add_argument("--dsl")
@@ -347,7 +380,7 @@ def main():
         print("SKIP: numpy is not installed")
         return SKIP
     os.makedirs(a.work, exist_ok=True)
-    if a.command != "build" and not os.access(trainer(a), os.X_OK):
+    if a.command not in ("build", "tiny") and not os.access(trainer(a), os.X_OK):
         print(f"FAIL: {trainer(a)} missing (the e2e_microgpt_build test must pass first)")
         return 1
     try:
