@@ -12,6 +12,7 @@ ctest runs one sub-command per test (tests/e2e/CMakeLists.txt); they share a wor
   determinism  two runs with the same seed: byte-identical JSONL apart from "ms", identical samples
   resume       --stop-after 40 --checkpoint c, then --resume c  ==  the uninterrupted run (losses and samples)
   errors       missing data, wrong shapes, unknown flags, ... : exit codes 1/2 and the documented messages
+  cuda-compile the cuda target's main.cu compiles with nvcc (sm_90a, all warnings as errors); no GPU needed
   tiny         the same emitter on examples/nanogpt/tiny.dsl (text data, batch 4, cosine + warmup, grad clip, eval):
                builds, trains 10 steps, logs grad_norm and eval events, the loss falls, samples print
 
@@ -329,6 +330,23 @@ def cmd_errors(a):
     print("all error cases behave as documented")
 
 
+def cmd_cuda_compile(a):
+    if not a.nvcc or not os.access(a.nvcc, os.X_OK):
+        print("SKIP: no nvcc")
+        raise SystemExit(SKIP)
+    proj = os.path.join(a.work, "project")
+    run([a.spakc, "compile", a.dsl, "-o", proj, "--target", "cuda", "-q", "--no-unused-warnings"])
+    main_cu = os.path.join(proj, "cuda", "main.cu")
+    text = open(main_cu).read()
+    for needle in ("cudaStreamBeginCapture", "cudaGraphLaunch", "--no-cuda-graph", "cudaMallocHost"):
+        if needle not in text:
+            raise Fail(f"main.cu lacks {needle}")
+    run([a.nvcc, "-std=c++17", "-gencode", "arch=compute_90a,code=sm_90a", "-I", os.path.join(proj, "cuda"),
+         "-I", os.path.join(proj, "runtime"), "-DSPAK_PROJECT_DIR=\"" + proj + "\"", "-Xcompiler", "-Wall,-Wextra",
+         "-Werror", "all-warnings", "-c", main_cu, "-o", os.path.join(a.work, "main.o")])
+    print("main.cu compiles warning-free with nvcc")
+
+
 def cmd_tiny(a):
     proj = os.path.join(a.work, "project")
     run([a.spakc, "compile", a.dsl, "-o", proj, "--target", "cpp", "-q", "--no-unused-warnings"])
@@ -362,13 +380,15 @@ def cmd_tiny(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["build", "reference", "parity", "determinism", "resume", "errors", "tiny"])
+    ap.add_argument("command", choices=["build", "reference", "parity", "determinism", "resume", "errors", "tiny",
+                                        "cuda-compile"])
     ap.add_argument("--work", required=True)
     ap.add_argument("--spakc")
     ap.add_argument("--dsl")
     ap.add_argument("--cxx", default="c++")
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--ref")
+    ap.add_argument("--nvcc")
     ap.add_argument("--data", required=True)
     a = ap.parse_args()
     if not os.path.exists(a.data):
@@ -380,11 +400,11 @@ def main():
         print("SKIP: numpy is not installed")
         return SKIP
     os.makedirs(a.work, exist_ok=True)
-    if a.command not in ("build", "tiny") and not os.access(trainer(a), os.X_OK):
+    if a.command not in ("build", "tiny", "cuda-compile") and not os.access(trainer(a), os.X_OK):
         print(f"FAIL: {trainer(a)} missing (the e2e_microgpt_build test must pass first)")
         return 1
     try:
-        globals()["cmd_" + a.command](a)
+        globals()["cmd_" + a.command.replace("-", "_")](a)
     except Fail as e:
         print(f"FAIL: {e}")
         return 1
