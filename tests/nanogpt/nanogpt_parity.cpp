@@ -14,6 +14,7 @@
 //   backward     loss and the gradient of every parameter (grad_of), and their global norm
 //   train_step   `steps` calls on the reference's batches: loss and pre-clip grad norm of every step; then every
 //                parameter after the last step (tolerance --param-tol)
+//   spak.status  infer on a token id == vocab sets the status word
 // Prints one table row per compared tensor and exits 1 when any row fails (0 when all pass, 2 on usage errors).
 #include "model.h"
 
@@ -427,6 +428,23 @@ int run(int argc, char** argv) {
     tab.header("parameters after the last train_step");
     for (const auto& kv : st.param)
       tab.row("param " + kv.first, kv.second.data(), f64(final_, "param." + kv.first), param_tol);
+  }
+
+  // 5. spak.status: an out-of-range token id must be flagged (and must not be read out of bounds).
+  tab.header("spak.status");
+  {
+    load_batch(0);
+    const int64_t vocab = st.shape.at("transformer.wte.weight").at(0);
+    st.tokens[1] = static_cast<int32_t>(vocab);
+    st.status[0] = 0;
+    ctx.reset();
+    call(&spak_gen::infer, ctx, bind(st, sigs["infer"]));
+    const bool flagged = st.status[0] != 0;
+    ++tab.rows;
+    if (!flagged) ++tab.failures;
+    std::printf("%-48s status = %d  %s\n", ("infer with token id " + std::to_string(vocab)).c_str(), st.status[0],
+                flagged ? "ok" : "FAIL");
+    st.status[0] = 0;
   }
 
   std::printf("\n%d of %d checks passed (tol %.1e; final parameters %.1e)\n", tab.rows - tab.failures, tab.rows, tol,

@@ -37,6 +37,7 @@ Outputs (--out DIR):
   config.json          the numbers read from the .dsl
 
 Usage: /usr/bin/python3 tests/reference/nanogpt_ref.py --dsl examples/nanogpt/tiny.dsl --out /tmp/ref [--no-perturb]
+       [--batch N] [--run-steps N]   (a smaller batch / fewer steps, e.g. for shakespeare_char.dsl at full width)
        [--dtype float64|float32] [--compare-fp32]   (--compare-fp32 prints float32 torch vs float64 torch: the floor)
 Exit status: 0 ok, 1 error, 2 usage error; 77 when torch is not importable (the ctest SKIP code).
 """
@@ -179,7 +180,7 @@ def make_batches(cfg, data_root):
     stoi = {c: i for i, c in enumerate(chars)}
     data = torch.tensor([stoi[c] for c in text[:int(0.9 * len(text))]], dtype=torch.int64)
     g = torch.Generator().manual_seed(cfg["seed"] + 1)
-    B, T, S = cfg["batch"], cfg["block_size"], cfg["steps"]
+    B, T, S = cfg["batch"], cfg["block_size"], cfg["run_steps"]
     xs, ys = [], []
     for _ in range(S):
         ix = torch.randint(len(data) - T - 1, (B,), generator=g)
@@ -255,7 +256,7 @@ def run_reference(cfg, init, tokens, targets, dtype):
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"])
     log = []
-    for it in range(cfg["steps"]):
+    for it in range(cfg["run_steps"]):
         lr = get_lr(it, cfg)
         for group in opt.param_groups:
             group["lr"] = lr
@@ -313,12 +314,18 @@ def main(argv):
     ap.add_argument("--mutate", action="append", default=[], choices=sorted(MUTATIONS),
                     help="deliberately deviate from nanoGPT (negative test): " +
                     "; ".join(f"{k}: {v}" for k, v in sorted(MUTATIONS.items())))
+    ap.add_argument("--batch", type=int, default=0, help="override the .dsl batch (spakc compile --batch N)")
+    ap.add_argument("--run-steps", type=int, default=0,
+                    help="train this many steps (default: the .dsl's steps; the schedule still spans them all)")
     ap.add_argument("--compare-fp32", action="store_true", help="also run in float32 and print its distance")
     args = ap.parse_args(argv)
     MUTATE.update(args.mutate)
     try:
         torch.set_num_threads(1)
         cfg = read_dsl_config(args.dsl)
+        if args.batch > 0:
+            cfg["batch"] = args.batch
+        cfg["run_steps"] = args.run_steps if args.run_steps > 0 else cfg["steps"]
         os.makedirs(args.out, exist_ok=True)
         init = init_params(cfg, args.perturb)
         tokens, targets = make_batches(cfg, args.data_root)
@@ -340,7 +347,7 @@ def main(argv):
         with open(os.path.join(args.out, "config.json"), "w") as f:
             json.dump(dict(cfg, perturb=args.perturb, dtype=args.dtype), f, indent=1)
         print(f"nanogpt_ref: {args.dtype}, loss(step 0) {float(res['loss']):.6f}, grad norm "
-              f"{float(res['grad_norm']):.6f}; {cfg['steps']} steps: "
+              f"{float(res['grad_norm']):.6f}; {cfg['run_steps']} steps: "
               + " ".join(f"{r['loss']:.5f}" for r in res["log"]))
 
         if args.compare_fp32:
