@@ -36,6 +36,15 @@ namespace {
 constexpr int64_t kNormLinearPriority = 10, kEpiloguePriority = 20, kXentPriority = 30,
                   kAttentionPriority = 40, kAdamPriority = 50;
 
+/// Records (when asked: recordRefusal) that a fusion does not run at all: its rule is disabled or absent.
+void refuseRule(ModuleOp module, StringRef kind, const Decision &d, ArrayRef<StringRef> applies) {
+  if (d.rulePresent)
+    recordRefusal(module, nullptr, kind, d, applies, "rule '" + d.rule + "' is disabled (enabled: false)");
+  else
+    recordRefusal(module, nullptr, kind, d, applies,
+                  "no rule in the module applies '" + applies.front() + "'");
+}
+
 //===----------------------------------------------------------------------===//
 // spak-fuse-norm-linear
 //===----------------------------------------------------------------------===//
@@ -53,7 +62,7 @@ struct FuseNormLinearPass : spak::impl::SpakFuseNormLinearBase<FuseNormLinearPas
     if (failed(d))
       return signalPassFailure();
     if (!d->fuse)
-      return;
+      return refuseRule(module, "norm_linear", *d, normLinearApplies());
     for (Operation *op : topLevelOps(module)) {
       auto norm = dyn_cast<RmsNormOp>(op);
       if (!norm)
@@ -72,6 +81,10 @@ struct FuseNormLinearPass : spak::impl::SpakFuseNormLinearBase<FuseNormLinearPas
           continue;
         group.push_back(u);
       }
+      if (byWidth.empty())
+        recordRefusal(module, norm, "norm_linear", *d, normLinearApplies(),
+                      "no linear reads the rmsnorm output as its input (its users: " +
+                          describeUsers(norm.getResult()) + ")");
       for (auto &[width, linears] : byWidth) {
         size_t chunk = sharePrologue ? static_cast<size_t>(maxConsumers) : 1;
         for (size_t i = 0; i < linears.size(); i += chunk) {
@@ -79,7 +92,9 @@ struct FuseNormLinearPass : spak::impl::SpakFuseNormLinearBase<FuseNormLinearPas
               i, std::min(chunk, linears.size() - i));
           if (!fuse(norm, part, *d))
             for (Operation *lin : part) // A shared region would not dominate a use: one each.
-              fuse(norm, {lin}, *d);
+              if (!fuse(norm, {lin}, *d))
+                recordRefusal(module, lin, "norm_linear", *d, normLinearApplies(),
+                              "a result of the fused region would be read before the region (dominance)");
         }
       }
     }
@@ -110,6 +125,15 @@ struct FuseEpiloguesPass : spak::impl::SpakFuseEpiloguesBase<FuseEpiloguesPass> 
     if (failed(dg) || failed(dr))
       return signalPassFailure();
     bool doGelu = gelu && dg->fuse, doResidual = residual && dr->fuse;
+    if (!dg->fuse)
+      refuseRule(module, "linear_bias_gelu", *dg, geluEpilogueApplies());
+    else if (!gelu)
+      recordRefusal(module, nullptr, "linear_bias_gelu", *dg, geluEpilogueApplies(), "pass option gelu=false");
+    if (!dr->fuse)
+      refuseRule(module, "linear_residual", *dr, residualEpilogueApplies());
+    else if (!residual)
+      recordRefusal(module, nullptr, "linear_residual", *dr, residualEpilogueApplies(),
+                    "pass option residual=false");
     if (!doGelu && !doResidual)
       return;
     for (Operation *op : topLevelOps(module)) {
@@ -139,13 +163,26 @@ struct FuseEpiloguesPass : spak::impl::SpakFuseEpiloguesBase<FuseEpiloguesPass> 
             break;
           }
         }
-      if (!consumer)
+      if (!consumer) {
+        // Attribute the refusal to the enabled rule(s) whose consumer is missing.
+        std::string users = describeUsers(y);
+        if (doGelu)
+          recordRefusal(module, lin, "linear_bias_gelu", *dg, geluEpilogueApplies(),
+                        "no gelu reads the linear output (its users: " + users + ")");
+        if (doResidual)
+          recordRefusal(module, lin, "linear_residual", *dr, residualEpilogueApplies(),
+                        "no add of a same-shaped residual reads the linear output (its users: " + users +
+                            ")");
         continue;
+      }
       SmallVector<Value> outs = {consumer->getResult(0)};
       if (llvm::any_of(y.getUsers(), [&](Operation *u) { return u != consumer; }))
         outs.push_back(y); // read elsewhere (e.g. by gelu_grad): the kernel stores it too
-      buildRegion({lin, consumer}, outs, isGelu ? "linear_bias_gelu" : "linear_residual",
-                  isGelu ? *dg : *dr);
+      if (!buildRegion({lin, consumer}, outs, isGelu ? "linear_bias_gelu" : "linear_residual",
+                       isGelu ? *dg : *dr))
+        recordRefusal(module, lin, isGelu ? "linear_bias_gelu" : "linear_residual", isGelu ? *dg : *dr,
+                      isGelu ? geluEpilogueApplies() : residualEpilogueApplies(),
+                      "a result of the fused region would be read before the region (dominance)");
     }
   }
 };
@@ -163,7 +200,7 @@ struct FuseSoftmaxXentPass : spak::impl::SpakFuseSoftmaxXentBase<FuseSoftmaxXent
     if (failed(d))
       return signalPassFailure();
     if (!d->fuse)
-      return;
+      return refuseRule(module, "softmax_xent", *d, softmaxXentApplies());
     for (Operation *op : topLevelOps(module)) {
       auto ce = dyn_cast<CrossEntropyOp>(op);
       if (!ce)
@@ -177,8 +214,12 @@ struct FuseSoftmaxXentPass : spak::impl::SpakFuseSoftmaxXentBase<FuseSoftmaxXent
           break;
         }
       }
-      if (grad)
-        buildRegion({ce, grad}, {ce.getResult(), grad.getResult()}, "softmax_xent", *d);
+      if (!grad)
+        recordRefusal(module, ce, "softmax_xent", *d, softmaxXentApplies(),
+                      "no cross_entropy_grad of the same logits and targets in this function");
+      else if (!buildRegion({ce, grad}, {ce.getResult(), grad.getResult()}, "softmax_xent", *d))
+        recordRefusal(module, ce, "softmax_xent", *d, softmaxXentApplies(),
+                      "a result of the fused region would be read before the region (dominance)");
     }
   }
 };
@@ -195,6 +236,8 @@ struct FuseAttentionPass : spak::impl::SpakFuseAttentionBase<FuseAttentionPass> 
     FailureOr<Decision> d = decide(module, attentionApplies(), force, kAttentionPriority);
     if (failed(d))
       return signalPassFailure();
+    if (!d->fuse)
+      refuseRule(module, "flash_attention", *d, attentionApplies());
     for (Operation *op : topLevelOps(module)) {
       bool fwd = isa<AttentionOp>(op), bwd = isa<AttentionGradOp>(op);
       if (!fwd && !bwd)
@@ -241,7 +284,7 @@ struct FuseAdamPass : spak::impl::SpakFuseAdamBase<FuseAdamPass> {
     if (failed(d))
       return signalPassFailure();
     if (!d->fuse)
-      return;
+      return refuseRule(module, "multi_tensor_adam", *d, adamApplies());
     // Group per block by (step counter, attributes), in program order.
     using Key = std::tuple<Block *, Value, DictionaryAttr>;
     llvm::MapVector<Key, SmallVector<Operation *>> groups;
@@ -255,9 +298,12 @@ struct FuseAdamPass : spak::impl::SpakFuseAdamBase<FuseAdamPass> {
         SmallVector<Value> outs;
         for (Operation *op : part)
           outs.append(op->result_begin(), op->result_end());
-        if (!buildRegion(part, outs, "multi_tensor_adam", *d))
+        if (!buildRegion(part, outs, "multi_tensor_adam", *d)) {
           part.front()->emitRemark("rule '")
               << d->rule << "' not applied: a result of these adam ops is read before the last of them";
+          recordRefusal(module, part.front(), "multi_tensor_adam", *d, adamApplies(),
+                        "a result of these adam ops is read before the last of them (dominance)");
+        }
       }
     }
   }

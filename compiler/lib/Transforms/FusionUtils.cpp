@@ -86,6 +86,59 @@ FailureOr<Decision> decide(ModuleOp module, ArrayRef<StringRef> applies, bool fo
   return d;
 }
 
+/// "file:line:col" of the first file location in `loc` (fused locations: the first part).
+static std::string locString(Location loc) {
+  std::string out;
+  loc->walk([&](Location l) {
+    if (auto f = dyn_cast<FileLineColLoc>(l)) {
+      out = (f.getFilename().getValue() + ":" + Twine(f.getLine()) + ":" + Twine(f.getColumn())).str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return out;
+}
+
+void recordRefusal(ModuleOp module, Operation *at, StringRef kind, const Decision &decision,
+                   ArrayRef<StringRef> applies, const Twine &reason) {
+  if (!module->hasAttr(kRecordRefusalsAttr))
+    return;
+  Builder b(module.getContext());
+  std::string func;
+  if (at)
+    if (auto f = at->getParentOfType<func::FuncOp>())
+      func = f.getSymName().str();
+  SmallVector<NamedAttribute> fields = {
+      b.getNamedAttr("rule", b.getStringAttr(decision.rule)),
+      b.getNamedAttr("rule_loc", b.getStringAttr(decision.loc)),
+      b.getNamedAttr("apply", b.getStringAttr(applies.empty() ? StringRef() : applies.front())),
+      b.getNamedAttr("kind", b.getStringAttr(kind)),
+      b.getNamedAttr("op", b.getStringAttr(at ? at->getName().getStringRef() : StringRef())),
+      b.getNamedAttr("loc", b.getStringAttr(at ? locString(at->getLoc()) : std::string())),
+      b.getNamedAttr("func", b.getStringAttr(func)),
+      b.getNamedAttr("reason", b.getStringAttr(reason.str()))};
+  SmallVector<Attribute> list;
+  if (auto old = module->getAttrOfType<ArrayAttr>(kRefusedAttr))
+    list.append(old.begin(), old.end());
+  list.push_back(b.getDictionaryAttr(fields));
+  module->setAttr(kRefusedAttr, b.getArrayAttr(list));
+}
+
+std::string describeUsers(Value v) {
+  SmallVector<std::string> names;
+  for (Operation *u : v.getUsers()) {
+    std::string n = u->getName().getStringRef().str();
+    if (auto dot = n.find('.'); dot != std::string::npos)
+      n = n.substr(dot + 1);
+    if (!llvm::is_contained(names, n))
+      names.push_back(n);
+  }
+  std::string out;
+  for (auto &n : names)
+    out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
+}
+
 SmallVector<Operation *> topLevelOps(ModuleOp module) {
   SmallVector<Operation *> out;
   for (auto func : module.getOps<func::FuncOp>())

@@ -66,6 +66,19 @@ llvm::ArrayRef<llvm::StringRef> softmaxXentApplies();
 llvm::ArrayRef<llvm::StringRef> attentionApplies();
 llvm::ArrayRef<llvm::StringRef> adamApplies();
 
+/// Why a fusion did not happen (read by `spakc explain`). Recording is opt-in:
+/// only when the module carries the unit attribute `spak.record_fusion_refusals`
+/// does each pass append `{rule, rule_loc, kind, op, loc, func, reason}` entries
+/// to the module's `spak.fusion_refused` array (op/loc/func empty for refusals
+/// of the whole module, e.g. a disabled rule). Without it, nothing changes.
+inline constexpr llvm::StringLiteral kRecordRefusalsAttr = "spak.record_fusion_refusals";
+inline constexpr llvm::StringLiteral kRefusedAttr = "spak.fusion_refused";
+void recordRefusal(mlir::ModuleOp module, mlir::Operation *at, llvm::StringRef kind,
+                   const Decision &decision, llvm::ArrayRef<llvm::StringRef> applies,
+                   const llvm::Twine &reason);
+/// "user(s): a, b" — the distinct op names (without dialect prefix) reading `v`.
+std::string describeUsers(mlir::Value v);
+
 /// Attributes of the attention pass: `spak.fusion = {kind, rule, rule_loc}` on
 /// attention / attention_grad marked for the flash kernels; `spak.unfused =
 /// "online_softmax"` on attention to decompose (rule disabled or absent).
