@@ -403,7 +403,7 @@ private:
       if (auto *p = e->as<PropertyEntry>()) {
         if (p->key == "stability_floor") {
           diags_.error(p->keyLoc, "duplicate stability_floor");
-          diags_.note(t.stabilityFloor->loc, "previous definition is here");
+          if (t.stabilityFloor) diags_.note(t.stabilityFloor->loc, "previous definition is here");
           continue;
         }
         if (p->key == "arch") {
@@ -412,7 +412,7 @@ private:
         }
       } else if (auto *a = e->as<AssignEntry>(); a && a->name == "stability_floor") {
         diags_.error(a->nameLoc, "duplicate stability_floor");
-        diags_.note(t.stabilityFloor->loc, "previous definition is here");
+        if (t.stabilityFloor) diags_.note(t.stabilityFloor->loc, "previous definition is here");
       }
     }
   }
