@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -280,6 +281,7 @@ public:
     if (prog_.system) {
       system(*prog_.system);
     }
+    checkRuleConflicts();
   }
 
 private:
@@ -356,11 +358,28 @@ private:
                                        "(choose one with --target)",
                                        other.decl->name, first.decl->name));
         diags_.note(there, fmt::format("target '{}' imported here", first.decl->name));
+        lawDifferences(*other.decl, *first.decl);
       }
       chosen = first.decl;
     }
     if (!chosen) return;
     evaluateTarget(*chosen);
+  }
+
+  /// Notes for the laws two conflicting targets define differently (both locations), so the user sees what the
+  /// choice of target decides.
+  void lawDifferences(const TargetDecl &a, const TargetDecl &b) {
+    std::map<std::string, ConstValue> empty;
+    ConstEval ev(empty, nullptr);
+    for (const LawEntry *la : a.laws)
+      for (const LawEntry *lb : b.laws) {
+        if (la->name != lb->name) continue;
+        auto va = ev.eval(*la->value), vb = ev.eval(*lb->value);
+        if (!va || !vb || va->asDouble() == vb->asDouble()) continue;
+        diags_.note(la->nameLoc, fmt::format("law '{}' = {} in target '{}'", la->name, fmtNum(*va), a.name));
+        diags_.note(lb->nameLoc, fmt::format("law '{}' = {} in target '{}'", lb->name, fmtNum(*vb), b.name));
+        break;
+      }
   }
 
   void evaluateTarget(const TargetDecl &t) {
@@ -469,6 +488,84 @@ private:
                                        "' in a rules library is not used by the compiler; kept in the AST");
           }
         }
+      }
+    }
+  }
+
+  /// `apply` as the fusion passes match it (FusionUtils normalizeApply): the source-like text without whitespace
+  /// and quotes; several applies joined by ';'. Empty when an apply is not a plain name/call/string.
+  static bool applyText(const Expr &e, std::string &out) {
+    if (auto *i = e.as<IdentExpr>()) return out += i->name, true;
+    if (auto *st = e.as<StringExpr>()) {
+      for (char c : st->value)
+        if (!std::isspace(static_cast<unsigned char>(c)) && c != '"') out += c;
+      return true;
+    }
+    if (auto *n = e.as<NumberExpr>()) return out += n->text, true;
+    if (auto *m = e.as<MemberExpr>()) {
+      if (!applyText(*m->base, out)) return false;
+      return out += "." + m->member, true;
+    }
+    if (auto *c = e.as<CallExpr>()) {
+      out += c->callee + "(";
+      for (size_t i = 0; i < c->args.size(); ++i) {
+        if (i) out += ",";
+        if (!applyText(*c->args[i], out)) return false;
+      }
+      for (size_t i = 0; i < c->kwargs.size(); ++i) {
+        if (i || !c->args.empty()) out += ",";
+        out += c->kwargs[i].name + ":";
+        if (!applyText(*c->kwargs[i].value, out)) return false;
+      }
+      return out += ")", true;
+    }
+    return false;
+  }
+
+  /// Rules that contradict each other, across every library and knowledge block:
+  ///  * one rule name defined in two places (rule names key the provenance of every fused kernel);
+  ///  * the same `apply` enabled by two rules with different priorities (which order would the passes run in?);
+  ///  * the same `apply` enabled by one rule and disabled by another (does the fusion happen?).
+  /// Same apply, same state and priority under another name is a warning (the first rule is the one recorded).
+  void checkRuleConflicts() {
+    std::map<std::string, const RuleInfo *> byName;
+    std::map<std::string, const RuleInfo *> byApply;
+    for (const RuleInfo &r : prog_.rules) {
+      if (auto it = byName.find(r.name); it != byName.end()) {
+        if (it->second->library != r.library) { // same library: already a redefinition error
+          diags_.error(r.loc, fmt::format("conflicting rules: rule '{}' (in '{}') is also defined in '{}'", r.name,
+                                          r.library, it->second->library));
+          diags_.note(it->second->loc, "previous definition is here");
+        }
+        continue;
+      }
+      byName[r.name] = &r;
+      if (r.apply.empty()) continue;
+      std::string key;
+      bool ok = true;
+      for (size_t i = 0; i < r.apply.size() && ok; ++i) {
+        if (i) key += ";";
+        ok = r.apply[i] && applyText(*r.apply[i], key);
+      }
+      if (!ok || key.empty()) continue;
+      auto [it, inserted] = byApply.emplace(key, &r);
+      if (inserted) continue;
+      const RuleInfo &prev = *it->second;
+      if (prev.enabled != r.enabled) {
+        diags_.error(r.loc, fmt::format("conflicting rules: '{}' {} 'apply: {}', which '{}' {}", r.name,
+                                        r.enabled ? "enables" : "disables", key, prev.name,
+                                        prev.enabled ? "enables" : "disables (enabled: false)"));
+        diags_.note(prev.loc, "previous definition is here");
+      } else if (r.enabled && prev.priority != r.priority) {
+        diags_.error(r.loc, fmt::format("conflicting rules: '{}' applies '{}' at priority {}, but '{}' applies it at "
+                                        "priority {}",
+                                        r.name, key, r.priority, prev.name, prev.priority));
+        diags_.note(prev.loc, "previous definition is here");
+      } else if (r.enabled) {
+        diags_.warning(r.loc, fmt::format("rule '{}' repeats rule '{}' (same apply '{}', same priority); only '{}' is "
+                                          "recorded on the fused kernels",
+                                          r.name, prev.name, key, prev.name));
+        diags_.note(prev.loc, "previous definition is here");
       }
     }
   }
