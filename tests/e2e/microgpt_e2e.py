@@ -4,11 +4,14 @@
 ctest runs one sub-command per test (tests/e2e/CMakeLists.txt); they share a work directory:
 
   build        spakc compile examples/microgpt/microgpt.dsl -o WORK/project --target cpp, then cmake + build `train`
-  reference    tests/reference/microgpt_ref.py, 1000 steps: init.safetensors, ref.jsonl, ref_final.safetensors
-  parity       the trainer from the same init and document order: per-step losses within 1e-4 relative for the first
-               100 steps (a perturbed log must fail the same comparison), every one of the 1000 steps within 1e-3,
-               the final loss / mean of the last 100 equal to the reference and to MODELS.md (2.6497 / 2.2761) at the
-               printed 4 decimals, final weights within 1e-3; the trainer's own init is bit-identical to the dump
+  reference    tests/reference/microgpt_ref.py, 1000 steps: init.safetensors, ref.jsonl, ref_final.safetensors;
+               and --steps 100 from that init: ref100.jsonl (lr_t = lr (1 - step/100))
+  parity       the trainer from the same init and document order: `--steps 100` against the reference's
+               `--steps 100` (the schedule's length is --steps, read on the device): every step's loss within 1e-4
+               relative (a perturbed log must fail the same comparison) and its lr equal; the 1000-step run: every
+               step within 1e-3, the final loss / mean of the last 100 equal to the reference and to MODELS.md
+               (2.6497 / 2.2761) at the printed 4 decimals, final weights within 1e-3; the trainer's own init is
+               bit-identical to the dump
   determinism  two runs with the same seed: byte-identical JSONL apart from "ms", identical samples
   resume       --stop-after 40 --checkpoint c, then --resume c  ==  the uninterrupted run (losses and samples)
   errors       missing data, wrong shapes, unknown flags, ... : exit codes 1/2 and the documented messages
@@ -126,6 +129,10 @@ def cmd_reference(a):
     run([a.python, a.ref, "--data", a.data, "--steps", "1000", "--dump-init", w(a, "init.safetensors"),
          "--log", w(a, "ref.jsonl"), "--save", w(a, "ref_final.safetensors")])
     print(f"reference: {len(read_log(w(a, 'ref.jsonl')))} steps")
+    # A 100-step schedule (num_steps = 100) from the same init and document order.
+    run([a.python, a.ref, "--data", a.data, "--steps", "100", "--init-from", w(a, "init.safetensors"),
+         "--log", w(a, "ref100.jsonl")])
+    print(f"reference --steps 100: {len(read_log(w(a, 'ref100.jsonl')))} steps")
 
 
 def cmd_parity(a):
@@ -141,25 +148,46 @@ def cmd_parity(a):
             raise Fail(f"init of '{name}' differs from microgpt_ref.py's (not bit-identical)")
     print(f"init: {len(init)} tensors bit-identical to the reference's")
 
-    # (2) 1000 steps from the dumped init (same shuffled order: same seed)
+    failures = []
+    # (2) --steps 100 against the reference's --steps 100, both from the dumped init (same shuffled order: same
+    # seed): the schedule lr (1 - step/100) comes from --steps at run time
+    run([trainer(a), "--data", a.data, "--steps", "100", "--init-from", w(a, "init.safetensors"),
+         "--log", w(a, "cpp100.jsonl"), "--sample", "0"])
+    log100, ref100_log = read_log(w(a, "cpp100.jsonl")), read_log(w(a, "ref100.jsonl"))
+    ours100, ref100 = losses(log100), losses(ref100_log)
+    ok, msg = compare(ours100, ref100, 100, REL_100)
+    if ok and len(ours100) != 100:
+        ok, msg = False, f"the trainer ran {len(ours100)} steps, not 100"
+    print("--steps 100:", msg)
+    if not ok:
+        failures.append("--steps 100: " + msg)
+    lr_ours = [r["lr"] for r in log100 if "event" not in r]
+    lr_ref = [r["lr"] for r in ref100_log if "event" not in r]
+    worst_lr = max(abs(x - y) for x, y in zip(lr_ours, lr_ref)) if lr_ours and lr_ref else float("inf")
+    if not (len(lr_ours) == len(lr_ref) == 100 and worst_lr <= 1e-15):
+        failures.append(f"--steps 100: logged lr differs from the reference's (worst {worst_lr:.3e})")
+    # the comparison must be able to fail: a 2e-4 relative error at step 50 is caught
+    bad = list(ours100)
+    bad[49] *= 1 + 2 * REL_100
+    if compare(bad, ref100, 100, REL_100)[0]:
+        failures.append("self-check: the comparison accepted a log perturbed by 2e-4 at step 50")
+    # ... and the 100-step schedule really differs from the first 100 steps of the 1000-step one
+    if compare(ours100, ref, 100, REL_100)[0]:
+        failures.append("self-check: --steps 100 matched the first 100 steps of the 1000-step schedule")
+
+    # (3) 1000 steps from the dumped init
     p = run([trainer(a), "--data", a.data, "--init-from", w(a, "init.safetensors"), "--log", w(a, "cpp.jsonl"),
              "--save", w(a, "cpp_final.safetensors"), "--sample", "0"])
     ours = losses(read_log(w(a, "cpp.jsonl")))
-    failures = []
     ok, msg = compare(ours, ref, 100, REL_100)
-    print("first 100 steps:", msg)
+    print("first 100 of 1000 steps:", msg)
     if not ok:
-        failures.append("first 100 steps: " + msg)
-    # the comparison must be able to fail: a 2e-4 relative error at step 50 is caught
-    bad = list(ours)
-    bad[49] *= 1 + 2 * REL_100
-    if compare(bad, ref, 100, REL_100)[0]:
-        failures.append("self-check: the comparison accepted a log perturbed by 2e-4 at step 50")
+        failures.append("first 100 of 1000 steps: " + msg)
     ok, msg = compare(ours, ref, 1000, REL_ALL)
     print("all 1000 steps:", msg)
     if not ok:
         failures.append("1000 steps: " + msg)
-    # (3) the outcome: equal to the reference and to MODELS.md at the printed 4 decimals
+    # (4) the outcome: equal to the reference and to MODELS.md at the printed 4 decimals
     mean = lambda xs: sum(xs) / len(xs)
     got = (ours[-1], mean(ours[-100:]))
     want = (ref[-1], mean(ref[-100:]))
@@ -173,7 +201,7 @@ def cmd_parity(a):
     if "summary: step1 3.3660 | final 2.6497 | mean of last 100 2.2761" not in p.stdout:
         failures.append("the summary line does not read 'step1 3.3660 | final 2.6497 | mean of last 100 2.2761':\n"
                         + p.stdout[-600:])
-    # (4) the final weights
+    # (5) the final weights
     fin, meta = read_safetensors(w(a, "cpp_final.safetensors"))
     rfin, _ = read_safetensors(w(a, "ref_final.safetensors"))
     worst = max(float(abs(fin[k].astype("f8") - rfin[k].astype("f8")).max()) for k in rfin)
@@ -270,7 +298,7 @@ def cmd_errors(a):
     expect(["stray"], 2, "unexpected argument 'stray'")
     expect(["--resume", "x", "--init-from", "y"], 2, "--resume and --init-from cannot be combined")
     expect(["--stop-after", "2000"], 2, "--stop-after 2000 is past --steps 1000")
-    expect(["--steps", "100"], 2, "run its first 100 steps with --stop-after 100")
+    expect(["--steps", "20000000"], 2, "--steps 20000000 is past 2^24")
     expect(["--device", "cuda"], 2, "this trainer was built for the cpp target")
     expect(["--device", "tpu"], 2, "--device must be one of cpu|cuda")
     # runtime errors: exit 1

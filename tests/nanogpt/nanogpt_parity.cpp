@@ -150,7 +150,7 @@ struct State {
   std::map<std::string, std::vector<int64_t>> shape;
   std::vector<int32_t> tokens, targets;  // the current batch, [B, T]
   int64_t B = 0, T = 0;
-  int32_t step[1] = {0};
+  int32_t step[2] = {0, 0};  // spak.step = [step, total_steps]; total 0: the compiled length (the .dsl's steps)
   int32_t status[1] = {0};
 };
 

@@ -70,7 +70,10 @@ double scheduledLr(llvm::StringRef schedule, double lr, double minLr, int64_t wa
   if (schedule == "cosine") {
     if (step > totalSteps)
       return minLr;
-    double ratio = (double)(step - warmup) / (double)(totalSteps - warmup);
+    // totalSteps <= warmup only with a run-time length (the verifier rejects it in the attribute): span 1, as
+    // the kernels.
+    double span = totalSteps > warmup ? (double)(totalSteps - warmup) : 1.0;
+    double ratio = std::min(1.0, std::max(0.0, (double)(step - warmup) / span));
     double coeff = 0.5 * (1.0 + std::cos(M_PI * ratio));
     return minLr + coeff * (lr - minLr);
   }
@@ -744,12 +747,19 @@ private:
     if (!checkSameShape(op, p, g, "param and grad") || !checkSameShape(op, p, m, "param and m") ||
         !checkSameShape(op, p, v, "param and v"))
       return false;
-    double stepValue = get(op.getStep()).item();
+    // step: the counter s, or [s, total_steps] (a run-time schedule length; <= 0 selects the attribute).
+    const Tensor &stepT = get(op.getStep());
+    if (stepT.numel() != 1 && stepT.numel() != 2)
+      return fail(op, "step must hold 1 or 2 elements, got " + Twine(stepT.numel()));
+    double stepValue = stepT.data[0];
     if (stepValue < 0)
       return fail(op, "step must be >= 0, got " + Twine((int64_t)stepValue));
     int64_t step = (int64_t)stepValue;
+    int64_t total = (int64_t)op.getTotalSteps();
+    if (stepT.numel() == 2 && stepT.data[1] > 0)
+      total = (int64_t)stepT.data[1];
     double lr = scheduledLr(op.getSchedule(), op.getLr().convertToDouble(), op.getMinLr().convertToDouble(),
-                            (int64_t)op.getWarmup(), (int64_t)op.getTotalSteps(), step);
+                            (int64_t)op.getWarmup(), total, step);
     double b1 = op.getBeta1().convertToDouble(), b2 = op.getBeta2().convertToDouble();
     double eps = op.getEps().convertToDouble(), wd = op.getWeightDecay().convertToDouble();
     double t = (double)(step + 1), c1 = 1.0 - std::pow(b1, t), c2 = 1.0 - std::pow(b2, t);

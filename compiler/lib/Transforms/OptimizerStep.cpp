@@ -4,6 +4,10 @@
 //   (params..., m..., v..., step, inputs...) -> (loss, params'..., m'..., v'... [, grad_norm])
 // The backward body is inlined, the gradients optionally clipped by their
 // global norm, and every parameter updated by one spak_graph.adam op.
+// `step` (spak.step) is tensor<2xi32> = [s, total_steps]: the 0-based step and
+// the learning-rate schedule's length, both read at run time (the trainer's
+// --steps); the adam ops' total_steps attribute (the .dsl's steps) is the
+// length used when the run-time value is <= 0.
 //
 //===----------------------------------------------------------------------===//
 #include "spak/Transforms/Passes.h"
@@ -156,7 +160,7 @@ struct OptimizerStepPass : spak::impl::SpakOptimizerStepBase<OptimizerStepPass> 
     MLIRContext *ctx = module.getContext();
     OpBuilder mb(ctx);
     mb.setInsertionPointAfter(bwd);
-    auto stepType = RankedTensorType::get({}, mb.getI32Type());
+    auto stepType = RankedTensorType::get({2}, mb.getI32Type()); // [s, total_steps]
     SmallVector<Type> argTypes, resultTypes{bwdType.getResult(0)};
     for (int rep = 0; rep < 3; ++rep)
       for (unsigned i : paramIdx)

@@ -61,3 +61,30 @@ func.func @clip_adamw(%p: tensor<64x16xf32>, %m: tensor<64x16xf32>, %v: tensor<6
   %0:3 = spak_graph.adam %p, %c#0, %m, %v, %s {lr = 1.0e-3 : f64, beta1 = 0.9 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64, weight_decay = 0.1 : f64, schedule = "cosine", warmup = 100 : i64, min_lr = 1.0e-4 : f64, total_steps = 5000 : i64} : (tensor<64x16xf32>, tensor<64x16xf32>, tensor<64x16xf32>, tensor<64x16xf32>, tensor<i64>) -> (tensor<64x16xf32>, tensor<64x16xf32>, tensor<64x16xf32>)
   return %0#0, %c#1, %c#2 : tensor<64x16xf32>, tensor<600xf32>, tensor<f32>
 }
+
+// -----
+
+// The step pair [step, total_steps]: the cosine's length is read on device; <= 0 selects the attribute (5000).
+// CHECK-LABEL: spak_tile.kernel @adamw_0(
+// CHECK-SAME: %{{.*}}: !spak_tile.buffer<2xi32>,
+// CHECK-SAME: math = "lr_s = cosine(0.001 -> 0.0001, N steps), warmup 100, N = step[1] on device (<= 0: 5000); p -= lr_s 0.1 p;
+// CHECK: %[[ST:.*]] = spak_tile.load %{{.*}}[%{{.*}}] : !spak_tile.buffer<2xi32> -> !spak_tile.tile<2xi32>
+// CHECK: %[[S:.*]] = spak_tile.extract %[[ST]][0] : !spak_tile.tile<2xi32> -> i32
+// CHECK: %[[DEF:.*]] = spak_tile.constant 5.000000e+03 : !spak_tile.tile<1xf32>
+// CHECK: %[[N:.*]] = spak_tile.extract %[[ST]][1] : !spak_tile.tile<2xi32> -> i32
+// CHECK: %[[NF:.*]] = arith.sitofp %[[N]] : i32 to f32
+// CHECK: %[[NT:.*]] = spak_tile.broadcast %[[NF]] : f32 -> !spak_tile.tile<1xf32>
+// CHECK: %[[POS:.*]] = spak_tile.cmp gt, %[[NT]], %{{.*}} : !spak_tile.tile<1xf32>
+// CHECK: %[[TOT:.*]] = spak_tile.select %[[POS]], %[[NT]], %[[DEF]] : !spak_tile.tile<1xi1>, !spak_tile.tile<1xf32>
+// The span total - warmup, 1 when not positive; past total: min_lr.
+// CHECK: %[[SPAN:.*]] = spak_tile.sub %[[TOT]], %{{.*}} : !spak_tile.tile<1xf32>
+// CHECK: spak_tile.cmp gt, %[[SPAN]]
+// CHECK: spak_tile.cmp gt, %{{.*}}, %[[TOT]] : !spak_tile.tile<1xf32>
+// CHECK: spak_tile.cmp lt
+// CHECK-LABEL: func.func @adamw_pair(
+// CHECK-SAME: !spak_tile.buffer<2xi32>
+// CHECK: spak_tile.launch @adamw_0
+func.func @adamw_pair(%p: tensor<64x16xf32>, %g: tensor<64x16xf32>, %m: tensor<64x16xf32>, %v: tensor<64x16xf32>, %s: tensor<2xi32>) -> (tensor<64x16xf32>, tensor<64x16xf32>, tensor<64x16xf32>) {
+  %0:3 = spak_graph.adam %p, %g, %m, %v, %s {lr = 1.0e-3 : f64, beta1 = 0.9 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64, weight_decay = 0.1 : f64, schedule = "cosine", warmup = 100 : i64, min_lr = 1.0e-4 : f64, total_steps = 5000 : i64} : (tensor<64x16xf32>, tensor<64x16xf32>, tensor<64x16xf32>, tensor<64x16xf32>, tensor<2xi32>) -> (tensor<64x16xf32>, tensor<64x16xf32>, tensor<64x16xf32>)
+  return %0#0, %0#1, %0#2 : tensor<64x16xf32>, tensor<64x16xf32>, tensor<64x16xf32>
+}

@@ -33,6 +33,24 @@
 // CHECK: spak_tile.launch @fused_multi_tensor_adam_0
 // CHECK-NOT: spak_tile.launch
 
+// The step pair [step, total_steps]: the schedule's length is read on device (<= 0: the attribute).
+// CHECK-LABEL: spak_tile.kernel @fused_multi_tensor_adam_1(
+// CHECK-SAME: %{{.*}}: !spak_tile.buffer<2xi32>,
+// CHECK-SAME: math = "for each of 2 tensors: lr_s = 0.01 (1 - step / N){{.*}}; N = step[1] on device (<= 0: 1000)
+// CHECK: %[[ST:.*]] = spak_tile.load %arg0[%{{.*}}] : !spak_tile.buffer<2xi32> -> !spak_tile.tile<2xi32>
+// CHECK: spak_tile.extract %[[ST]][0] : !spak_tile.tile<2xi32> -> i32
+// CHECK: %[[N:.*]] = spak_tile.extract %[[ST]][1] : !spak_tile.tile<2xi32> -> i32
+// CHECK: %[[NF:.*]] = arith.sitofp %[[N]] : i32 to f32
+// CHECK: %[[NT:.*]] = spak_tile.broadcast %[[NF]] : f32 -> !spak_tile.tile<1xf32>
+// CHECK: %[[POS:.*]] = spak_tile.cmp gt, %[[NT]], %{{.*}} : !spak_tile.tile<1xf32>
+// CHECK: %[[TOT:.*]] = spak_tile.select %[[POS]], %[[NT]], %{{.*}} : !spak_tile.tile<1xi1>, !spak_tile.tile<1xf32>
+// CHECK: spak_tile.div %{{.*}}, %[[TOT]] : !spak_tile.tile<1xf32>
+// CHECK-COUNT-6: spak_tile.store
+// CHECK-LABEL: func.func @step_pair(
+// CHECK-SAME: !spak_tile.buffer<2xi32>
+// CHECK: spak_tile.launch @fused_multi_tensor_adam_1
+// CHECK-NOT: spak_tile.launch
+
 // CHECK-LABEL: spak_tile.kernel @attention_scores_0(
 // CHECK: spak_tile.mask causal
 // CHECK: spak_tile.kernel @attention_softmax_0(
@@ -64,6 +82,13 @@ func.func @step(%p0: tensor<4x4xf32>, %g0: tensor<4x4xf32>, %m0: tensor<4x4xf32>
     -> (tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) {
   %a:3 = spak_graph.adam %p0, %g0, %m0, %v0, %s {lr = 0.01 : f64, beta1 = 0.85 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64, schedule = "linear_decay", total_steps = 1000 : i64} : (tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<i32>) -> (tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>)
   %b:3 = spak_graph.adam %p1, %g1, %m1, %v1, %s {lr = 0.01 : f64, beta1 = 0.85 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64, schedule = "linear_decay", total_steps = 1000 : i64} : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<i32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+  return %a#0, %a#1, %a#2, %b#0, %b#1, %b#2 : tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>
+}
+func.func @step_pair(%p0: tensor<4x4xf32>, %g0: tensor<4x4xf32>, %m0: tensor<4x4xf32>, %v0: tensor<4x4xf32>,
+                     %p1: tensor<8xf32>, %g1: tensor<8xf32>, %m1: tensor<8xf32>, %v1: tensor<8xf32>, %s: tensor<2xi32>)
+    -> (tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) {
+  %a:3 = spak_graph.adam %p0, %g0, %m0, %v0, %s {lr = 0.01 : f64, beta1 = 0.85 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64, schedule = "linear_decay", total_steps = 1000 : i64} : (tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<2xi32>) -> (tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>)
+  %b:3 = spak_graph.adam %p1, %g1, %m1, %v1, %s {lr = 0.01 : f64, beta1 = 0.85 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64, schedule = "linear_decay", total_steps = 1000 : i64} : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<2xi32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
   return %a#0, %a#1, %a#2, %b#0, %b#1, %b#2 : tensor<4x4xf32>, tensor<4x4xf32>, tensor<4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>
 }
 func.func @attn(%q: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {

@@ -267,9 +267,19 @@ func.func @adam_cosine(%p: tensor<4xf32>, %s: tensor<i32>) {
 
 // -----
 
-func.func @adam_step_type(%p: tensor<4xf32>, %s: tensor<1xi32>) {
-  // expected-error@+1 {{operand #4 must be 0D tensor of 32-bit signless integer or 64-bit signless integer values}}
-  %0:3 = spak_graph.adam %p, %p, %p, %p, %s {lr = 0.01 : f64, beta1 = 0.9 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64} : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<1xi32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+func.func @adam_step_type(%p: tensor<4xf32>, %s: tensor<2x1xi32>) {
+  // expected-error@+1 {{operand #4 must be 0D/1D tensor of 32-bit signless integer or 64-bit signless integer values}}
+  %0:3 = spak_graph.adam %p, %p, %p, %p, %s {lr = 0.01 : f64, beta1 = 0.9 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64} : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2x1xi32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+// A rank-1 step is the pair [step, total_steps]: exactly 2 elements.
+func.func @adam_step_pair(%p: tensor<4xf32>, %s: tensor<3xi32>) {
+  // expected-error@+2 {{'spak_graph.adam' op step must be the rank-0 counter or the pair [step, total_steps] (2 elements), got 'tensor<3xi32>'}}
+  // expected-error@+1 {{failed to infer returned types}}
+  %0:3 = spak_graph.adam %p, %p, %p, %p, %s {lr = 0.01 : f64, beta1 = 0.9 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64} : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<3xi32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
   return
 }
 

@@ -104,4 +104,12 @@ func.func @optimizer_ops(%p: tensor<27x16xf64>, %g: tensor<27x16xf64>, %m: tenso
   %2:3 = spak_graph.clip_grad_norm %g, %b {max_norm = 1.0 : f64} : (tensor<27x16xf64>, tensor<16xf64>) -> (tensor<27x16xf64>, tensor<16xf64>, tensor<f64>)
   return
 }
+
+// The step as the pair [step, total_steps] (the schedule length at run time; total_steps attribute: the default).
+// CHECK-LABEL: func.func @adam_step_pair
+func.func @adam_step_pair(%p: tensor<27x16xf32>, %st: tensor<2xi32>) {
+  // CHECK: spak_graph.adam %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {{.*}} : (tensor<27x16xf32>, tensor<27x16xf32>, tensor<27x16xf32>, tensor<27x16xf32>, tensor<2xi32>) -> (tensor<27x16xf32>, tensor<27x16xf32>, tensor<27x16xf32>)
+  %0:3 = spak_graph.adam %p, %p, %p, %p, %st {lr = 0.01 : f64, beta1 = 0.85 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64, schedule = "linear_decay", total_steps = 1000 : i64} : (tensor<27x16xf32>, tensor<27x16xf32>, tensor<27x16xf32>, tensor<27x16xf32>, tensor<2xi32>) -> (tensor<27x16xf32>, tensor<27x16xf32>, tensor<27x16xf32>)
+  return
+}
 }

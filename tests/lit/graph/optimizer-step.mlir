@@ -2,9 +2,10 @@
 // RUN: spak-opt %s --split-input-file --verify-diagnostics --spak-autodiff --spak-optimizer-step | FileCheck %s
 // RUN: spak-opt %s --split-input-file --verify-diagnostics --spak-autodiff --spak-optimizer-step="lr=0.5 grad-clip=0" | FileCheck %s --check-prefix=OVR
 
-// MicroGPT's optimizer: Adam, lr 0.01, betas 0.85/0.99, linear decay over 1000 steps, no clipping.
+// MicroGPT's optimizer: Adam, lr 0.01, betas 0.85/0.99, linear decay over 1000 steps, no clipping. The step
+// argument is [step, total_steps]: the schedule's length at run time; the attribute is the default (<= 0).
 // CHECK-LABEL: func.func @train_step
-// CHECK-SAME: (%[[W:.*]]: tensor<8x4xf32> {spak.param = "w"}, %[[MW:.*]]: tensor<8x4xf32> {spak.adam_m = "w"}, %[[VW:.*]]: tensor<8x4xf32> {spak.adam_v = "w"}, %[[STEP:.*]]: tensor<i32> {spak.step}, %[[TOK:.*]]: tensor<1x?xi32> {spak.input = "tokens"}, %{{.*}}: tensor<1x?xi32> {spak.input = "targets"})
+// CHECK-SAME: (%[[W:.*]]: tensor<8x4xf32> {spak.param = "w"}, %[[MW:.*]]: tensor<8x4xf32> {spak.adam_m = "w"}, %[[VW:.*]]: tensor<8x4xf32> {spak.adam_v = "w"}, %[[STEP:.*]]: tensor<2xi32> {spak.step}, %[[TOK:.*]]: tensor<1x?xi32> {spak.input = "tokens"}, %{{.*}}: tensor<1x?xi32> {spak.input = "targets"})
 // CHECK-SAME: -> (tensor<f32> {spak.loss}, tensor<8x4xf32> {spak.param = "w"}, tensor<8x4xf32> {spak.adam_m = "w"}, tensor<8x4xf32> {spak.adam_v = "w"})
 // CHECK-SAME: attributes {spak.train_step}
 // CHECK: spak_graph.embed_grad

@@ -93,6 +93,37 @@ TEST_CASE("interp: adam matches microgpt.py's update and the schedules", "[graph
   CHECK(scheduledLr("linear_decay", 0.01, 0, 0, 1000, 999) == Approx(0.01 * 0.001));
 }
 
+TEST_CASE("interp: adam's step pair [s, N] sets the schedule length at run time", "[graph][interp][optimizer]") {
+  // linear_decay with the attribute 1000 as the default; cosine with warmup 2, attribute 1000.
+  Module m("func.func @f(%p: tensor<1xf64>, %g: tensor<1xf64>, %z: tensor<1xf64>, %s: tensor<2xi32>)\n"
+           "    -> (tensor<1xf64>, tensor<1xf64>) {\n"
+           "  %a:3 = spak_graph.adam %p, %g, %z, %z, %s {lr = 0.01 : f64, beta1 = 0.85 : f64, beta2 = 0.99 : f64, eps = 1.0e-8 : f64, schedule = \"linear_decay\", total_steps = 1000 : i64} : (tensor<1xf64>, tensor<1xf64>, tensor<1xf64>, tensor<1xf64>, tensor<2xi32>) -> (tensor<1xf64>, tensor<1xf64>, tensor<1xf64>)\n"
+           "  %c:3 = spak_graph.adam %p, %g, %z, %z, %s {lr = 1.0e-3 : f64, beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, schedule = \"cosine\", warmup = 2 : i64, min_lr = 1.0e-4 : f64, total_steps = 1000 : i64} : (tensor<1xf64>, tensor<1xf64>, tensor<1xf64>, tensor<1xf64>, tensor<2xi32>) -> (tensor<1xf64>, tensor<1xf64>, tensor<1xf64>)\n"
+           "  return %a#0, %c#0 : tensor<1xf64>, tensor<1xf64>\n}\n");
+  // m = v = 0, g = 1: the step moves p by lr_s (1-b1)/(1-b1^t) / (sqrt((1-b2)/(1-b2^t)) + eps), so the applied rate
+  // is recovered from the update.
+  auto rate = [&](int s, int n, double b1, double b2, int which) {
+    auto out = m.call("f", {Tensor({1}, {0.0}), Tensor({1}, {1.0}), Tensor({1}, {0.0}),
+                            Tensor::ints({2}, {s, n})});
+    double t = s + 1, mhat = (1 - b1) / (1 - std::pow(b1, t)), vhat = (1 - b2) / (1 - std::pow(b2, t));
+    return -out[which].data[0] / (mhat / (std::sqrt(vhat) + 1e-8));
+  };
+  using spak::interp::scheduledLr;
+  // N = 100 (run time), not the attribute's 1000.
+  CHECK(rate(7, 100, 0.85, 0.99, 0) == Approx(0.01 * (1 - 7.0 / 100)).epsilon(1e-12));
+  CHECK(rate(7, 100, 0.9, 0.95, 1) == Approx(scheduledLr("cosine", 1e-3, 1e-4, 2, 100, 7)).epsilon(1e-12));
+  CHECK(rate(7, 100, 0.9, 0.95, 1) != Approx(scheduledLr("cosine", 1e-3, 1e-4, 2, 1000, 7)).epsilon(1e-6));
+  // N <= 0: the attribute.
+  CHECK(rate(7, 0, 0.85, 0.99, 0) == Approx(0.01 * (1 - 7.0 / 1000)).epsilon(1e-12));
+  CHECK(rate(7, -3, 0.9, 0.95, 1) == Approx(scheduledLr("cosine", 1e-3, 1e-4, 2, 1000, 7)).epsilon(1e-12));
+  // Past N: cosine holds min_lr; linear_decay is clamped at 0.
+  CHECK(rate(150, 100, 0.9, 0.95, 1) == Approx(1e-4).epsilon(1e-12));
+  CHECK(rate(150, 100, 0.85, 0.99, 0) == 0.0);
+  // A run-time N <= warmup (the verifier cannot see it): span 1, r clamped, as the kernels do; no division by 0.
+  CHECK(scheduledLr("cosine", 1e-3, 1e-4, 2, 2, 2) == Approx(1e-3));
+  CHECK(scheduledLr("cosine", 1e-3, 1e-4, 2, 2, 3) == Approx(1e-4));
+}
+
 TEST_CASE("interp: adamw decays decoupled from the gradient", "[graph][interp][optimizer]") {
   Module m("func.func @f(%p: tensor<1xf64>, %z: tensor<1xf64>, %s: tensor<i64>) -> tensor<1xf64> {\n"
            "  %r:3 = spak_graph.adam %p, %z, %z, %z, %s {lr = 0.1 : f64, beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.5 : f64} : (tensor<1xf64>, tensor<1xf64>, tensor<1xf64>, tensor<1xf64>, tensor<i64>) -> (tensor<1xf64>, tensor<1xf64>, tensor<1xf64>)\n"

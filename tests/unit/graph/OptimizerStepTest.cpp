@@ -39,6 +39,8 @@ TEST_CASE("optimizer-step: train_step = backward + clip + AdamW (cosine, warmup)
   REQUIRE(ts.getNumResults() == 8);
   CHECK(ts.getArgAttrOfType<mlir::StringAttr>(2, "spak.adam_m").getValue() == "w");
   CHECK(ts.getArgAttr(6, "spak.step"));
+  // The step argument is [step, total_steps]: the schedule's length comes in at run time.
+  CHECK(ts.getArgumentTypes()[6] == mlir::RankedTensorType::get({2}, mlir::IntegerType::get(ts.getContext(), 32)));
   CHECK(ts.getArgAttrOfType<mlir::StringAttr>(8, "spak.input").getValue() == "targets");
   CHECK(ts.getResultAttr(7, "spak.grad_norm"));
 
@@ -52,7 +54,7 @@ TEST_CASE("optimizer-step: train_step = backward + clip + AdamW (cosine, warmup)
   int64_t step = 5;
 
   auto bwd = m.call("backward", {w, b, x, t});
-  auto out = m.call("train_step", {w, b, mw, mb, vw, vb, Tensor::scalar((double)step, true), x, t});
+  auto out = m.call("train_step", {w, b, mw, mb, vw, vb, Tensor::ints({2}, {step, 10}), x, t});
   CHECK(out[0].item() == Approx(bwd[0].item()).epsilon(1e-15));
 
   double sq = 0;
@@ -99,7 +101,7 @@ TEST_CASE("optimizer-step: Adam steps lower the loss (linear decay, no clip)", "
   double first = 0, last = 0;
   for (int s = 0; s < 40; ++s) {
     std::vector<Tensor> args(state.begin(), state.end());
-    args.insert(args.begin() + 6, Tensor::scalar(s, true));
+    args.insert(args.begin() + 6, Tensor::ints({2}, {s, 40}));  // [step, total_steps]
     args.push_back(x);
     args.push_back(t);
     auto out = m.call("train_step", args);

@@ -34,6 +34,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace mlir;
 using namespace spak;
@@ -383,6 +384,15 @@ LogicalResult lowerEpilogue(Lowering &L, const Region &R, Epilogue epi) {
 // softmax_xent: loss and dlogits in one kernel
 //===----------------------------------------------------------------------===//
 
+/// The value of a splat f32 `arith.constant` (the upstream gradient of a softmax_xent region), if `g` is one.
+std::optional<double> xentSeedConstant(Value g) {
+  auto c = g ? g.getDefiningOp<arith::ConstantOp>() : arith::ConstantOp();
+  auto dense = c ? dyn_cast<DenseElementsAttr>(c.getValue()) : DenseElementsAttr();
+  if (!dense || !dense.isSplat() || !dense.getElementType().isF32())
+    return std::nullopt;
+  return dense.getSplatValue<APFloat>().convertToDouble();
+}
+
 LogicalResult lowerSoftmaxXent(Lowering &L, const Region &R) {
   Operation *ce = R.ops.size() == 2 ? R.ops[0] : nullptr;
   Operation *grad = R.ops.size() == 2 ? R.ops[1] : nullptr;
@@ -402,30 +412,39 @@ LogicalResult lowerSoftmaxXent(Lowering &L, const Region &R) {
   if (!gT || product(gT.getShape()) != 1 || !gT.getElementType().isF32())
     return R.op->emitError("softmax_xent lowering needs an f32 scalar upstream gradient");
   int64_t rt = er->getTile(), cc = ec->getTile();
+  // A constant upstream gradient (autodiff's seed dloss = 1) is folded into the kernel: no buffer, no fill
+  // kernel (lowerTensorConstant skips a constant that only feeds this operand, isFoldedXentSeed).
+  std::optional<double> gConst = xentSeedConstant(g);
   Value X = L.rows2D(L.buf(logits));
   Value Tg = L.flat(L.buf(targets));
   Tg = L.view(Tg, {cast<BufferType>(Tg.getType()).getShape()[0], 1});
-  Value G = L.view(L.buf(g), {1, 1});
   FailureOr<Value> loss = L.allocFor(lossRes);
   FailureOr<Value> dlogits = L.allocFor(dRes);
   if (failed(loss) || failed(dlogits))
     return failure();
-  SmallVector<Value> args = {X, Tg, G, L.view(*loss, {1, 1}), L.rows2D(*dlogits)};
+  SmallVector<Value> args = {X, Tg};
+  if (!gConst)
+    args.push_back(L.view(L.buf(g), {1, 1}));
+  args.append({L.view(*loss, {1, 1}), L.rows2D(*dlogits)});
+  std::string gText = gConst ? fmtNum(*gConst) : std::string("g");
   std::string math = ("m, l = online max / sum exp of x[r, :]; loss = sum_r (log l[r] + m[r] - "
-                      "x[r, t[r]]) / rows; dx[r, c] = g * (exp(x[r, c] - m[r]) / l[r] - [c == t[r]]) / "
+                      "x[r, t[r]]) / rows; dx[r, c] = " + gText +
+                      " * (exp(x[r, c] - m[r]) / l[r] - [c == t[r]]) / "
                       "rows (one program, row tiles in order: deterministic)" +
-                      R.suffix());
+                      (gConst ? "; g = " + gText + " folded (constant seed)" : std::string()) + R.suffix());
   KernelOp kernel = L.newKernel("fused_softmax_xent", args, {"1"}, math, *cfg);
   tagKernel(kernel, R.kind, R.rule, R.ruleLoc);
   {
     InKernel in(L, kernel);
     KernelBuilder &k = in.k;
-    Value Xa = in.arg(0), Ta = in.arg(1), Ga = in.arg(2), La = in.arg(3), DX = in.arg(4);
+    unsigned o = gConst ? 0 : 1; // the loss and dlogits follow g's buffer when there is one
+    Value Xa = in.arg(0), Ta = in.arg(1), La = in.arg(2 + o), DX = in.arg(3 + o);
     Value Rn = k.dim(Xa, 0), C = k.dim(Xa, 1), zero = k.idx(0);
     TileType oneT = k.f32({1, 1}), colT = k.f32({rt, 1}), chunkT = k.f32({rt, cc});
     TileType tgtT = k.i32({rt, 1}), chunkI = k.i32({rt, cc});
     Value rowsF = k.bcast(k.indexToF32(Rn), oneT);
-    Value coef = k.divT(k.load(oneT, Ga, {zero, zero}), rowsF); // g / N
+    Value gv = gConst ? k.splat(oneT, *gConst) : k.load(oneT, in.arg(2), {zero, zero});
+    Value coef = k.divT(gv, rowsF); // g / N
     auto rowLoop = k.loop(zero, Rn, k.idx(rt), {k.splat(oneT, 0.0)}, [&](Value r0, ValueRange acc) {
       auto [m, l] = emitOnlineMaxSum(k, Xa, r0, Rn, C, *er, *ec, rt, *floor);
       Value rowMask = er->needsMask() ? k.bounds(tgtT, {r0, zero}, {Rn, k.idx(1)}) : Value();
@@ -487,8 +506,11 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
     return R.op->emitError("adam betas must be in (0, 1)");
   Value step = R.outer(first->getOperand(4));
   auto stepT = step ? L.rtype(step) : RankedTensorType();
-  if (!stepT || !stepT.getElementType().isInteger(32))
-    return R.op->emitError("multi-tensor adam lowering needs an i32 step counter operand");
+  if (!stepT || !stepT.getElementType().isInteger(32) ||
+      !(stepT.getRank() == 0 || (stepT.getRank() == 1 && stepT.getDimSize(0) == 2)))
+    return R.op->emitError("multi-tensor adam lowering needs an i32 step counter operand (rank 0, or the pair "
+                           "[step, total_steps])");
+  bool runTimeTotal = stepT.getRank() == 1;
   ConfigAttr cfg = first->getAttrOfType<ConfigAttr>(rules::kTileConfigAttr);
   if (!cfg)
     return first->emitError("has no spak.tile_config; run --spak-apply-laws first (or the "
@@ -496,7 +518,7 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
   int64_t blk = elementwiseBlock(cfg);
 
   // Operands and (possibly in-place) results, as flat buffers.
-  SmallVector<Value> args = {L.view(L.buf(step), {1})};
+  SmallVector<Value> args = {L.view(L.buf(step), {runTimeTotal ? 2 : 1})};
   SmallVector<int64_t> sizes;
   SmallVector<Value> outs;
   for (Operation *o : R.ops) {
@@ -529,14 +551,17 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
   }
   args.append(outs.begin(), outs.end());
   int64_t maxN = *llvm::max_element(sizes);
+  // The schedule length: N = step[1], read on device (<= 0: the compiled total), or the compiled total.
+  std::string totalText = runTimeTotal ? std::string("N") : std::to_string(total);
+  std::string spanText = runTimeTotal ? llvm::formatv("(N - {0})", warmup).str() : std::to_string(total - warmup);
   std::string math =
       llvm::formatv("for each of {0} tensors: lr_s = {1}; m = {2} m + {3} g; v = {4} v + {5} g^2; "
                     "p = p{6} - lr_s (m / (1 - {2}^t)) / (sqrt(v / (1 - {4}^t)) + {7}), t = step + 1",
                     R.ops.size(),
-                    schedule == "linear_decay" ? llvm::formatv("{0} (1 - step / {1})", fmtNum(lr), total).str()
+                    schedule == "linear_decay" ? llvm::formatv("{0} (1 - step / {1})", fmtNum(lr), totalText).str()
                     : schedule == "cosine"
                         ? llvm::formatv("{0} + ({1} - {0}) (1 + cos(pi min(1, max(0, (step - {2}) / {3})))) / 2",
-                                        fmtNum(minLr), fmtNum(lr), warmup, total - warmup).str()
+                                        fmtNum(minLr), fmtNum(lr), warmup, spanText).str()
                         : fmtNum(lr),
                     fmtNum(b1), fmtNum(1 - b1), fmtNum(b2), fmtNum(1 - b2),
                     wd != 0 ? llvm::formatv(" - lr_s {0} p", fmtNum(wd)).str() : "", fmtNum(eps))
@@ -545,6 +570,8 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
     math += llvm::formatv("; warmup: lr_s = {0} (step + 1) / {1} for step < {2}", fmtNum(lr), warmup + 1,
                           warmup)
                 .str();
+  if (runTimeTotal && schedule != "constant")
+    math += llvm::formatv("; N = step[1] on device (<= 0: {0})", total).str();
   KernelOp kernel = L.newKernel("fused_multi_tensor_adam", args, {ceilDivStr("max numel", blk)},
                                 math + R.suffix(), cfg);
   tagKernel(kernel, R.kind, R.rule, R.ruleLoc);
@@ -552,17 +579,14 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
     InKernel in(L, kernel);
     KernelBuilder &k = in.k;
     TileType t = k.f32({blk});
-    Value i0 = k.mul(k.pid(0), blk), zero = k.idx(0);
+    Value i0 = k.mul(k.pid(0), blk);
     // Step-dependent scalars, as tiles: t = step + 1, lr_s, bias corrections.
-    Value s = k.load(k.i32({1}), in.arg(0), {zero});
-    Value sF = arith::SIToFPOp::create(L.b, k.loc, L.b.getF32Type(),
-                                       ExtractOp::create(L.b, k.loc, L.b.getI32Type(), s,
-                                                         L.b.getDenseI64ArrayAttr({0})));
-    Value sT = k.bcast(sF, t);
+    auto [s1, total1] = emitStepScalars(k, in.arg(0), stepT, total);
+    Value sT = k.bcast(ExtractOp::create(L.b, k.loc, L.b.getF32Type(), s1, L.b.getDenseI64ArrayAttr({0})), t);
     Value one = k.splat(t, 1.0);
     Value tT = k.addT(sT, one);
     // The scheduled rate, computed once on a 1-element tile and broadcast (same code as the per-tensor adam).
-    Value lr1 = emitLearningRate(k, k.bcast(sF, k.f32({1})), lr, schedule, warmup, minLr, total);
+    Value lr1 = emitLearningRate(k, s1, lr, schedule, warmup, minLr, total1);
     Value lrS = k.bcast(ExtractOp::create(L.b, k.loc, L.b.getF32Type(), lr1, L.b.getDenseI64ArrayAttr({0})), t);
     Value bc1 = k.subT(one, k.exp(k.mulT(tT, k.splat(t, std::log(b1)))));
     Value bc2 = k.subT(one, k.exp(k.mulT(tT, k.splat(t, std::log(b2)))));

@@ -2,7 +2,9 @@
 //
 //   adam            one flat kernel per parameter. The learning rate of the
 //                   step is computed ON DEVICE from the step buffer (rank-0
-//                   i32/i64 → buffer<1x...>), so a whole train step can be
+//                   i32/i64 → buffer<1x...>; or [s, total_steps] →
+//                   buffer<2x...>, the schedule length read on device
+//                   too), so a whole train step can be
 //                   captured once as a CUDA graph and replayed: warmup
 //                   lr (s+1)/(W+1), then constant / linear_decay / cosine (cos
 //                   by a degree-13 odd polynomial of sin on [-pi/2, pi/2],
@@ -44,9 +46,32 @@ static FailureOr<Value> inPlaceOrAlloc(Lowering &L, Value operand, Value result,
 
 //--- adam ----------------------------------------------------------------------
 
+/// The step operand's scalars (GraphOptimizerOps.td), each as a tile<1xf32>
+/// (exact below 2^24): the 0-based step s and the schedule length, the
+/// run-time [s, N]'s N when N > 0, else `defaultTotal` (the total_steps
+/// attribute; always for a rank-0 step). `S` is the step buffer.
+std::pair<Value, Value> spak::tile::emitStepScalars(KernelBuilder &k, Value S, RankedTensorType stepT,
+                                                    int64_t defaultTotal) {
+  Type elt = stepT.getElementType();
+  TileType one = k.f32({1});
+  bool pair = stepT.getRank() == 1;
+  Value raw = k.load(TileType::get({pair ? 2 : 1}, elt), S, {k.idx(0)});
+  auto elem = [&](int64_t i) {
+    Value e = ExtractOp::create(k.b, k.loc, elt, raw, k.b.getDenseI64ArrayAttr({i}));
+    return k.bcast(arith::SIToFPOp::create(k.b, k.loc, k.b.getF32Type(), e), one);
+  };
+  Value s = elem(0);
+  Value total = k.splat(one, static_cast<double>(defaultTotal));
+  if (pair) {
+    Value n = elem(1);
+    total = k.select(k.cmp(CmpPredicate::gt, n, k.splat(one, 0.0)), n, total);
+  }
+  return {s, total};
+}
+
 /// The scheduled learning rate at step s as a tile<1xf32> (GraphOptimizerOps.td).
 Value spak::tile::emitLearningRate(KernelBuilder &k, Value s, double lr, StringRef schedule,
-                              int64_t warmup, double minLr, int64_t total) {
+                              int64_t warmup, double minLr, Value total) {
   TileType t = k.f32({1});
   auto c = [&](double v) { return k.splat(t, v); };
   auto minT = [&](Value a, Value b) {
@@ -55,10 +80,12 @@ Value spak::tile::emitLearningRate(KernelBuilder &k, Value s, double lr, StringR
   };
   Value sched = c(lr);
   if (schedule == "linear_decay") {
-    sched = k.mulT(c(lr), k.subT(c(1.0), k.divT(s, c(static_cast<double>(total)))));
+    sched = k.mulT(c(lr), k.subT(c(1.0), k.divT(s, total)));
   } else if (schedule == "cosine") {
-    double span = static_cast<double>(total - warmup);
-    Value r = k.divT(k.subT(s, c(static_cast<double>(warmup))), c(span > 0 ? span : 1.0));
+    // span = total - warmup, taken as 1 when not positive (a run-time total <= warmup).
+    Value span = k.subT(total, c(static_cast<double>(warmup)));
+    span = k.select(k.cmp(CmpPredicate::gt, span, c(0.0)), span, c(1.0));
+    Value r = k.divT(k.subT(s, c(static_cast<double>(warmup))), span);
     r = minT(k.maxT(r, c(0.0)), c(1.0));
     // cos(pi r) = -sin(y), y = pi r - pi/2 in [-pi/2, pi/2]; Horner in y^2.
     Value y = k.subT(k.mulT(r, c(M_PI)), c(M_PI / 2));
@@ -71,7 +98,7 @@ Value spak::tile::emitLearningRate(KernelBuilder &k, Value s, double lr, StringR
     Value cosv = NegOp::create(k.b, k.loc, k.mulT(poly, y));
     sched = k.addT(c(minLr), k.mulT(k.mulT(c(0.5), k.addT(c(1.0), cosv)), c(lr - minLr)));
     // Past total_steps: min_lr.
-    sched = k.select(k.cmp(CmpPredicate::gt, s, c(static_cast<double>(total))), c(minLr), sched);
+    sched = k.select(k.cmp(CmpPredicate::gt, s, total), c(minLr), sched);
   }
   if (warmup > 0) {
     Value warm = k.mulT(c(lr), k.divT(k.addT(s, c(1.0)), c(static_cast<double>(warmup + 1))));
@@ -97,8 +124,10 @@ static LogicalResult lowerAdam(Lowering &L) {
   if (!pT.getElementType().isF32())
     return op->emitError("adam lowering handles f32 parameters");
   RankedTensorType stepT = L.rtype(op->getOperand(4));
-  if (stepT.getRank() != 0 || !isa<IntegerType>(stepT.getElementType()))
-    return op->emitError("adam's step must be a rank-0 integer tensor");
+  if (!isa<IntegerType>(stepT.getElementType()) ||
+      !(stepT.getRank() == 0 || (stepT.getRank() == 1 && stepT.getDimSize(0) == 2)))
+    return op->emitError("adam's step must be a rank-0 integer tensor or the pair [step, total_steps]");
+  bool runTimeTotal = stepT.getRank() == 1;
   double lr = L.floatAttr("lr", 0.0), b1 = L.floatAttr("beta1", 0.9),
          b2 = L.floatAttr("beta2", 0.999), eps = L.floatAttr("eps", 1e-8),
          wd = L.floatAttr("weight_decay", 0.0), minLr = L.floatAttr("min_lr", 0.0);
@@ -127,15 +156,20 @@ static LogicalResult lowerAdam(Lowering &L) {
                              L.flat(L.buf(op->getOperand(2))), L.flat(L.buf(op->getOperand(3))),
                              L.buf(op->getOperand(4))};
   args.append(outs);
+  // The schedule length: N = step[1] read on device (the default when <= 0), or the compiled total.
+  std::string totalText =
+      runTimeTotal ? std::string("N") : std::to_string(total);
   std::string lrText =
       schedule == "constant"
           ? fmtNum(lr)
           : schedule == "linear_decay"
-                ? llvm::formatv("{0} (1 - s / {1})", fmtNum(lr), total).str()
-                : llvm::formatv("cosine({0} -> {1}, {2} steps)", fmtNum(lr), fmtNum(minLr), total)
+                ? llvm::formatv("{0} (1 - s / {1})", fmtNum(lr), totalText).str()
+                : llvm::formatv("cosine({0} -> {1}, {2} steps)", fmtNum(lr), fmtNum(minLr), totalText)
                       .str();
   if (warmup > 0)
     lrText += llvm::formatv(", warmup {0}", warmup).str();
+  if (runTimeTotal && schedule != "constant")
+    lrText += llvm::formatv(", N = step[1] on device (<= 0: {0})", total).str();
   std::string math = llvm::formatv(
       "lr_s = {0}; {1}m = {2} m + {3} g; v = {4} v + {5} g^2; "
       "p -= lr_s (m / (1 - {2}^t)) / (sqrt(v / (1 - {4}^t)) + {6}), t = s + 1  (s read on device)",
@@ -151,15 +185,10 @@ static LogicalResult lowerAdam(Lowering &L) {
     Value P = body->getArgument(0), G = body->getArgument(1), M = body->getArgument(2),
           Vv = body->getArgument(3), S = body->getArgument(4), PO = body->getArgument(5),
           MO = body->getArgument(6), VO = body->getArgument(7);
-    Value zero = k.idx(0);
-    // The step as f32 (exact below 2^24 steps).
-    Type stepElt = stepT.getElementType();
-    Value step = ExtractOp::create(L.b, k.loc, stepElt,
-                                   k.load(TileType::get({1}, stepElt), S, {zero}),
-                                   L.b.getDenseI64ArrayAttr({0}));
+    // The step and the schedule length as f32 (exact below 2^24 steps).
     TileType one = k.f32({1});
-    Value s = k.bcast(arith::SIToFPOp::create(L.b, k.loc, L.b.getF32Type(), step), one);
-    Value lrS = emitLearningRate(k, s, lr, schedule, warmup, minLr, total);
+    auto [s, totalS] = emitStepScalars(k, S, stepT, total);
+    Value lrS = emitLearningRate(k, s, lr, schedule, warmup, minLr, totalS);
     Value t1 = k.addT(s, k.splat(one, 1.0));
     Value bc1 = k.subT(k.splat(one, 1.0), k.exp(k.mulT(t1, k.splat(one, std::log(b1)))));
     Value bc2 = k.subT(k.splat(one, 1.0), k.exp(k.mulT(t1, k.splat(one, std::log(b2)))));

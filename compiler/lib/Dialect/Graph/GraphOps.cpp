@@ -679,6 +679,9 @@ LogicalResult AdamOp::inferReturnTypes(MLIRContext *, std::optional<Location> lo
   auto t = sameShape(c, {a.getParam(), a.getGrad(), a.getM(), a.getV()}, "param, grad, m and v");
   if (failed(t))
     return failure();
+  auto stepT = cast<RankedTensorType>(a.getStep().getType());
+  if (stepT.getRank() == 1 && stepT.getDimSize(0) != 2)
+    return c.fail("step must be the rank-0 counter or the pair [step, total_steps] (2 elements), got ", stepT);
   double lr = a.getLr().convertToDouble(), b1 = a.getBeta1().convertToDouble(),
          b2 = a.getBeta2().convertToDouble(), wd = a.getWeightDecay().convertToDouble(),
          minLr = a.getMinLr().convertToDouble();

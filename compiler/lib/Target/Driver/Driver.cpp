@@ -171,14 +171,13 @@ std::string paramTableText(const DriverModel &m) {
 std::string scheduleText(const DriverModel &m) {
   std::string s;
   s += "constexpr const char* kSchedule = " + quote(m.schedule) + ";\n";
-  s += "constexpr int64_t kScheduleSteps = " + i64(m.steps) +
-       ";  // total_steps compiled into the optimizer kernel\n";
-  s += std::string("constexpr bool kScheduleUsesSteps = ") + (m.schedule == "constant" ? "false" : "true") + ";\n\n";
-  s += "// The rate the optimizer kernel applies at 0-based step s (it computes it on the device from the step\n";
-  s += "// counter, in float); mirrored here in double for the progress line and the log.\n";
-  s += "double learning_rate(int64_t step) {\n";
+  s += "constexpr double kScheduleWarmup = " + dbl(m.warmup) + ";  // spak.train.warmup\n\n";
+  s += "// The rate the optimizer kernel applies at 0-based step s of a total_steps-step schedule (it computes it on\n";
+  s += "// the device, in float, from the step buffer [s, total_steps]); mirrored here in double for the progress\n";
+  s += "// line and the log.\n";
+  s += "double learning_rate(int64_t step, int64_t total_steps) {\n";
   s += "  const double s = double(step);\n";
-  s += "  const double lr = " + dbl(m.lr) + ", total = " + dbl(static_cast<double>(m.steps)) + ";\n";
+  s += "  const double lr = " + dbl(m.lr) + ", total = double(total_steps);\n";
   s += "  (void)total;\n";
   if (m.schedule == "constant") {
     s += "  double rate = lr;\n";
@@ -220,7 +219,7 @@ std::string argList(const DriverModel &m, const HostFunc &hf) {
            std::to_string(r.param) + "), " + dimsText(r.shape) + "}";
       s += "  /* " + m.sections[r.section] + " " + m.params[r.param].name + " */";
       break;
-    case ArgRole::Step: s += "spak_gen::Buf<int32_t, 1>{io.step, {1}}"; break;
+    case ArgRole::Step: s += "spak_gen::Buf<int32_t, 1>{io.step, {2}}"; break;
     case ArgRole::Status: s += "spak_gen::Buf<int32_t, 1>{io.status, {1}}"; break;
     case ArgRole::Tokens:
     case ArgRole::Targets: {

@@ -167,8 +167,9 @@ LogicalResult readArgs(func::FuncOp f, DriverModel &model, HostFunc &hf, bool de
       role.param = idx;
       role.section = static_cast<int>(it - model.sections.begin());
     } else if (f.getArgAttr(i, "spak.step")) {
-      if (role.cxxElement != "int32_t" || role.shape != std::vector<int64_t>{1})
-        return where() << "the step counter must be buffer<1xi32>";
+      if (role.cxxElement != "int32_t" || role.shape != std::vector<int64_t>{2})
+        return where() << "the step argument must be buffer<2xi32> = [step, total_steps] (spak-optimizer-step "
+                          "builds it so)";
       role.kind = ArgRole::Step;
     } else if (f.getArgAttr(i, "spak.status")) {
       if (role.cxxElement != "int32_t" || role.shape != std::vector<int64_t>{1})

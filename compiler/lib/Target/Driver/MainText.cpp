@@ -94,14 +94,17 @@ $PARAMS  };
 
 // ==== Learning rate =================================================================================================
 $SCHEDULE
-// The optimizer kernel computes the rate from a compiled-in total_steps, so --steps must match it (0 is allowed:
-// nothing is trained). A shorter run is the first part of the full schedule: --stop-after K.
+// --steps N is the schedule's length too (microgpt.py's num_steps): the optimizer kernels read it on the device
+// from the step buffer [step, total_steps], which the trainer writes once before training. A shorter run that is
+// the first part of a longer schedule: --steps <long> --stop-after K. The kernels take the step in float (exact
+// below 2^24); a cosine schedule needs N > its warmup.
 void check_steps(int64_t steps) {
-  if (kScheduleUsesSteps && steps != 0 && steps != kScheduleSteps)
-    spak::rt::fail_usage(cat("--steps ", steps, ": this trainer's ", kSchedule, " learning-rate schedule spans ",
-                             kScheduleSteps, " steps (the .dsl's steps, compiled into the optimizer kernel); run ",
-                             "its first ", steps, " steps with --stop-after ", steps,
-                             ", or change steps in the .dsl and recompile"));
+  if (steps > (int64_t(1) << 24))
+    spak::rt::fail_usage(cat("--steps ", steps, " is past 2^24 = 16777216 (the optimizer kernels take the step in ",
+                             "float)"));
+  if (std::string(kSchedule) == "cosine" && steps != 0 && double(steps) <= kScheduleWarmup)
+    spak::rt::fail_usage(cat("--steps ", steps, ": the cosine learning-rate schedule needs more steps than its ",
+                             "warmup (", kScheduleWarmup, ")"));
 }
 
 // ==== Data files ====================================================================================================
@@ -164,7 +167,7 @@ struct StepIO {
   float* arena = nullptr;
   size_t section_floats = 0;    // floats per arena section
   std::vector<size_t> offsets;  // offset of each parameter inside a section
-  int32_t* step = nullptr;      // [1]: the 0-based step (Adam's bias correction uses step + 1)
+  int32_t* step = nullptr;      // [2]: the 0-based step (Adam's bias correction uses step + 1), total_steps
   int32_t* status = nullptr;    // [1]: kernels store 1 when a token id or target is outside the vocabulary
   int32_t* tokens = nullptr;    // [kBatch * kMaxT]
   int32_t* targets = nullptr;   // [kBatch * kMaxT]
@@ -342,6 +345,7 @@ $DEVICE_CHECK  check_steps(args.steps);
   $DEVICE_CTOR
   device.upload();
   device.size_workspace();
+  device.set_schedule_steps(args.steps);
   std::printf("spakc trainer: %s | target %s | device %s | params %zu | data %s\n", kModelName, kTargetName,
               device.name().c_str(), layout.numel(), data.describe().c_str());
   std::fflush(stdout);
@@ -359,7 +363,7 @@ $DEVICE_CHECK  check_steps(args.steps);
     const StepResult r = device.train_step(s, ex);
     const double ms = watch.elapsed_ms();
     check_status(r.status, cat("step ", s + 1));
-    const double lr = learning_rate(s);
+    const double lr = learning_rate(s, args.steps);
     if (kHasGradNorm)
       log.write(s + 1, r.loss, {{"lr", lr}, {"grad_norm", r.grad_norm}, {"ms", ms}});
     else
@@ -447,6 +451,8 @@ public:
   std::string name() const { return "cpu"; }
   void upload() {}    // the step reads and updates the host arena directly
   void download() {}
+  // The learning-rate schedule's length (--steps), step[1] of every train step.
+  void set_schedule_steps(int64_t n) { io_.step[1] = int32_t(n); }
 
   // Runs each host function once at the largest T on a scratch copy of the arena and of the small buffers,
   // growing the workspace until the run fits. Allocations grow with T, so no later call needs more; the real
@@ -491,17 +497,17 @@ public:
   }
 
 private:
-  // ints = [step, status, tokens (kBatch * kMaxT), targets (kBatch * kMaxT)].
+  // ints = [step, total_steps, status, tokens (kBatch * kMaxT), targets (kBatch * kMaxT)].
   StepIO make_io(float* arena_base, std::vector<int32_t>& ints) const {
     StepIO io;
     io.arena = arena_base;
     io.section_floats = arena_.section_floats();
     for (const auto& t : arena_.layout().tensors()) io.offsets.push_back(t.offset);
-    ints.assign(size_t(2 + 2 * kBatch * kMaxT), 0);
+    ints.assign(size_t(3 + 2 * kBatch * kMaxT), 0);
     io.step = &ints[0];
-    io.status = &ints[1];
-    io.tokens = &ints[2];
-    io.targets = &ints[size_t(2 + kBatch * kMaxT)];
+    io.status = &ints[2];
+    io.tokens = &ints[3];
+    io.targets = &ints[size_t(3 + kBatch * kMaxT)];
     return io;
   }
 
@@ -579,6 +585,12 @@ public:
   std::string name() const { return cat("cuda (", device_name_, use_graphs_ ? ", graphs" : "", ")"); }
   void upload() { SPAK_CUDA_CHECK(cudaMemcpy(d_arena_, arena_.data(), arena_bytes(), cudaMemcpyHostToDevice)); }
   void download() { SPAK_CUDA_CHECK(cudaMemcpy(arena_.data(), d_arena_, arena_bytes(), cudaMemcpyDeviceToHost)); }
+  // The learning-rate schedule's length (--steps) into step[1] on the device, once, before training (a captured
+  // step reads it from there, so it stays a plain device buffer).
+  void set_schedule_steps(int64_t n) {
+    h_ints_[1] = int32_t(n);
+    SPAK_CUDA_CHECK(cudaMemcpy(io_.step + 1, &h_ints_[1], sizeof(int32_t), cudaMemcpyHostToDevice));
+  }
 
   // Runs each host function once at the largest T on a device copy of the arena and of the small buffers, growing
   // the workspace until the run fits. Allocations grow with T, so no later call needs more, and the workspace (and
@@ -606,12 +618,12 @@ public:
     if (out.grad_norm)
       SPAK_CUDA_CHECK(
           cudaMemcpyAsync(&h_floats_[1], out.grad_norm, sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    SPAK_CUDA_CHECK(cudaMemcpyAsync(&h_ints_[1], io_.status, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+    SPAK_CUDA_CHECK(cudaMemcpyAsync(&h_ints_[2], io_.status, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
     SPAK_CUDA_CHECK(cudaStreamSynchronize(stream_));
     StepResult r;
     r.loss = double(h_floats_[0]);
     r.grad_norm = out.grad_norm ? double(h_floats_[1]) : 0.0;
-    r.status = h_ints_[1];
+    r.status = h_ints_[2];
     return r;
   }
 
@@ -620,9 +632,9 @@ public:
     ctx_.reset();
     const float* loss = call_forward(ctx_, io_, ex.T);
     SPAK_CUDA_CHECK(cudaMemcpyAsync(&h_floats_[0], loss, sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    SPAK_CUDA_CHECK(cudaMemcpyAsync(&h_ints_[1], io_.status, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+    SPAK_CUDA_CHECK(cudaMemcpyAsync(&h_ints_[2], io_.status, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
     SPAK_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    status = h_ints_[1];
+    status = h_ints_[2];
     return double(h_floats_[0]);
   }
 
@@ -634,9 +646,9 @@ public:
     const float* row = call_infer(ctx_, io_, ex.T, pos);
     SPAK_CUDA_CHECK(
         cudaMemcpyAsync(&h_floats_[2], row, size_t(kVocab) * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    SPAK_CUDA_CHECK(cudaMemcpyAsync(&h_ints_[1], io_.status, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+    SPAK_CUDA_CHECK(cudaMemcpyAsync(&h_ints_[2], io_.status, sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
     SPAK_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    status = h_ints_[1];
+    status = h_ints_[2];
     return std::vector<float>(&h_floats_[2], &h_floats_[2] + kVocab);
   }
 
@@ -648,26 +660,26 @@ private:
   };
 
   size_t arena_bytes() const { return arena_.total_floats() * sizeof(float); }
-  static size_t ints_bytes() { return size_t(2 + 2 * kBatch * kMaxT) * sizeof(int32_t); }
+  static size_t ints_bytes() { return size_t(3 + 2 * kBatch * kMaxT) * sizeof(int32_t); }
 
-  // ints = [step, status, tokens (kBatch * kMaxT), targets (kBatch * kMaxT)] in device memory.
+  // ints = [step, total_steps, status, tokens (kBatch * kMaxT), targets (kBatch * kMaxT)] in device memory.
   StepIO make_io(float* arena_base, int32_t* ints) const {
     StepIO io;
     io.arena = arena_base;
     io.section_floats = arena_.section_floats();
     for (const auto& t : arena_.layout().tensors()) io.offsets.push_back(t.offset);
     io.step = ints;
-    io.status = ints + 1;
-    io.tokens = ints + 2;
-    io.targets = ints + 2 + kBatch * kMaxT;
+    io.status = ints + 2;
+    io.tokens = ints + 3;
+    io.targets = ints + 3 + kBatch * kMaxT;
     return io;
   }
 
   // The batch (and the step counter, when step >= 0) into pinned memory, then asynchronously to the device. The
   // pinned buffer is reused only after the stream synchronisation that ends every call.
   void stage(const Example& ex, int64_t step) {
-    int32_t* tokens = h_ints_ + 2;
-    int32_t* targets = h_ints_ + 2 + kBatch * kMaxT;
+    int32_t* tokens = h_ints_ + 3;
+    int32_t* targets = h_ints_ + 3 + kBatch * kMaxT;
     std::copy(ex.x.begin(), ex.x.end(), tokens);
     std::copy(ex.y.begin(), ex.y.end(), targets);
     const size_t bytes = ex.x.size() * sizeof(int32_t);
@@ -737,7 +749,7 @@ private:
   cudaStream_t stream_ = nullptr;
   float* d_arena_ = nullptr;
   int32_t* d_ints_ = nullptr;
-  int32_t* h_ints_ = nullptr;   // pinned: [step, status, tokens, targets]
+  int32_t* h_ints_ = nullptr;   // pinned: [step, total_steps, status, tokens, targets]
   float* h_floats_ = nullptr;   // pinned: [loss, grad norm, logits (kVocab)]
   void* workspace_ = nullptr;
   StepIO io_;

@@ -250,12 +250,18 @@ std::pair<mlir::Value, mlir::Value> emitOnlineMaxSum(KernelBuilder &k, mlir::Val
 /// Elements per program of a flat map: vec_width · 32 · warps.
 int64_t elementwiseBlock(ConfigAttr cfg);
 
-/// The scheduled learning rate at step `s` (a tile<1xf32> holding the 0-based step) as a tile<1xf32>: warmup
-/// lr (s+1)/(W+1) for s < W, then constant / linear_decay lr (1 - s/total) / cosine min_lr + (lr - min_lr)
-/// (1 + cos(pi r))/2 with r = (s - W)/(total - W) clamped to [0, 1] (cos by an odd polynomial, |error| < 1e-9).
+/// adam's step operand read from its buffer `S` (type `stepT`: rank-0, or [s, N] of 2 elements) as two
+/// tile<1xf32>: the 0-based step s and the schedule length (N when N > 0, else `defaultTotal`).
+std::pair<mlir::Value, mlir::Value> emitStepScalars(KernelBuilder &k, mlir::Value S,
+                                                    mlir::RankedTensorType stepT, int64_t defaultTotal);
+
+/// The scheduled learning rate at step `s` (a tile<1xf32> holding the 0-based step) as a tile<1xf32>, with
+/// `total` (a tile<1xf32>) the schedule length: warmup lr (s+1)/(W+1) for s < W, then constant / linear_decay
+/// lr (1 - s/total) / cosine min_lr + (lr - min_lr) (1 + cos(pi r))/2 with r = (s - W)/(total - W) clamped to
+/// [0, 1] (span 1 if total <= W; cos by an odd polynomial, |error| < 1e-9), min_lr once s > total.
 /// Shared by the per-tensor and the multi-tensor adam lowerings (GraphToTileOptimizer.cpp).
 mlir::Value emitLearningRate(KernelBuilder &k, mlir::Value s, double lr, llvm::StringRef schedule,
-                             int64_t warmup, double minLr, int64_t total);
+                             int64_t warmup, double minLr, mlir::Value total);
 
 /// Computes one result tile from the operand tiles (all of type `t`).
 using MapFn = llvm::function_ref<mlir::Value(KernelBuilder &k, llvm::ArrayRef<mlir::Value> xs,

@@ -25,6 +25,9 @@ def Graph_IdTensor : RankedTensorOf<[I32]>;
 def Graph_FloatScalar : TensorRankOf<[F32, F64], [0]>;
 // The optimizer step counter: rank-0 i32 or i64 tensor.
 def Graph_StepScalar : TensorRankOf<[I32, I64], [0]>;
+// adam's step operand: the rank-0 counter s, or [s, total_steps] (rank 1, 2 elements; the verifier checks the
+// size): the learning-rate schedule's length read at run time.
+def Graph_StepOperand : TensorRankOf<[I32, I64], [0, 1]>;
 
 class Graph_InferOp<string mnemonic, list<Trait> traits = []>
     : Graph_Op<mnemonic, !listconcat(traits,

@@ -13,11 +13,17 @@ include "spak/Dialect/Graph/GraphBase.td"
 def Graph_AdamOp : Graph_InferOp<"adam"> {
   let summary = "One Adam/AdamW update with bias correction and an lr schedule";
   let description = [{
-    `step` is the 0-based step index s; t = s + 1. lr_s from `schedule`:
+    `step` is the 0-based step index s (rank 0), or the pair [s, N] (rank 1,
+    2 elements): N is the schedule length read at run time (the trainer's
+    --steps, microgpt.py's num_steps); N <= 0 selects the `total_steps`
+    attribute, which is also the length for a rank-0 step. t = s + 1.
+    Below, total_steps means that length. lr_s from `schedule`:
     - "constant": lr (after warmup)
     - "linear_decay": lr · (1 - s / total_steps)   (microgpt.py)
     - "cosine": min_lr + 0.5 (1 + cos(pi · r)) (lr - min_lr), r = (s - warmup) /
-      (total_steps - warmup), and min_lr once s > total_steps   (nanoGPT get_lr)
+      (total_steps - warmup) clamped to [0, 1] (the span taken as 1 when
+      total_steps <= warmup, possible only with a run-time N), and min_lr once
+      s > total_steps   (nanoGPT get_lr)
     and for s < warmup every schedule uses lr · (s + 1) / (warmup + 1).
     Then: p ← p - lr_s · weight_decay · p (decoupled, AdamW; 0 for Adam);
     m ← β1 m + (1-β1) g; v ← β2 v + (1-β2) g²;
@@ -25,7 +31,7 @@ def Graph_AdamOp : Graph_InferOp<"adam"> {
     Results: (p', m', v'), all with the parameter's type.
   }];
   let arguments = (ins Graph_FloatTensor:$param, Graph_FloatTensor:$grad,
-                       Graph_FloatTensor:$m, Graph_FloatTensor:$v, Graph_StepScalar:$step,
+                       Graph_FloatTensor:$m, Graph_FloatTensor:$v, Graph_StepOperand:$step,
                        F64Attr:$lr, F64Attr:$beta1, F64Attr:$beta2, F64Attr:$eps,
                        DefaultValuedAttr<F64Attr, "0.0">:$weight_decay,
                        DefaultValuedAttr<StrAttr, "\"constant\"">:$schedule,
