@@ -1,5 +1,6 @@
 // Lowering of the backward (VJP) ops: maps, row kernels, deterministic layernorm dw/db, cross-entropy
-// gradient with the floor and target validation, flash attention backward (dq; dk/dv), embedding scatter-add.
+// gradient with the floor and target validation, flash attention backward (dq; dk/dv), deterministic embedding
+// scatter-add (chunked, no atomics).
 // RUN: spak-opt %s -split-input-file -spak-graph-to-tile | FileCheck %s
 
 // CHECK-LABEL: spak_tile.kernel @relu_grad_0(
@@ -119,17 +120,49 @@ func.func @attention_grad(%do: tensor<1x?x16xf32>, %q: tensor<1x?x16xf32>, %k: t
 
 // -----
 
-// Embedding backward: zero fill, then a per-row atomic scatter-add guarded by the id check.
+// Embedding backward, deterministic: zero fill; per token, when it is its 128-token chunk's first with its id, the
+// in-order sum of that id's dy rows in the chunk (a scalar loop, row loads masked by the id match) into
+// partial[N, C]; per token, when it is the first with its id at all, the sum of its chunk partials in chunk order
+// into dtable[id]. No atomic_add anywhere.
 // CHECK-LABEL: spak_tile.kernel @embed_grad_zero_0(
 // CHECK: spak_tile.constant 0.000000e+00 : !spak_tile.tile<512xf32>
-// CHECK-LABEL: spak_tile.kernel @embed_grad_0(
-// CHECK-SAME: math = "dtable[ids[r], c] += dy[r, c]  (atomic adds; ids outside [0, 27) add nothing and set status[0] = 1)"
+// CHECK-LABEL: spak_tile.kernel @embed_grad_chunk_0(
+// CHECK-SAME: %{{.*}}: !spak_tile.buffer<?x16xf32>, %{{.*}}: !spak_tile.buffer<?xi32>, %{{.*}}: !spak_tile.buffer<?x16xf32>, %{{.*}}: !spak_tile.buffer<1xi32>
+// CHECK-SAME: math = "chunks of 128 tokens; if r is its chunk's first token with id v = ids[r]: partial[r, c] = sum_(q = r .. chunk end, ids[q] = v, in order) dy[q, c]  (no atomics; ids outside [0, 27) add nothing and set status[0] = 1)"
 // CHECK: %[[OK:.*]] = arith.andi
-// CHECK: %[[ROW:.*]] = arith.select %[[OK]]
-// CHECK: spak_tile.atomic_add %{{.*}}, %{{.*}}[%[[ROW]], %{{.*}}] mask %{{.*}} : !spak_tile.tile<1x16xf32>, !spak_tile.buffer<27x16xf32>
+// CHECK: %[[C0:.*]] = arith.muli %{{.*}}, %c128
+// Earlier tokens of the chunk with the same id: a 128-wide compare below r, reduced once.
+// CHECK: %[[BEFORE:.*]] = spak_tile.mask bounds[%[[C0]]] within[%{{.*}}] : !spak_tile.tile<128xi1>
+// CHECK: spak_tile.load %{{.*}}[%[[C0]]] mask %[[BEFORE]] : !spak_tile.buffer<?xi32> -> !spak_tile.tile<128xi32>
+// CHECK: spak_tile.cmp eq
+// CHECK: spak_tile.reduce max %{{.*}} axis 0 : !spak_tile.tile<128xf32> -> !spak_tile.tile<1xf32>
+// CHECK: %[[FIRST:.*]] = arith.andi %[[OK]]
+// CHECK: %[[UB:.*]] = arith.select %[[FIRST]]
+// CHECK: scf.for %[[Q:.*]] = %{{.*}} to %[[UB]] step %c1 iter_args
+// CHECK:   arith.cmpi eq
+// CHECK:   spak_tile.load %{{.*}}[%[[Q]], %{{.*}}] mask %{{.*}} : !spak_tile.buffer<?x16xf32> -> !spak_tile.tile<1x16xf32>
+// CHECK:   spak_tile.add
+// CHECK: spak_tile.store %{{.*}} mask %{{.*}} : !spak_tile.tile<1x16xf32>, !spak_tile.buffer<?x16xf32>
+// CHECK: spak_tile.store %{{.*}} : !spak_tile.tile<1xi32>, !spak_tile.buffer<1xi32>
+// CHECK-NOT: atomic_add
+// CHECK-LABEL: spak_tile.kernel @embed_grad_reduce_0(
+// CHECK-SAME: math = "if r is the first token with id v = ids[r] (in [0, 27)): dtable[v, c] = sum_(chunks j of 128 tokens from r's, in order) partial[first token of chunk j with id v, c]"
+// Seen before r: an elementwise max over the 128-token chunks below r, one reduction after the loop.
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK:   spak_tile.max %{{.*}} : !spak_tile.tile<128xf32>
+// CHECK: spak_tile.reduce max %{{.*}} axis 0 : !spak_tile.tile<128xf32> -> !spak_tile.tile<1xf32>
+// From r's chunk on: the first matching position of each chunk (max of 128 - i), its partial row when found.
+// CHECK: spak_tile.iota axis 0 : !spak_tile.tile<128xi32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK:   spak_tile.reduce max %{{.*}} axis 0 : !spak_tile.tile<128xi32> -> !spak_tile.tile<1xi32>
+// CHECK:   spak_tile.load %{{.*}} mask %{{.*}} : !spak_tile.buffer<?x16xf32> -> !spak_tile.tile<1x16xf32>
+// CHECK: spak_tile.store %{{.*}} mask %{{.*}} : !spak_tile.tile<1x16xf32>, !spak_tile.buffer<27x16xf32>
+// CHECK-NOT: atomic_add
 // CHECK-LABEL: func.func @embed_grad(
 // CHECK: spak_tile.launch @embed_grad_zero_0
-// CHECK: spak_tile.launch @embed_grad_0
+// CHECK: %[[PART:.*]] = spak_tile.alloc(%{{.*}}) : !spak_tile.buffer<?x16xf32>
+// CHECK: spak_tile.launch @embed_grad_chunk_0[%{{.*}}] (%{{.*}}, %{{.*}}, %[[PART]], %{{.*}})
+// CHECK: spak_tile.launch @embed_grad_reduce_0[%{{.*}}] (%{{.*}}, %[[PART]], %{{.*}})
 func.func @embed_grad(%dy: tensor<1x?x16xf32>, %ids: tensor<1x?xi32>) -> tensor<27x16xf32> {
   %0 = spak_graph.embed_grad %dy, %ids {vocab = 27 : i64} : (tensor<1x?x16xf32>, tensor<1x?xi32>) -> tensor<27x16xf32>
   return %0 : tensor<27x16xf32>

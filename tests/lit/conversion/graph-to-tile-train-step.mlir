@@ -19,13 +19,14 @@
 // CHECK-DAG: spak_tile.kernel @rmsnorm_grad_0(
 // CHECK-DAG: spak_tile.kernel @attention_grad_dq_0(
 // CHECK-DAG: spak_tile.kernel @attention_grad_dkdv_0(
-// CHECK-DAG: spak_tile.kernel @embed_grad_0(
+// CHECK-DAG: spak_tile.kernel @embed_grad_chunk_0(
+// CHECK-DAG: spak_tile.kernel @embed_grad_reduce_0(
 // dW = dY^T X over the B*T rows: a matmul with a dynamic, masked contraction.
 // CHECK-DAG: spak_tile.kernel @matmul_{{[0-9]+}}({{.*}}math = "c[m, n] = sum_k a[k, m] * b[k, n]"
-// CHECK-DAG: spak_tile.kernel @adam_0({{.*}}math = "lr_s = 0.01 (1 - s / 1000); m = 0.85 m + 0.15 g;
+// CHECK-DAG: spak_tile.kernel @adam_0({{.*}}math = "lr_s = 0.01 (1 - s / N), N = step[1] on device (<= 0: 1000); m = 0.85 m + 0.15 g;
 // CHECK-LABEL: func.func @train_step(
 // CHECK-SAME: %[[WTE:[a-z0-9]+]]: !spak_tile.buffer<27x16xf32> {spak.param = "wte"}
-// CHECK-SAME: %{{[a-z0-9]+}}: !spak_tile.buffer<1xi32> {spak.step}, %[[TOK:[a-z0-9]+]]: !spak_tile.buffer<1x?xi32> {spak.input = "tokens"}, %{{[a-z0-9]+}}: !spak_tile.buffer<1x?xi32> {spak.input = "targets"}, %[[ST:[a-z0-9]+]]: !spak_tile.buffer<1xi32> {spak.status})
+// CHECK-SAME: %{{[a-z0-9]+}}: !spak_tile.buffer<2xi32> {spak.step}, %[[TOK:[a-z0-9]+]]: !spak_tile.buffer<1x?xi32> {spak.input = "tokens"}, %{{[a-z0-9]+}}: !spak_tile.buffer<1x?xi32> {spak.input = "targets"}, %[[ST:[a-z0-9]+]]: !spak_tile.buffer<1xi32> {spak.status})
 // CHECK-SAME: -> (!spak_tile.buffer<1xf32> {spak.loss}, !spak_tile.buffer<27x16xf32> {spak.in_place_of = 0 : i64, spak.param = "wte"}
 // CHECK-SAME: !spak_tile.buffer<16x64xf32> {spak.adam_v = "layer0.mlp_fc2", spak.in_place_of = 26 : i64})
 // CHECK: spak_tile.launch @embed_{{[0-9]+}}[%{{.*}}] (%[[WTE]], %{{.*}}, %{{.*}}, %[[ST]])
@@ -33,7 +34,8 @@
 // CHECK: spak_tile.launch @cross_entropy_rows_{{[0-9]+}}
 // CHECK: spak_tile.launch @attention_grad_dq_{{[0-9]+}}
 // CHECK: spak_tile.launch @attention_grad_dkdv_{{[0-9]+}}
-// CHECK: spak_tile.launch @embed_grad_{{[0-9]+}}
+// CHECK: spak_tile.launch @embed_grad_chunk_{{[0-9]+}}
+// CHECK: spak_tile.launch @embed_grad_reduce_{{[0-9]+}}
 // Adam writes the parameter in place: its output is a view of the wte argument.
 // CHECK: %[[PW:.*]] = spak_tile.view %[[WTE]] : !spak_tile.buffer<27x16xf32> to !spak_tile.buffer<432xf32>
 // CHECK: spak_tile.launch @adam_{{[0-9]+}}[%{{.*}}] (%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[PW]],

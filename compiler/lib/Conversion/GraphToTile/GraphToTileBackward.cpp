@@ -19,9 +19,11 @@
 //                          kernel dkdv per key tile: dv = Σ Pᵀ dO,
 //                          dk = scale Σ (P (dP - D))ᵀ q over query tiles
 //                          (causal: from the diagonal); masked logits = floor
-//   embed_grad             zero fill, then per row an atomic_add of dy into
-//                          dtable[id] (float atomics: the order of the adds
-//                          of repeated ids is not fixed)
+//   embed_grad             deterministic, no atomics: zero fill; per token
+//                          chunks of 128 tokens summed in order at each
+//                          chunk's first token of an id (partial[N, C]); then
+//                          the first token of each id adds its chunk partials
+//                          in chunk order into dtable[id]
 //
 //===----------------------------------------------------------------------===//
 #include "spak/Conversion/GraphToTile/Lowering.h"
@@ -566,8 +568,27 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
 
 //--- embed_grad --------------------------------------------------------------------------
 
-/// embed_grad(dy[..., C], ids[...]){vocab} → dtable [V, C]: zero, then
-/// dtable[ids[r], :] += dy[r, :] with atomic adds.
+/// Tokens per chunk of the deterministic embed_grad (kEmbedGradChunk below).
+static constexpr int64_t kEmbedGradChunk = 128;
+
+/// embed_grad(dy[..., C], ids[...]){vocab} → dtable [V, C], deterministic (no
+/// atomics: every row is summed in one fixed order, so two runs give the same
+/// bits on every target). The N tokens are cut into chunks of K =
+/// kEmbedGradChunk:
+///   zero     dtable = 0
+///   chunk    one program per token r: when r is the first token of its chunk
+///            with its id, partial[r] = Σ dy[q] over the tokens q >= r of the
+///            chunk with that id, q ascending (a scalar loop of at most K
+///            steps; a row is read only where the id matches). Ids outside
+///            [0, V) add nothing and set status[0] = 1.
+///   reduce   one program per token r: when r is the first token with its id
+///            at all (no match in ids[0, r): r/K tiles of K ids), dtable[id]
+///            = Σ over the chunks from r's on, in order, of partial[the
+///            chunk's first token with that id].
+/// Cost: chunk ≤ K scalar steps per chunk-first token; reduce r/K + (N-r)/K
+/// K-wide tile compares per token. GPT-2 (N = B·T = 16384, K = 128): ≤ 2M
+/// masked row steps and ≈ 2M 128-wide compares, against 16384 row atomics
+/// for the atomic scheme; scratch partial [N, C] (50 MB at C = 768).
 static LogicalResult lowerEmbedGrad(Lowering &L) {
   if (failed(L.expectOperands(2, 2)))
     return failure();
@@ -581,6 +602,7 @@ static LogicalResult lowerEmbedGrad(Lowering &L) {
   int64_t V = resT.getShape()[0], C = resT.getShape()[1], cp = rules::nextPowerOf2(C);
   if (L.rtype(op->getOperand(0)).getShape().back() != C)
     return op->emitError("embed_grad: dy's last dim must be ") << C;
+  const int64_t K = kEmbedGradChunk;
   // Zero fill through the flat map (allocates and maps the result).
   if (failed(emitMap(L, "embed_grad_zero", "dtable[i] = 0", ValueRange{}, op->getResult(0),
                      *cfg, [](KernelBuilder &k, ArrayRef<Value>, TileType t) {
@@ -593,19 +615,17 @@ static LogicalResult lowerEmbedGrad(Lowering &L) {
     return op->emitError("cannot add the status argument to the host function");
   Value dy = L.rows2D(L.buf(op->getOperand(0)));
   Value ids = L.flat(L.buf(op->getOperand(1)));
-  SmallVector<Value> args = {dy, ids, table, status};
-  std::string math = llvm::formatv("dtable[ids[r], c] += dy[r, c]  (atomic adds; ids outside "
-                                   "[0, {0}) add nothing and set status[0] = 1)",
-                                   V).str();
-  KernelOp kernel = L.newKernel("embed_grad", args, {"rows"}, math, *cfg);
-  {
-    OpBuilder::InsertionGuard guard(L.b);
-    Block *body = &kernel.getBody().front();
-    L.b.setInsertionPointToStart(body);
-    KernelBuilder k{L.b, L.loc()};
-    Value DY = body->getArgument(0), Ids = body->getArgument(1), Tab = body->getArgument(2),
-          St = body->getArgument(3);
-    Value r = k.pid(0), zero = k.idx(0);
+  int64_t rows = cast<BufferType>(dy.getType()).getShape()[0];
+  SmallVector<Value> rowSizes;
+  if (ShapedType::isDynamic(rows))
+    rowSizes.push_back(L.hostDim(dy, 0));
+  Value partial = L.alloc({rows, C}, L.b.getF32Type(), rowSizes);
+
+  // Shared pieces of both kernels: the token's id, whether it is in [0, V), its row (0 when not).
+  struct Id {
+    Value id, valid, row;
+  };
+  auto readId = [&](KernelBuilder &k, Value Ids, Value r) {
     Value id = ExtractOp::create(L.b, k.loc, L.b.getI32Type(), k.load(k.i32({1}), Ids, {r}),
                                  L.b.getDenseI64ArrayAttr({0}));
     Value valid = arith::AndIOp::create(
@@ -615,20 +635,137 @@ static LogicalResult lowerEmbedGrad(Lowering &L) {
         arith::CmpIOp::create(L.b, k.loc, arith::CmpIPredicate::slt, id,
                               arith::ConstantIntOp::create(L.b, k.loc, L.b.getI32Type(), V)));
     Value row = arith::SelectOp::create(
-        L.b, k.loc, valid, arith::IndexCastOp::create(L.b, k.loc, L.b.getIndexType(), id), zero);
-    TileType t = k.f32({1, cp});
-    Value colMask = C % cp != 0 ? k.bounds(t, {zero, zero}, {k.idx(1), k.idx(C)}) : Value();
-    Value g = k.load(t, DY, {r, zero}, colMask);
-    Value validT = k.bcast(k.bcast(valid, TileType::get({1, 1}, L.b.getI1Type())),
-                           t.getMaskType());
-    k.atomicAdd(g, Tab, {row, zero}, k.andMask(validT, colMask));
-    Value bad = arith::XOrIOp::create(
-        L.b, k.loc, valid, arith::ConstantIntOp::create(L.b, k.loc, L.b.getI1Type(), 1));
+        L.b, k.loc, valid, arith::IndexCastOp::create(L.b, k.loc, L.b.getIndexType(), id), k.idx(0));
+    return Id{id, valid, row};
+  };
+  // Whether any of the K ids at c0 (those below `limit`) equals `id`: a tile<1xf32> max-accumulator input.
+  TileType chunkI = TileType::get({K}, L.b.getI32Type());
+  auto matches = [&](KernelBuilder &k, Value Ids, Value c0, Value limit, Value id) {
+    Value inRange = k.bounds(chunkI, {c0}, {limit});
+    Value eq = k.cmp(CmpPredicate::eq, k.load(chunkI, Ids, {c0}, inRange), k.bcast(id, chunkI));
+    return k.andMask(inRange, eq);
+  };
+  auto boolT = [&](KernelBuilder &k, Value b, TileType t) {
+    return k.bcast(k.bcast(b, TileType::get(SmallVector<int64_t>(t.getRank(), 1), L.b.getI1Type())),
+                   t.getMaskType());
+  };
+
+  // Kernel 1: per-chunk partial sums, at each chunk's first token of an id.
+  SmallVector<Value> args1 = {dy, ids, partial, status};
+  std::string math1 = llvm::formatv(
+      "chunks of {0} tokens; if r is its chunk's first token with id v = ids[r]: partial[r, c] = "
+      "sum_(q = r .. chunk end, ids[q] = v, in order) dy[q, c]  (no atomics; ids outside [0, {1}) add "
+      "nothing and set status[0] = 1)",
+      K, V).str();
+  KernelOp k1 = L.newKernel("embed_grad_chunk", args1, {"rows"}, math1, *cfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &k1.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value DY = body->getArgument(0), Ids = body->getArgument(1), Part = body->getArgument(2),
+          St = body->getArgument(3);
+    Value r = k.pid(0), zero = k.idx(0), N = k.dim(Ids, 0);
+    Id t = readId(k, Ids, r);
+    Value c0 = k.mul(k.divui(r, K), K);
+    Value end = k.minIdx(k.add(c0, K), N);
+    // First of its chunk: no earlier token of the chunk has the id.
+    Value seen = k.reduce(ReduceKind::max,
+                          k.select(matches(k, Ids, c0, r, t.id), k.splat(k.f32({K}), 1.0),
+                                   k.splat(k.f32({K}), 0.0)),
+                          0);
+    Value first = arith::AndIOp::create(
+        L.b, k.loc, t.valid,
+        arith::CmpFOp::create(L.b, k.loc, arith::CmpFPredicate::OLT,
+                              ExtractOp::create(L.b, k.loc, L.b.getF32Type(), seen,
+                                                L.b.getDenseI64ArrayAttr({0})),
+                              arith::ConstantFloatOp::create(L.b, k.loc, L.b.getF32Type(),
+                                                             llvm::APFloat(0.5f))));
+    TileType rowT = k.f32({1, cp});
+    Value colMask = C % cp != 0 ? k.bounds(rowT, {zero, zero}, {k.idx(1), k.idx(C)}) : Value();
+    // q from r to the chunk's end (no steps unless first).
+    Value ub = arith::SelectOp::create(L.b, k.loc, first, end, r);
+    auto loop = k.loop(r, ub, k.idx(1), ValueRange{k.splat(rowT, 0.0)},
+                       [&](Value q, ValueRange acc) -> SmallVector<Value> {
+                         Value idq = ExtractOp::create(L.b, k.loc, L.b.getI32Type(),
+                                                       k.load(k.i32({1}), Ids, {q}),
+                                                       L.b.getDenseI64ArrayAttr({0}));
+                         Value same = arith::CmpIOp::create(L.b, k.loc, arith::CmpIPredicate::eq, idq, t.id);
+                         Value g = k.load(rowT, DY, {q, zero}, k.andMask(boolT(k, same, rowT), colMask));
+                         return {k.addT(acc[0], g)};
+                       });
+    k.store(loop.getResult(0), Part, {r, zero}, k.andMask(boolT(k, first, rowT), colMask));
+    Value bad = arith::XOrIOp::create(L.b, k.loc, t.valid,
+                                      arith::ConstantIntOp::create(L.b, k.loc, L.b.getI1Type(), 1));
     TileType st = k.i32({1});
     k.store(k.splatInt(st, 1), St, {zero}, k.bcast(bad, st.getMaskType()));
     k.ret();
   }
-  L.launch(kernel, {L.hostDim(dy, 0)}, args);
+  L.launch(k1, {L.hostDim(dy, 0)}, args1);
+
+  // Kernel 2: each id's chunk partials, in chunk order, by its first token.
+  SmallVector<Value> args2 = {ids, partial, table};
+  std::string math2 = llvm::formatv(
+      "if r is the first token with id v = ids[r] (in [0, {0})): dtable[v, c] = sum_(chunks j of {1} tokens "
+      "from r's, in order) partial[first token of chunk j with id v, c]",
+      V, K).str();
+  KernelOp k2 = L.newKernel("embed_grad_reduce", args2, {"rows"}, math2, *cfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &k2.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value Ids = body->getArgument(0), Part = body->getArgument(1), Tab = body->getArgument(2);
+    Value r = k.pid(0), zero = k.idx(0), N = k.dim(Ids, 0);
+    Id t = readId(k, Ids, r);
+    TileType chunkF = k.f32({K});
+    // Seen before r: an elementwise max over the chunks [0, r), one reduction after the loop.
+    auto seenLoop = k.loop(zero, r, k.idx(K), ValueRange{k.splat(chunkF, 0.0)},
+                           [&](Value c0, ValueRange acc) -> SmallVector<Value> {
+                             Value hit = k.select(matches(k, Ids, c0, r, t.id), k.splat(chunkF, 1.0),
+                                                  k.splat(chunkF, 0.0));
+                             return {k.maxT(acc[0], hit)};
+                           });
+    Value seen = ExtractOp::create(L.b, k.loc, L.b.getF32Type(),
+                                   k.reduce(ReduceKind::max, seenLoop.getResult(0), 0),
+                                   L.b.getDenseI64ArrayAttr({0}));
+    Value first = arith::AndIOp::create(
+        L.b, k.loc, t.valid,
+        arith::CmpFOp::create(L.b, k.loc, arith::CmpFPredicate::OLT, seen,
+                              arith::ConstantFloatOp::create(L.b, k.loc, L.b.getF32Type(),
+                                                             llvm::APFloat(0.5f))));
+    TileType rowT = k.f32({1, cp});
+    Value colMask = C % cp != 0 ? k.bounds(rowT, {zero, zero}, {k.idx(1), k.idx(C)}) : Value();
+    // Chunks from r's to the last (none unless first); in each, the first position with the id: the max of
+    // K - i over the matching lanes i.
+    Value lb = arith::SelectOp::create(L.b, k.loc, first, k.mul(k.divui(r, K), K), N);
+    Value revIota = k.subT(k.splatInt(chunkI, K), IotaOp::create(L.b, k.loc, chunkI, 0));
+    auto sumLoop = k.loop(lb, N, k.idx(K), ValueRange{k.splat(rowT, 0.0)},
+                          [&](Value c0, ValueRange acc) -> SmallVector<Value> {
+                            Value key = k.select(matches(k, Ids, c0, N, t.id), revIota, k.splatInt(chunkI, 0));
+                            Value best = ExtractOp::create(L.b, k.loc, L.b.getI32Type(),
+                                                           k.reduce(ReduceKind::max, key, 0),
+                                                           L.b.getDenseI64ArrayAttr({0}));
+                            Value found = arith::CmpIOp::create(
+                                L.b, k.loc, arith::CmpIPredicate::sgt, best,
+                                arith::ConstantIntOp::create(L.b, k.loc, L.b.getI32Type(), 0));
+                            // p = c0 + K - best (c0 when not found: that row is then masked off).
+                            Value off = arith::IndexCastOp::create(
+                                L.b, k.loc, L.b.getIndexType(),
+                                arith::SelectOp::create(
+                                    L.b, k.loc, found,
+                                    arith::SubIOp::create(
+                                        L.b, k.loc, arith::ConstantIntOp::create(L.b, k.loc, L.b.getI32Type(), K),
+                                        best),
+                                    arith::ConstantIntOp::create(L.b, k.loc, L.b.getI32Type(), 0)));
+                            Value g = k.load(rowT, Part, {k.add(c0, off), zero},
+                                             k.andMask(boolT(k, found, rowT), colMask));
+                            return {k.addT(acc[0], g)};
+                          });
+    k.store(sumLoop.getResult(0), Tab, {t.row, zero}, k.andMask(boolT(k, first, rowT), colMask));
+    k.ret();
+  }
+  L.launch(k2, {L.hostDim(dy, 0)}, args2);
   return success();
 }
 
