@@ -1,5 +1,5 @@
-// ProjectTest.cpp — the project writer: layout, header fields, idempotent writes (unchanged files keep their mtime),
-// the driver seam, copied runtime headers, and an actual CMake build + run of the generated cpp project.
+// ProjectTest.cpp — the project writer: layout (kernels/<family> files + manifest), header fields, idempotent
+// writes (unchanged files keep their mtime), the driver seam, copied runtime headers, and an actual CMake build + run of the generated cpp project.
 #include "TargetTestUtil.h"
 
 #include <catch2/catch.hpp>
@@ -65,14 +65,23 @@ TEST_CASE("project writer: layout, headers, idempotence, cmake build of the cpp 
     INFO(f);
     CHECK(fs::exists(out / f));
   }
-  // Every generated file names spakc version, input hash, rules digest and target in its header.
-  for (const char *f : {"cpp/model.h", "cpp/kernels.cpp", "cpp/step.cpp", "cuda/kernels.cu", "CMakeLists.txt"}) {
+  // The provenance files name spakc version, input hash, rules digest and target in their header; the compiled
+  // sources name the hash of their own content instead (a rules edit must not touch them: docs/rules.md).
+  for (const char *f : {"cpp/kernels.cpp", "cpp/kernels.manifest", "cuda/kernels.cu", "CMakeLists.txt"}) {
     std::string text = readText(out / f);
     INFO(f << ":\n" << text.substr(0, 400));
     CHECK(text.find("spakc 9.9.9") < 200);
     CHECK(text.find("sha256:0123") < 300);
     CHECK(text.find("sha256:4567") < 300);
     CHECK(text.find("target:") < 400);
+  }
+  for (const char *f : {"cpp/model.h", "cpp/step.cpp", "cuda/step.cu", "cpp/main.cpp"}) {
+    std::string text = readText(out / f);
+    INFO(f << ":\n" << text.substr(0, 400));
+    CHECK(text.find("spakc 9.9.9") < 200);
+    CHECK(text.find("sha256:0123") == std::string::npos);
+    CHECK(text.find("sha256:4567") == std::string::npos);
+    CHECK(text.find("content: sha256:") < 500);
   }
   std::string cmake = readText(out / "CMakeLists.txt");
   CHECK(cmake.find("set(CMAKE_CUDA_ARCHITECTURES 90a)") < cmake.find("\nproject("));
@@ -91,6 +100,8 @@ TEST_CASE("project writer: layout, headers, idempotence, cmake build of the cpp 
   ProjectReport third;
   REQUIRE(succeeded(spak::target::writeProject(*module, opts, &third)));
   CHECK(std::find(third.written.begin(), third.written.end(), "cpp/kernels.cpp") != third.written.end());
+  CHECK(std::find(third.unchanged.begin(), third.unchanged.end(), "cpp/model.h") != third.unchanged.end());
+  CHECK(third.kernelsChanged.empty());
   CHECK(std::find(third.unchanged.begin(), third.unchanged.end(), "runtime/spak/runtime/check.h") !=
         third.unchanged.end());
 

@@ -53,6 +53,13 @@ struct EmittedUnit {
   std::string host;    ///< host step functions (one per func.func)
   /// Host functions, in module order, for the driver emitter.
   std::vector<std::string> hostFunctions;
+  /// One entry per kernel, in module order: its name and its definition(s), the pieces `kernels` concatenates
+  /// (the project writer puts each in its own file).
+  struct KernelSource {
+    std::string name;
+    std::string text;
+  };
+  std::vector<KernelSource> kernelSources;
 };
 
 /// Emits the parts of one target. Fails with a diagnostic on the op that
@@ -100,13 +107,21 @@ struct ProjectOptions {
   std::string runtimeDir;               ///< the runtime/include folder holding spak/runtime/*.h
   std::string cudaArchitectures = "90a"; ///< CMAKE_CUDA_ARCHITECTURES default
   DriverEmitter driver;                 ///< optional: writes main.cpp / main.cu
+  bool dryRun = false;                  ///< report what would be written/removed; touch nothing
 };
 
 /// What writeProject did, file by file (paths relative to outDir).
 struct ProjectReport {
-  std::vector<std::string> written;   ///< created or changed
+  std::vector<std::string> written;   ///< created or changed (dry run: would be)
   std::vector<std::string> unchanged; ///< same content: not rewritten, mtime kept
+  std::vector<std::string> removed;   ///< kernel files of kernels no longer in the module (dry run: would be)
+  bool dryRun = false;
+  /// Per kernel (by name, over every written target): its file(s) changed / did not / it is gone. Module order.
+  std::vector<std::string> kernelsChanged, kernelsUnchanged, kernelsRemoved;
 };
+
+/// "N kernel(s) changed: a, b; M unchanged[; K removed: c]" (dry run: "would change").
+std::string kernelSummary(const ProjectReport &report);
 
 /// Writes the project. Idempotent: a file whose content did not change is not
 /// rewritten. Errors (I/O, emission) are reported as diagnostics on the module.

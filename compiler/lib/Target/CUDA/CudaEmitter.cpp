@@ -517,10 +517,12 @@ FailureOr<EmittedUnit> emitCudaUnit(ModuleOp module, const EmitOptions &) {
   unit.kind = TargetKind::Cuda;
   SourceWriter decls, kernels, host;
   for (auto kernel : module.getOps<KernelOp>()) {
+    size_t start = kernels.size();
     CudaKernelEmitter ke(kernel, kernels);
     if (failed(ke.emit()))
       return failure();
     decls.line(ke.declaration());
+    unit.kernelSources.push_back({kernel.getSymName().str(), kernels.str().substr(start)});
   }
   SourceWriter hostDecls;
   if (failed(emitHostFunctions(module, TargetKind::Cuda, hostDecls, host, unit.hostFunctions)))

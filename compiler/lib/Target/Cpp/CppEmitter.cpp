@@ -219,10 +219,12 @@ FailureOr<EmittedUnit> emitCppUnit(ModuleOp module, const EmitOptions &) {
   unit.kind = TargetKind::Cpp;
   SourceWriter decls, kernels, host;
   for (auto kernel : module.getOps<KernelOp>()) {
+    size_t start = kernels.size();
     CppKernelEmitter ke(kernel, kernels);
     if (failed(ke.emit()))
       return failure();
     decls.line(ke.declaration());
+    unit.kernelSources.push_back({kernel.getSymName().str(), kernels.str().substr(start)});
   }
   SourceWriter hostDecls;
   if (failed(emitHostFunctions(module, TargetKind::Cpp, hostDecls, host, unit.hostFunctions)))
