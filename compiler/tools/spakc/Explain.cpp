@@ -41,12 +41,17 @@ using spak::tile::ConfigAttr;
 using spak::tile::ExtentAttr;
 using spak::tile::LawAttr;
 
-/// "file:line:col" for each file location inside `loc`, joined by ", " (fused locations list every part).
+/// "file:line:col" for each file location inside `loc`, joined by ", " (fused locations list every part; a part in
+/// the same file as the one before is written "line:col").
 std::string locText(mlir::Location loc) {
-  std::string out;
+  std::string out, lastFile;
   loc->walk([&](mlir::Location l) {
-    if (auto f = llvm::dyn_cast<mlir::FileLineColLoc>(l))
-      out += (out.empty() ? "" : ", ") + fmt::format("{}:{}:{}", f.getFilename().str(), f.getLine(), f.getColumn());
+    if (auto f = llvm::dyn_cast<mlir::FileLineColLoc>(l)) {
+      std::string file = f.getFilename().str();
+      out += (out.empty() ? "" : ", ") + (file == lastFile ? "" : file + ":") +
+             fmt::format("{}:{}", f.getLine(), f.getColumn());
+      lastFile = file;
+    }
     return mlir::WalkResult::advance();
   });
   return out.empty() ? "unknown location" : out;
