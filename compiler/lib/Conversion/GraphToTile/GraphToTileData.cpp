@@ -611,10 +611,35 @@ static LogicalResult lowerDropout(Lowering &L) {
   return success();
 }
 
+/// True when `use` is the upstream gradient of a fused softmax_xent region (the body argument is read only as
+/// cross_entropy_grad's first operand): that lowering folds a splat constant into its kernel
+/// (FusedRegions.cpp, lowerSoftmaxXent), so the constant needs no buffer.
+static bool isFoldedXentSeed(OpOperand &use) {
+  Operation *user = use.getOwner();
+  auto kind = user->getAttrOfType<StringAttr>("kind");
+  if (user->getName().getStringRef() != "spak_graph.fused" || !kind || kind.getValue() != "softmax_xent" ||
+      user->getNumRegions() != 1 || !user->getRegion(0).hasOneBlock())
+    return false;
+  Block &body = user->getRegion(0).front();
+  if (use.getOperandNumber() >= body.getNumArguments())
+    return false;
+  Value arg = body.getArgument(use.getOperandNumber());
+  return !arg.use_empty() && llvm::all_of(arg.getUses(), [](OpOperand &u) {
+    return u.getOwner()->getName().getStringRef() == "spak_graph.cross_entropy_grad" && u.getOperandNumber() == 0;
+  });
+}
+
 /// `arith.constant dense<v> : tensor<...xf32>` (autodiff's seeds and zeros):
-/// a buffer filled by a flat kernel.
+/// a buffer filled by a flat kernel, or nothing when every reader folds it (isFoldedXentSeed).
 static LogicalResult lowerTensorConstant(Lowering &L) {
   Operation *op = L.op();
+#ifdef SPAK_HAVE_FUSED_REGIONS
+  if (!op->use_empty() && llvm::all_of(op->getUses(), isFoldedXentSeed)) {
+    // No buffer: the result maps to itself, so a reader that did want a buffer fails verification loudly.
+    L.mapValue(op->getResult(0), op->getResult(0));
+    return success();
+  }
+#endif
   auto value = op->getAttrOfType<DenseElementsAttr>("value");
   auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
   if (!value || !value.isSplat() || !type || !type.hasStaticShape() ||

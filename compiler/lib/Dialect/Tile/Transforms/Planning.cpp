@@ -11,6 +11,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <limits>
+
 namespace spak::tile {
 #define GEN_PASS_DEF_APPLYLAWS
 #define GEN_PASS_DEF_STABILITYFLOOR
@@ -130,8 +132,49 @@ static int64_t numElements(ShapedType t) {
   return n;
 }
 
+/// Upper bound of the product of `dims` when every dynamic dim is at most
+/// `dynBound`; 0 when unknown (no bound, or an overflow).
+static int64_t boundOf(ArrayRef<int64_t> dims, int64_t dynBound) {
+  int64_t p = 1;
+  for (int64_t d : dims) {
+    int64_t v = ShapedType::isDynamic(d) ? dynBound : d;
+    if (v <= 0 || p > std::numeric_limits<int64_t>::max() / v)
+      return 0;
+    p *= v;
+  }
+  return p;
+}
+
+/// The largest size a dynamic dim of `module` can take (see the pass
+/// description), 0 when unbounded.
+static int64_t dynamicDimBound(ModuleOp module, int64_t option) {
+  if (option != 0)
+    return option > 0 ? option : 0;
+  auto train = module->getAttrOfType<DictionaryAttr>("spak.train");
+  if (!train)
+    return 0;
+  auto seq = train.getAs<IntegerAttr>("seq_len");
+  if (!seq || seq.getInt() <= 0)
+    return 0;
+  auto batch = train.getAs<IntegerAttr>("batch");
+  int64_t b = batch && batch.getInt() > 0 ? batch.getInt() : 1;
+  return boundOf({b, seq.getInt()}, 0);
+}
+
 struct Pow2MaskingPass : spak::tile::impl::Pow2MaskingBase<Pow2MaskingPass> {
   using Pow2MaskingBase::Pow2MaskingBase;
+
+  /// Upper bound of every dynamic dim (0: unbounded), set per run.
+  int64_t dynBound = 0;
+
+  /// coverDim, with the tile of a dynamic size of known bound (the product of
+  /// `dims`) clamped to the bound's next power of two.
+  ExtentAttr cover(MLIRContext *ctx, int64_t size, ArrayRef<int64_t> dims, int64_t tile) {
+    if (ShapedType::isDynamic(size))
+      if (int64_t bound = boundOf(dims, dynBound))
+        tile = std::min(tile, rules::nextPowerOf2(bound));
+    return rules::coverDim(ctx, size, tile);
+  }
 
   /// The tiled dimensions of `op`, or failure (diagnosed).
   LogicalResult extentsFor(Operation *op, KernelKind kind, ConfigAttr config,
@@ -165,11 +208,12 @@ struct Pow2MaskingPass : spak::tile::impl::Pow2MaskingBase<Pow2MaskingPass> {
         k = x.getShape()[x.getRank() - 2];
       }
       int64_t m = y.getRank() == 1 ? 1 : leadingRows(y);
-      add("m", rules::coverDim(ctx, m, config.getInt("tile_m")));
-      add("n", rules::coverDim(ctx, y.getShape().back(), config.getInt("tile_n")));
+      ArrayRef<int64_t> mDims = y.getRank() == 1 ? ArrayRef<int64_t>() : y.getShape().drop_back();
+      add("m", cover(ctx, m, mDims, config.getInt("tile_m")));
+      add("n", cover(ctx, y.getShape().back(), y.getShape().back(), config.getInt("tile_n")));
       // A dynamic contraction (dW = dYᵀ·X over the B·T rows) is covered by
       // masked tile_k steps.
-      add("k", rules::coverDim(ctx, k, config.getInt("tile_k")));
+      add("k", cover(ctx, k, k, config.getInt("tile_k")));
       return success();
     }
     case KernelKind::Attention: {
@@ -182,8 +226,8 @@ struct Pow2MaskingPass : spak::tile::impl::Pow2MaskingBase<Pow2MaskingPass> {
       if (ShapedType::isDynamic(c) || c % heads.getInt() != 0)
         return op->emitError("channel dim must be static and divisible by heads (")
                << heads.getInt() << ")";
-      add("q", rules::coverDim(ctx, t, config.getInt("tile_m")));
-      add("kv", rules::coverDim(ctx, t, config.getInt("tile_n")));
+      add("q", cover(ctx, t, t, config.getInt("tile_m")));
+      add("kv", cover(ctx, t, t, config.getInt("tile_n")));
       add("d", rules::coverRowPow2(ctx, c / heads.getInt()));
       return success();
     }
@@ -195,8 +239,9 @@ struct Pow2MaskingPass : spak::tile::impl::Pow2MaskingBase<Pow2MaskingPass> {
       if (x.getRank() < 1 || ShapedType::isDynamic(x.getShape().back()))
         return op->emitError("the row length (last dim) must be static to be held in one tile");
       int64_t cols = x.getShape().back();
-      add("rows", rules::coverDim(ctx, x.getRank() == 1 ? 1 : leadingRows(x),
-                                  config.getInt("row_tile")));
+      add("rows", cover(ctx, x.getRank() == 1 ? 1 : leadingRows(x),
+                        x.getRank() == 1 ? ArrayRef<int64_t>() : x.getShape().drop_back(),
+                        config.getInt("row_tile")));
       StringRef name = op->getName().getStringRef();
       if (name.contains("softmax") || name.contains("cross_entropy")) {
         // Online max/sum over column chunks: rows as wide as a vocabulary.
@@ -224,6 +269,7 @@ struct Pow2MaskingPass : spak::tile::impl::Pow2MaskingBase<Pow2MaskingPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    dynBound = dynamicDimBound(module, maxDynamic);
     WalkResult r = module.walk([&](Operation *op) {
       KernelKind kind = rules::classifyGraphOp(op->getName().getStringRef());
       if (kind == KernelKind::None)

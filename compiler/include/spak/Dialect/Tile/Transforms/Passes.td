@@ -68,7 +68,21 @@ def Pow2Masking : Pass<"spak-pow2-masking", "::mlir::ModuleOp"> {
     vec_width·32·warps. Dynamic dims (T) are recorded as `?`. An extent whose
     size is dynamic or not a multiple of its tile needs masked loads/stores;
     the lowering emits exactly those masks. Requires spak-apply-laws first.
+
+    Bounded dynamic dims: a tile never exceeds the next power of two of the
+    largest size its dimension can take. A dynamic dim is at most
+    `max-dynamic` (option), else spak.train's batch · seq_len (the trainer's
+    largest T times the batch: T itself, or B·T flattened), else unbounded.
+    So MicroGPT's T ≤ 16 gets 16-row matmul and attention tiles instead of
+    tile_m = 64 / tile_n = 128 rows, 7/8 of them masked. Only the tile
+    shrinks: the size stays `?`, masks and grids follow the run-time T, so a
+    longer T is still correct (more programs / loop steps). Elementwise block
+    sizes are not extents and do not change.
   }];
+  let options = [
+    Option<"maxDynamic", "max-dynamic", "int64_t", "0",
+           "upper bound of any dynamic dim (0: spak.train batch * seq_len when present; <0: unbounded)">
+  ];
   let dependentDialects = ["::spak::tile::TileDialect"];
 }
 
