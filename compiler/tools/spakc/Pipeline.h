@@ -68,6 +68,7 @@ struct Options {
   std::string output;     // -o (stage output file or project dir)
   std::string codeTarget; // cpp | cuda | all ("" = default)
   bool noFusion = false;
+  bool noDedup = false;      // keep one kernel per op instance (no spak-dedup-kernels)
   bool dryRun = false;       // compile -o / tune: only report what would be written / run
   std::string kernel;        // explain --kernel NAME
   bool quiet = false;
@@ -214,7 +215,10 @@ public:
       pm.addPass(spak::createSpakOptimizerStep());
       if (!o_.noFusion) pm.addPass(spak::createSpakFusion());
     }
-    if (target >= Level::Tile) spak::tile::buildGraphToTilePipeline(pm);
+    if (target >= Level::Tile) {
+      spak::tile::buildGraphToTilePipeline(pm);
+      if (!o_.noDedup) pm.addPass(spak::tile::createDedupKernels());
+    }
     if (mlir::failed(pm.run(*module_))) return false;
     level_ = target;
     return true;

@@ -57,6 +57,7 @@ Options:
                           `target NAME` in the rules dir's targets/*.dsl (e.g. sm_90). May be given once of each kind.
   --rules-dir DIR         the rule library for imports and targets (default: $SPAK_RULES_DIR, else the source tree's rules/)
   --no-fusion             do not run the fusion passes (every op becomes its own kernel)
+  --no-dedup              keep one kernel per op instance (identical kernels are merged by default)
   --dry-run               compile -o: list the files that would change, write nothing; tune: print the sweep plan
   --kernel NAME           explain: only this kernel
   --batch N               batch size of the data arguments (default: the train block's `batch`)
@@ -127,6 +128,8 @@ int parseArgs(int argc, char **argv, Options &o) {
       o.dryRun = true;
     } else if (is("--kernel")) {
       if (!value("--kernel", o.kernel) || o.kernel.empty()) return usageError("--kernel needs a kernel name");
+    } else if (a == "--no-dedup") {
+      o.noDedup = true;
     } else if (a == "--no-fusion") {
       o.noFusion = true;
     } else if (a == "-q" || a == "--quiet") {
