@@ -621,9 +621,9 @@ static LogicalResult lowerEmbedGrad(Lowering &L) {
     rowSizes.push_back(L.hostDim(dy, 0));
   Value partial = L.alloc({rows, C}, L.b.getF32Type(), rowSizes);
 
-  // Shared pieces of both kernels: the token's id, whether it is in [0, V), its row (0 when not).
+  // Shared pieces of both kernels: the token's id and whether it is in [0, V).
   struct Id {
-    Value id, valid, row;
+    Value id, valid;
   };
   auto readId = [&](KernelBuilder &k, Value Ids, Value r) {
     Value id = ExtractOp::create(L.b, k.loc, L.b.getI32Type(), k.load(k.i32({1}), Ids, {r}),
@@ -634,9 +634,7 @@ static LogicalResult lowerEmbedGrad(Lowering &L) {
                               arith::ConstantIntOp::create(L.b, k.loc, L.b.getI32Type(), 0)),
         arith::CmpIOp::create(L.b, k.loc, arith::CmpIPredicate::slt, id,
                               arith::ConstantIntOp::create(L.b, k.loc, L.b.getI32Type(), V)));
-    Value row = arith::SelectOp::create(
-        L.b, k.loc, valid, arith::IndexCastOp::create(L.b, k.loc, L.b.getIndexType(), id), k.idx(0));
-    return Id{id, valid, row};
+    return Id{id, valid};
   };
   // Whether any of the K ids at c0 (those below `limit`) equals `id`: a tile<1xf32> max-accumulator input.
   TileType chunkI = TileType::get({K}, L.b.getI32Type());
@@ -762,7 +760,10 @@ static LogicalResult lowerEmbedGrad(Lowering &L) {
                                              k.andMask(boolT(k, found, rowT), colMask));
                             return {k.addT(acc[0], g)};
                           });
-    k.store(sumLoop.getResult(0), Tab, {t.row, zero}, k.andMask(boolT(k, first, rowT), colMask));
+    // The id's row (row 0 when the id is invalid: the store is masked off then).
+    Value row = arith::SelectOp::create(
+        L.b, k.loc, t.valid, arith::IndexCastOp::create(L.b, k.loc, L.b.getIndexType(), t.id), zero);
+    k.store(sumLoop.getResult(0), Tab, {row, zero}, k.andMask(boolT(k, first, rowT), colMask));
     k.ret();
   }
   L.launch(k2, {L.hostDim(dy, 0)}, args2);
