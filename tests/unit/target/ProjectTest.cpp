@@ -85,7 +85,9 @@ TEST_CASE("project writer: layout, headers, idempotence, cmake build of the cpp 
   }
   std::string cmake = readText(out / "CMakeLists.txt");
   CHECK(cmake.find("set(CMAKE_CUDA_ARCHITECTURES 90a)") < cmake.find("\nproject("));
-  CHECK(readText(out / "cuda/kernels.cu").find("<<<") != std::string::npos);
+  // kernels.cu #includes one file per kernel family; the launches are in those.
+  CHECK(readText(out / "cuda/kernels.cu").find("#include \"kernels/") != std::string::npos);
+  CHECK(readText(out / "cuda/kernels/matmul.cu").find("<<<") != std::string::npos);
 
   // Second write: nothing changes, nothing is touched.
   auto stamp = fs::last_write_time(out / "cpp/kernels.cpp");
