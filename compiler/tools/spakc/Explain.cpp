@@ -7,8 +7,9 @@
 //      why they did not fuse (`spak.record_fusion_refusals` → `spak.fusion_refused`, see FusionUtils.h);
 //   2. spak-apply-laws, spak-stability-floor, spak-pow2-masking: the graph ops now carry their tile config, floor
 //      and padded extents; they are collected here per source location ("sources");
-//   3. spak-lower-graph-to-tile: every kernel is matched back to its source by location (and by its fused kind or
-//      family name when several graph ops share a location, e.g. attention and attention_grad).
+//   3. spak-lower-graph-to-tile (+ spak-dedup-kernels unless --no-dedup, like `spakc compile`): every kernel is
+//      matched back to its source by location (and by its fused kind or family name when several graph ops share a
+//      location, e.g. attention and attention_grad).
 // Then prints, per kernel: where it came from (graph op or fused region, DSL location), the fusion rule that made
 // it, its math line, every law with value and provenance, the stability floor, the padding; and per fusion rule:
 // how often it fired, which kernels it produced, and every place it was refused with the reason. Output is plain
@@ -156,15 +157,23 @@ const Source *matchSource(const SourceMap &sources, spak::tile::KernelOp k) {
   return best ? best : &cands.front();
 }
 
-/// Functions launching each kernel, in module order.
-std::map<std::string, std::vector<std::string>> launchers(mlir::ModuleOp m) {
-  std::map<std::string, std::vector<std::string>> out;
+/// Functions launching each kernel, in module order, and the distinct source locations of its launches (several
+/// after spak-dedup-kernels merged identical kernels).
+struct Launches {
+  std::vector<std::string> funcs, locs;
+};
+std::map<std::string, Launches> launchers(mlir::ModuleOp m) {
+  std::map<std::string, Launches> out;
+  auto addOnce = [](std::vector<std::string> &v, const std::string &x) {
+    if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+  };
   for (auto func : m.getOps<mlir::func::FuncOp>())
     func.walk([&](mlir::Operation *op) {
       if (op->getName().getStringRef() != "spak_tile.launch") return;
       if (auto k = op->getAttrOfType<mlir::FlatSymbolRefAttr>("kernel")) {
-        auto &v = out[k.getValue().str()];
-        if (std::find(v.begin(), v.end(), func.getSymName().str()) == v.end()) v.push_back(func.getSymName().str());
+        Launches &l = out[k.getValue().str()];
+        addOnce(l.funcs, func.getSymName().str());
+        addOnce(l.locs, locText(op->getLoc()));
       }
     });
   return out;
@@ -176,10 +185,10 @@ std::string join(const std::vector<std::string> &v, const std::string &sep, cons
   return s;
 }
 
-void printKernel(std::ostream &os, spak::tile::KernelOp k, const Source *src,
-                 const std::vector<std::string> &funcs, bool haveSources) {
+void printKernel(std::ostream &os, spak::tile::KernelOp k, const Source *src, const Launches &launches,
+                 bool haveSources) {
   os << "kernel @" << k.getSymName().str();
-  if (!funcs.empty()) os << "  (launched by " << join(funcs, ", ", "@") << ")";
+  if (!launches.funcs.empty()) os << "  (launched by " << join(launches.funcs, ", ", "@") << ")";
   os << "\n";
   std::string where = locText(k.getLoc());
   if (src && src->op == "spak_graph.fused")
@@ -188,6 +197,13 @@ void printKernel(std::ostream &os, spak::tile::KernelOp k, const Source *src,
     os << "  from:     " << src->op << " at " << where << "\n";
   else
     os << "  from:     " << (haveSources ? "(no graph op at this location) " : "") << where << "\n";
+  std::vector<std::string> others;
+  std::string file = where.substr(0, where.find(':') + 1); // "path:" of the kernel's own location
+  for (const auto &l : launches.locs)
+    if (l != where) others.push_back(l.rfind(file, 0) == 0 && file.size() > 1 ? l.substr(file.size()) : l);
+  if (!others.empty())
+    os << "  shared:   the same kernel also serves " << others.size() << " other op(s) at " << join(others, "; ")
+       << " (spak-dedup-kernels)\n";
   if (auto f = k->getAttrOfType<mlir::DictionaryAttr>("spak.fusion")) {
     auto rule = f.getAs<mlir::StringAttr>("rule"), loc = f.getAs<mlir::StringAttr>("rule_loc");
     auto kind = f.getAs<mlir::StringAttr>("kind");
@@ -373,6 +389,7 @@ int runExplain(const Options &o) {
     sources = collectSources(m);
     mlir::PassManager lower(m.getContext(), mlir::ModuleOp::getOperationName());
     lower.addPass(spak::createLowerGraphToTile());
+    if (!o.noDedup) lower.addPass(spak::tile::createDedupKernels()); // as `spakc compile` does
     if (mlir::failed(lower.run(m))) return s.finish(1);
   }
 
