@@ -121,15 +121,18 @@ template <class T, int R> Slot from_buf(const spak_gen::Buf<T, R>& b) {
   return s;
 }
 
-template <class R> struct is_tuple : std::false_type {};
-template <class... T> struct is_tuple<std::tuple<T...>> : std::true_type {};
+// Several results come back as the emitted `<fn>_results` aggregate, which has visit(f).
+template <class R, class = void> struct is_tuple : std::false_type {};
+template <class R> struct is_tuple<R, std::void_t<decltype(R::size)>> : std::true_type {};
 
 template <class R, class... A, size_t... I>
 std::vector<Slot> call_impl(R (*f)(spak_gen::StepContext&, A...), spak_gen::StepContext& ctx,
                             const std::vector<Slot>& in, std::index_sequence<I...>) {
   if constexpr (is_tuple<R>::value) {
     R r = f(ctx, to_buf<A>(in[I], I)...);
-    return std::apply([](auto&... e) { return std::vector<Slot>{from_buf(e)...}; }, r);
+    std::vector<Slot> out;
+    r.visit([&](const auto& e) { out.push_back(from_buf(e)); });
+    return out;
   } else {
     return {from_buf(f(ctx, to_buf<A>(in[I], I)...))};
   }

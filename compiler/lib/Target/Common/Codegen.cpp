@@ -701,10 +701,25 @@ public:
         return failure();
       results.push_back(*tt);
     }
+    // Several results: a named aggregate (`<fn>_results` with fields r0, r1, ...), not std::tuple — a train step
+    // returns hundreds of buffers, past what nvcc's front end instantiates for std::tuple.
+    std::string fname = sanitizeIdentifier(fn_.getSymName());
+    resultsStruct_.clear();
+    if (results.size() > 1) {
+      resultsStruct_ = cat("// results of @", fn_.getSymName(), " in order (visit(f) calls f on each)\nstruct ",
+                           fname, "_results {\n");
+      for (auto [i, t] : llvm::enumerate(results))
+        resultsStruct_ += cat("  ", t, " r", i, ";\n");
+      resultsStruct_ += cat("  static constexpr std::size_t size = ", results.size(), ";\n");
+      resultsStruct_ += "  template <class F> void visit(F&& f) const {";
+      for (size_t i = 0; i < results.size(); ++i)
+        resultsStruct_ += cat(" f(r", i, ");");
+      resultsStruct_ += " }\n};";
+    }
     std::string ret = results.empty() ? "void"
                       : results.size() == 1 ? results[0]
-                                            : "std::tuple<" + llvm::join(results, ", ") + ">";
-    return cat(ret, " ", sanitizeIdentifier(fn_.getSymName()), "(", params, ")");
+                                            : fname + "_results";
+    return cat(ret, " ", fname, "(", params, ")");
   }
 
   static FailureOr<std::string> typeText(Type t, Operation *where) {
@@ -831,7 +846,7 @@ private:
         std::string n = fresh("r");
         w_.line(cat("const auto ", n, " = ", call, ";"));
         for (auto [i, r] : llvm::enumerate(c.getResults()))
-          names_[r] = cat("std::get<", i, ">(", n, ")");
+          names_[r] = cat(n, ".r", i);
       }
       return success();
     }
@@ -852,6 +867,12 @@ private:
   }
 
   func::FuncOp fn_;
+public:
+  /// The `<fn>_results` struct of the last signature() with several results, else empty.
+  const std::string &resultsStruct() const { return resultsStruct_; }
+
+private:
+  std::string resultsStruct_;
   TargetKind kind_;
   SourceWriter &w_;
   llvm::DenseMap<Value, std::string> names_;
@@ -868,6 +889,9 @@ LogicalResult emitHostFunctions(ModuleOp module, TargetKind kind, SourceWriter &
     FailureOr<std::string> sig = he.signature();
     if (failed(sig))
       return failure();
+    if (!he.resultsStruct().empty())
+      for (llvm::StringRef l : llvm::split(he.resultsStruct(), '\n'))
+        decls.line(l.str());
     decls.line(*sig + ";");
     defs.line(cat("// host step function @", fn.getSymName(), ": launches on one ",
                   kind == TargetKind::Cuda ? "stream, no host synchronisation" : "thread, in order"));

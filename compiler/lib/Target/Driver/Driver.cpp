@@ -235,7 +235,7 @@ std::string argList(const DriverModel &m, const HostFunc &hf) {
 std::string resultOf(const HostFunc &hf, int index) {
   if (hf.numResults == 1)
     return "r";
-  return "std::get<" + std::to_string(index) + ">(r)";
+  return "r.r" + std::to_string(index);
 }
 
 std::string callsText(const DriverModel &m) {
