@@ -288,11 +288,15 @@ inline bool writeProject(const Options &o, Compiler &c, const std::string &dir, 
 #ifdef SPAK_HAVE_TRAINER_DRIVER
   po.driver = spak::target::trainerDriver();
 #endif
+  po.dryRun = o.dryRun;
   spak::target::ProjectReport report;
   if (mlir::failed(spak::target::writeProject(c.module(), po, &report))) return false;
-  progress(o, fmt::format("project {} (target {}): {} file(s) written, {} unchanged", dir, targets,
-                          report.written.size(), report.unchanged.size()));
-  for (const auto &w : report.written) progress(o, "  wrote " + w);
+  progress(o, fmt::format("project {} (target {}): {} file(s) {}, {} unchanged", dir, targets,
+                          report.written.size(), o.dryRun ? "would be written" : "written",
+                          report.unchanged.size()));
+  for (const auto &w : report.written) progress(o, (o.dryRun ? "  would write " : "  wrote ") + w);
+  for (const auto &r : report.removed) progress(o, (o.dryRun ? "  would remove " : "  removed ") + r);
+  progress(o, spak::target::kernelSummary(report));
   return true;
 }
 
