@@ -30,6 +30,7 @@ std::string canonicalText(KernelOp kernel) {
   llvm::raw_string_ostream os(text);
   OpPrintingFlags flags;
   flags.useLocalScope();
+  flags.assumeVerified(); // the module was verified by the pass manager; re-verifying per kernel is quadratic
   kernel->print(os, flags);
   std::string name = "@" + kernel.getSymName().str() + "(";
   size_t at = text.find(name);
