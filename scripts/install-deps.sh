@@ -3,9 +3,8 @@
 # already installed it only checks (about a second) and installs nothing.
 set -euo pipefail
 PKGS=(libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools antlr4 libantlr4-runtime-dev libfmt-dev catch2
-      mold ninja-build cmake g++ make python3 python3-numpy)
-# Optional test-only packages (float64 PyTorch reference for parity tests, gnuplot for loss curves).
-if [[ "${SPAK_WITH_TORCH:-0}" == "1" ]]; then PKGS+=(python3-torch); fi
+      mold ninja-build cmake g++ make python3 python3-numpy
+      python3-torch gnuplot-nox)   # the NanoGPT parity tests' PyTorch reference; loss-curve plots
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
