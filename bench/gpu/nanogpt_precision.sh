@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# NanoGPT on the GPU: precision checks (cuda fp32 / cuda bf16 vs the cpp target) and speed, one device call.
+#
+#   here (no GPU):  bench/gpu/nanogpt_precision.sh prepare [SPAKC]
+#       writes gpu-carry/prec: for examples/nanogpt/tiny.dsl the cpp project and two cuda projects
+#       (rules as committed: mma_bits = 16, and a rules copy with mma_bits = 32), the same two cuda projects of
+#       shakespeare_char.dsl, the tiny-shakespeare data and the PyTorch anchor.
+#   device:         bash bench/gpu/nanogpt_precision.sh run      (carry ["gpu-carry"])
+#       builds everything (in parallel), runs tiny 10 steps on all three and prints the loss differences against cpp
+#       (bars: fp32 1e-4, bf16 2e-2), runs shakespeare-char fp32 and bf16 for SC_STEPS steps (CUDA graphs) printing
+#       ms/step and the loss difference of the first 10 steps, then a per-kernel ncu table of 2 eager bf16 steps.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+P=gpu-carry/prec
+mode=${1:-}
+if [ "$mode" = prepare ]; then
+  set -e
+  spakc=${2:-build/bin/spakc}
+  rm -rf "$P" && mkdir -p "$P/data" "$P/rules32"
+  cp -r rules/. "$P/rules32/"
+  sed -i 's/^\(  law mma_bits = \)16/\132/' "$P/rules32/targets/sm90_h100.dsl"
+  grep -q "law mma_bits = 32" "$P/rules32/targets/sm90_h100.dsl"
+  "$spakc" compile examples/nanogpt/tiny.dsl -o "$P/tiny_cpp" --target cpp -q --no-unused-warnings
+  for m in tiny shakespeare_char; do
+    "$spakc" compile "examples/nanogpt/$m.dsl" -o "$P/${m}_bf16" --target cuda -q --no-unused-warnings
+    "$spakc" compile "examples/nanogpt/$m.dsl" -o "$P/${m}_fp32" --target cuda -q --no-unused-warnings \
+      --rules-dir "$P/rules32"
+  done
+  cp ../shared/data/tinyshakespeare/input.txt "$P/data/"
+  du -sh "$P"
+  exit 0
+fi
+[ "$mode" = run ] || { echo "usage: $0 prepare [SPAKC] | run" >&2; exit 2; }
+OUT=${OUT:-/tmp/prec-out}
+L=/tmp/prec  # logs (only tables go to $OUT)
+mkdir -p "$OUT" "$L"
+D=$P/data/input.txt
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv
+date -u +%FT%TZ
+J=$(nproc)
+build() {  # name target
+  cmake -S "$P/$1" -B "/tmp/b-$1" -DCMAKE_BUILD_TYPE=Release -DSPAK_TARGET="$2" >"$L/cfg-$1.log" 2>&1 &&
+    cmake --build "/tmp/b-$1" -j "$J" >"$L/build-$1.log" 2>&1 || { echo "BUILD FAILED: $1"; tail -30 "$L/build-$1.log"; }
+}
+t0=$(date +%s)
+for p in ${BUILDS:-tiny_cpp:cpp tiny_bf16:cuda tiny_fp32:cuda shakespeare_char_bf16:cuda shakespeare_char_fp32:cuda}; do
+  build "${p%%:*}" "${p##*:}" &
+done
+wait
+echo "== built all in $(( $(date +%s) - t0 )) s"
+cmp_logs() {  # a.jsonl b.jsonl n -> max |dloss| over the first n steps
+  python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+def losses(path):
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    return [r["loss"] for r in rows if "loss" in r]
+a, b = losses(sys.argv[1]), losses(sys.argv[2])
+n = min(int(sys.argv[3]), len(a), len(b))
+d = [abs(x - y) for x, y in zip(a[:n], b[:n])]
+print(f"{n} steps, max |dloss| = {max(d):.3e}, first losses {a[0]:.6f} vs {b[0]:.6f}, last {a[n-1]:.6f} vs {b[n-1]:.6f}")
+PY
+}
+if [ "${CHECKS:-1}" = 1 ]; then
+echo "== tiny: 10 steps, cpp vs cuda fp32 vs cuda bf16"
+for v in cpp bf16 fp32; do
+  /tmp/b-tiny_$v/train --data "$D" --steps 200 --stop-after 10 --sample 0 --log "$L/tiny-$v.jsonl" >"$L/tiny-$v.txt" 2>&1 ||
+    { echo "tiny $v failed"; tail -5 "$L/tiny-$v.txt"; }
+done
+echo -n "fp32 vs cpp: "; cmp_logs "$L/tiny-fp32.jsonl" "$L/tiny-cpp.jsonl" 10
+echo -n "bf16 vs cpp: "; cmp_logs "$L/tiny-bf16.jsonl" "$L/tiny-cpp.jsonl" 10
+echo "== shakespeare-char: ${SC_STEPS:-60} steps each (CUDA graphs)"
+for v in fp32 bf16; do
+  timeout 200 /tmp/b-shakespeare_char_$v/train --data "$D" --steps 5000 --stop-after "${SC_STEPS:-60}" --sample 0 \
+    --log "$L/sc-$v.jsonl" >"$L/sc-$v.txt" 2>&1 || echo "sc $v exit $?"
+  grep summary "$L/sc-$v.txt"
+done
+echo -n "bf16 vs fp32: "; cmp_logs "$L/sc-bf16.jsonl" "$L/sc-fp32.jsonl" 10
+python3 - "$OUT" <<'PY'
+import json, statistics, sys
+for v in ("fp32", "bf16"):
+    try:
+        rows = [json.loads(l) for l in open(f"/tmp/prec/sc-{v}.jsonl") if l.strip()]
+        ms = [r["ms"] for r in rows if "ms" in r and "loss" in r]
+        print(f"{v}: median ms/step over steps 11..: {statistics.median(ms[10:]):.2f}")
+    except Exception as e:
+        print(v, "no log", e)
+PY
+fi
+if [ "${PROFILE:-1}" = 1 ]; then
+  echo "== ncu: 2 eager bf16 steps"
+  mkdir -p gpu-carry/pc && rm -rf gpu-carry/pc/* && ln -sfn "$(pwd)/$P/shakespeare_char_bf16" gpu-carry/pc/shakespeare_char
+  mkdir -p /tmp/b-x && rm -rf /tmp/b-shakespeare_char && ln -sfn /tmp/b-shakespeare_char_bf16 /tmp/b-shakespeare_char
+  mkdir -p gpu-carry/pc/data/tinyshakespeare && cp "$D" gpu-carry/pc/data/tinyshakespeare/input.txt
+  CARRY=gpu-carry/pc OUT=$OUT bash bench/gpu/nanogpt_profile.sh shakespeare_char | tail -42
+  tail -5 "$OUT/ncu-shakespeare_char.err"
+fi
