@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------------------------------------------------===//
 #include "Pipeline.h"
+#include "TuneOptions.h"
 
 namespace {
 
@@ -38,7 +39,7 @@ Commands:
   compile FILE -o DIR           write a self-contained CMake project: kernels, host step, trainer, runtime headers
   train FILE [-- ARGS]          compile to DIR (default out/<model>), build it with cmake, run the trainer with ARGS
   explain FILE [--kernel NAME]  for every kernel: the rules and laws that shaped it (file:line), fusions fired/refused
-  tune FILE [--dry-run]         run the DSL's engineering_loop on the GPU and write the winning laws back as facts
+  tune FILE [--dry-run|--prepare|--ingest DIR]  sweep the DSL's tuning space on the GPU, write the winning laws back
 
 Stages (--emit):
   ast     the checked AST of the main file
@@ -59,6 +60,9 @@ Options:
   --no-fusion             do not run the fusion passes (every op becomes its own kernel)
   --no-dedup              keep one kernel per op instance (identical kernels are merged by default)
   --dry-run               compile -o: list the files that would change, write nothing; tune: print the sweep plan
+  --prepare               tune: write the sweep folder (-o DIR: projects, plan.json, run-sweep.sh), run nothing
+  --ingest DIR            tune: read DIR's plan and results (--results FILE), write the winning laws back
+  --force                 tune --ingest: accept a plan made for other rules / another version of the model
   --kernel NAME           explain: only this kernel
   --batch N               batch size of the data arguments (default: the train block's `batch`)
   --no-unused-warnings    do not warn about blocks the compiler does not use
@@ -126,6 +130,16 @@ int parseArgs(int argc, char **argv, Options &o) {
       o.batch = n;
     } else if (a == "--dry-run") {
       o.dryRun = true;
+    } else if (a == "--prepare") {
+      tuneOptions().prepare = true;
+    } else if (a == "--force") {
+      tuneOptions().force = true;
+    } else if (is("--ingest")) {
+      if (!value("--ingest", tuneOptions().ingest) || tuneOptions().ingest.empty())
+        return usageError("--ingest needs the sweep directory (the -o DIR of 'tune --prepare')");
+    } else if (is("--results")) {
+      if (!value("--results", tuneOptions().results) || tuneOptions().results.empty())
+        return usageError("--results needs a file (results.jsonl of run-sweep.sh)");
     } else if (is("--kernel")) {
       if (!value("--kernel", o.kernel) || o.kernel.empty()) return usageError("--kernel needs a kernel name");
     } else if (a == "--no-dedup") {
@@ -169,6 +183,8 @@ int parseArgs(int argc, char **argv, Options &o) {
   if (o.dryRun && o.command != "compile" && o.command != "tune")
     return usageError("--dry-run is for 'compile -o DIR' and 'tune' only");
   if (o.dryRun && o.command == "compile" && !o.emit.empty()) return usageError("--dry-run applies to -o DIR, not to --emit");
+  if (tuneOptions().any() && o.command != "tune")
+    return usageError("--prepare, --ingest, --results and --force are for 'tune' only");
   if (o.command == "train" && o.codeTarget == "all")
     return usageError("'train' runs one target: --target cpp or --target cuda");
   return -1;
