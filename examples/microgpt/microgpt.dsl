@@ -57,9 +57,9 @@ system MicroGPT {
     sample { count: 20, temperature: 0.5, max_len: block_size }
   }
 
-  // The H100 sweep (bench/gpu/tune_h100.sh, 8 variants incl. the rules as they are): tile_m and tile_n move the
-  // attention and matmul families, k_lat (K load pipeline depth) only attention.
   tuning_space {
+    // The H100 sweep (bench/gpu/tune_h100.sh): 8 variants, the rules as they are among them. tile_m and tile_n
+    // move the attention and matmul kernel families, k_lat (K load pipeline depth) only attention.
     tile_m: [32, 64]
     tile_n: [64, 128]
     k_lat: [2, 3]
