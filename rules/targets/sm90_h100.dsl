@@ -16,4 +16,7 @@ target sm_90 "NVIDIA H100 80GB HBM3" {
   law row_tile = 4           // rows per CTA of row-wise kernels (norms, softmax): SPAK's ln_tile_m
   law vec_width = 4          // elements per thread per memory op in elementwise kernels
   stability_floor = -1e20    // masked logits use this, never -inf (exp(-inf - -inf) is NaN)
+  law min_ctas = 264         // split-K below this many output tiles of a matmul (2 CTAs per SM)
+  law split_k_chunk = 2048   // k per CTA of a split-K matmul's first stage (weight gradients: k = B*T rows)
+  law mma_bits = 16          // mma operands: 16 = bf16 tensor cores, fp32 accumulate (32 = exact fp32 CUDA cores)
 }

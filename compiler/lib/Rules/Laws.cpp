@@ -24,6 +24,10 @@ static const LawDefault kLawDefaults[] = {
     {"warps", 4, "warps per CTA", true},
     {"row_tile", 4, "rows per CTA of row-wise kernels (norms, softmax, cross-entropy)", true},
     {"vec_width", 4, "elements per thread per memory op in elementwise kernels", true},
+    {"mma_bits", 32, "operand precision of tile mma on the cuda target: 32 = fp32 on CUDA cores, 16 = bf16 tensor "
+                     "cores with fp32 accumulation (the cpp target always computes in fp32)", true},
+    {"min_ctas", 96, "CTA target of a matmul launch: a static output tile grid below it splits k (split-K)", false},
+    {"split_k_chunk", 4096, "k extent per CTA of a split-K matmul's first stage (rounded up to tile_k)", false},
 };
 
 ArrayRef<LawDefault> rules::lawDefaults() { return kLawDefaults; }
@@ -130,8 +134,9 @@ KernelKind rules::classifyGraphOp(StringRef opName) {
 }
 
 ArrayRef<StringLiteral> rules::lawsForKind(KernelKind kind) {
-  static const StringLiteral matmul[] = {"tile_m", "tile_n", "tile_k", "stages", "warps"};
-  static const StringLiteral attention[] = {"tile_m", "tile_n", "k_lat", "v_lat", "warps"};
+  static const StringLiteral matmul[] = {"tile_m", "tile_n",   "tile_k",   "stages",
+                                         "warps",  "mma_bits", "min_ctas", "split_k_chunk"};
+  static const StringLiteral attention[] = {"tile_m", "tile_n", "k_lat", "v_lat", "warps", "mma_bits"};
   static const StringLiteral row[] = {"row_tile", "warps"};
   static const StringLiteral elementwise[] = {"vec_width", "warps"};
   switch (kind) {

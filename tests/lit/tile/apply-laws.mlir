@@ -5,7 +5,7 @@
 
 // CHECK-LABEL: func.func @laws
 // CHECK: spak_graph.linear
-// CHECK-SAME: spak.tile_config = #spak_tile.config<{stages = #spak_tile.law<"stages", 3, "rules/targets/sm90_h100.dsl:14:3">, tile_k = #spak_tile.law<"tile_k", 32, "default">, tile_m = #spak_tile.law<"tile_m", 64, "rules/targets/sm90_h100.dsl:9:3">, tile_n = #spak_tile.law<"tile_n", 128, "rules/targets/sm90_h100.dsl:10:3">, warps = #spak_tile.law<"warps", 4, "default">}>
+// CHECK-SAME: spak.tile_config = #spak_tile.config<{{{.*}}mma_bits = #spak_tile.law<"mma_bits", 32, "default">, {{.*}}stages = #spak_tile.law<"stages", 3, "rules/targets/sm90_h100.dsl:14:3">, tile_k = #spak_tile.law<"tile_k", 32, "default">, tile_m = #spak_tile.law<"tile_m", 64, "rules/targets/sm90_h100.dsl:9:3">, tile_n = #spak_tile.law<"tile_n", 128, "rules/targets/sm90_h100.dsl:10:3">, warps = #spak_tile.law<"warps", 4, "default">}>
 // CHECK: spak_graph.attention
 // CHECK-SAME: k_lat = #spak_tile.law<"k_lat", 2, "rules/targets/sm90_h100.dsl:12:3">
 // CHECK-SAME: v_lat = #spak_tile.law<"v_lat", 5, "default">
@@ -44,7 +44,7 @@ func.func @laws(%x: tensor<?x16xf32>, %w: tensor<64x16xf32>, %q: tensor<1x?x16xf
 
 // No spak.laws at all: every law is its documented default.
 // CHECK-LABEL: func.func @defaults
-// CHECK: spak.tile_config = #spak_tile.config<{stages = #spak_tile.law<"stages", 2, "default">, tile_k = #spak_tile.law<"tile_k", 32, "default">, tile_m = #spak_tile.law<"tile_m", 64, "default">, tile_n = #spak_tile.law<"tile_n", 64, "default">, warps = #spak_tile.law<"warps", 4, "default">}>
+// CHECK: spak.tile_config = #spak_tile.config<{{{.*}}mma_bits = #spak_tile.law<"mma_bits", 32, "default">, {{.*}}stages = #spak_tile.law<"stages", 2, "default">, tile_k = #spak_tile.law<"tile_k", 32, "default">, tile_m = #spak_tile.law<"tile_m", 64, "default">, tile_n = #spak_tile.law<"tile_n", 64, "default">, warps = #spak_tile.law<"warps", 4, "default">}>
 func.func @defaults(%x: tensor<?x16xf32>, %w: tensor<64x16xf32>) {
   %0 = "spak_graph.linear"(%x, %w) : (tensor<?x16xf32>, tensor<64x16xf32>) -> tensor<?x64xf32>
   return

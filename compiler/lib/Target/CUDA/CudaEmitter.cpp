@@ -15,8 +15,19 @@
 //     strides the reduced axis and combines with warp shuffles;
 //   * tile broadcast / mma / extract read other threads' elements through a
 //     shared-memory scratch area, between __syncthreads() barriers;
-//     mma is a simple tiled loop on CUDA cores. The wgmma/TMA path (sm_90a) is
-//     a later optimisation, to be selected by a rule; it is not emitted yet.
+//   * mma: a register tile of a shape some mma produces (rank 2, M % 16 and
+//     N % 8 dividing over the warps) uses the *fragment layout* of the
+//     m16n8 tensor-core accumulator instead of e = tid + s * NT: the CTA's
+//     warps split the tile WM x WN, each warp owns MI x NI blocks of 16 x 8,
+//     and lane (g = lane / 4, t = lane % 4) holds rows g, g + 8 and columns
+//     2t, 2t + 1 of every block (slot s = ((mi * NI + ni) * 4 + r)). Every
+//     other op of such a tile still visits its elements through the same
+//     slots, so the layout is invisible to the rest of the kernel. The mma
+//     itself reads its operands from shared memory and, by the law
+//     `mma_bits`, either runs register-blocked fp32 FMAs on CUDA cores (32:
+//     exact fp32, the same k order as the cpp target) or bf16
+//     mma.sync.m16n8k16 on tensor cores with fp32 accumulation (16).
+//     Shapes that do not fit fall back to one output element per thread.
 //
 // Every kernel gets a host launcher `launch_<k>(grid, stream, args...)` that
 // launches `<<<grid, 32 * warps, smem bytes, stream>>>` with no host sync, so
@@ -27,6 +38,10 @@
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
+#include <map>
+#include <optional>
 
 using namespace mlir;
 using namespace spak::tile;
@@ -98,6 +113,8 @@ public:
         warpsNote = cat("warps = ", warps_, "  <- ", lawProvenanceText(law));
       }
     nt_ = 32 * warps_;
+    if (failed(planFragments()))
+      return failure();
     planScratch();
     tileTop_ = align16(scratchBytes_);
 
@@ -134,6 +151,12 @@ public:
     w_.line("const int tid = threadIdx.x;");
     w_.line("const int lane = tid & 31, warp = tid >> 5;");
     w_.line("(void)lane; (void)warp; (void)spak_smem;");
+    for (auto &[shape, f] : frags_)
+      w_.line(cat("const int ", f.base, " = ((warp / ", f.wn, ") * ", f.m / f.wm, " + (lane >> 2)) * ", f.n,
+                  " + (warp % ", f.wn, ") * ", f.n / f.wn, " + 2 * (lane & 3);  // fragment layout of ", f.m,
+                  "x", f.n, " tiles: warps ", f.wm, " x ", f.wn, ", ", f.mi, " x ", f.ni, " blocks of 16 x 8 each"));
+    for (auto &[shape, f] : frags_)
+      w_.line(cat("(void)", f.base, ";"));
     if (std::string u = unusedDimsText(params_); !u.empty())
       w_.line(u);
     w_.dedent();
@@ -189,6 +212,17 @@ protected:
 
   void openElementLoop(TileType type, bool needIndices) override {
     int64_t n = numElements(type);
+    if (const Frag *f = fragOf(type)) {
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int s = 0; s < ", slots(type), "; ++s) {"));
+      w_.indent();
+      fragEPos_ = static_cast<int64_t>(w_.size());
+      fragEText_ = cat("const int e = ", fragElementText(*f, "s"), ";  // fragment layout");
+      guarded_ = false;
+      indexShape_.assign(type.getShape().begin(), type.getShape().end());
+      indexPos_ = needIndices ? static_cast<int64_t>(w_.size()) : -1;
+      return;
+    }
     w_.line("#pragma unroll");
     w_.line(cat("for (int s = 0, e = tid; s < ", slots(type), "; ++s, e += ", nt_, ") {"));
     w_.indent();
@@ -202,6 +236,10 @@ protected:
   }
 
   void closeElementLoop() override {
+    // A fragment-layout loop computes `e` only when the body (or its indices) uses it.
+    bool needE = false;
+    if (fragEPos_ >= 0)
+      needE = usesIdentifier(llvm::StringRef(w_.str()).drop_front(fragEPos_), "e");
     // Declare just the indices the loop body uses (nvcc warns about the others).
     if (indexPos_ >= 0) {
       llvm::StringRef body = llvm::StringRef(w_.str()).drop_front(indexPos_);
@@ -220,9 +258,16 @@ protected:
         used.push_back(u);
       }
       std::string decl = indexDecl(indexShape_, "e", "i", used);
-      if (!decl.empty())
+      if (!decl.empty()) {
         w_.insertLine(indexPos_, decl);
+        needE = fragEPos_ >= 0;
+      }
       indexPos_ = -1;
+    }
+    if (fragEPos_ >= 0) {
+      if (needE)
+        w_.insertLine(fragEPos_, fragEText_);
+      fragEPos_ = -1;
     }
     if (guarded_) {
       w_.dedent();
@@ -276,6 +321,186 @@ protected:
   }
 
 private:
+  // ---- fragment layout (see the file header) --------------------------------
+  struct Frag {
+    int64_t m = 0, n = 0;    // tile shape
+    int64_t wm = 1, wn = 1;  // warps along rows / columns
+    int64_t mi = 1, ni = 1;  // 16 x 8 blocks per warp along rows / columns
+    std::string base;        // per-thread element index of slot 0
+  };
+
+  static bool usesIdentifier(llvm::StringRef body, llvm::StringRef id) {
+    for (size_t p = body.find(id); p != llvm::StringRef::npos; p = body.find(id, p + 1)) {
+      bool before = p == 0 || !(llvm::isAlnum(body[p - 1]) || body[p - 1] == '_');
+      bool after = p + id.size() >= body.size() || !(llvm::isAlnum(body[p + id.size()]) || body[p + id.size()] == '_');
+      if (before && after)
+        return true;
+    }
+    return false;
+  }
+
+  /// The fragment layout of a register tile, or null for the default layout.
+  const Frag *fragOf(TileType t) const {
+    if (t.getMemorySpace() == MemorySpace::smem || t.getRank() != 2)
+      return nullptr;
+    auto it = frags_.find({t.getShape()[0], t.getShape()[1]});
+    return it == frags_.end() ? nullptr : &it->second;
+  }
+
+  /// Element index of slot `s` (an expression) of a fragment-layout tile.
+  static std::string fragElementText(const Frag &f, llvm::StringRef s) {
+    return cat(f.base, " + (((", s, " >> 2) / ", f.ni, ") * 16 + ((", s, " >> 1) & 1) * 8) * ", f.n, " + ((", s,
+               " >> 2) % ", f.ni, ") * 8 + (", s, " & 1)");
+  }
+
+  /// Reads the mma_bits law of the kernel (32 when absent).
+  LogicalResult readMmaBits() {
+    mmaBits_ = 32;
+    mmaBitsNote_ = "mma_bits = 32  <- default (docs/dialects/tile.md)";
+    if (auto config = kernel_.getConfigAttr())
+      if (LawAttr law = config.getLaw("mma_bits")) {
+        if (!law.isInteger() || (law.getInt() != 16 && law.getInt() != 32))
+          return kernel_.emitOpError("law 'mma_bits' must be 32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 "
+                                     "accumulation) for target cuda, got ")
+                 << lawValueText(law) << " (" << lawProvenanceText(law) << ")";
+        mmaBits_ = law.getInt();
+        mmaBitsNote_ = cat("mma_bits = ", mmaBits_, "  <- ", lawProvenanceText(law));
+      }
+    return success();
+  }
+
+  /// Gives every register-tile shape an mma produces a fragment layout, when
+  /// the shape divides into 16 x 8 blocks over the CTA's warps.
+  LogicalResult planFragments() {
+    if (failed(readMmaBits()))
+      return failure();
+    kernel_.walk([&](MmaOp op) {
+      TileType t = op.getResult().getType();
+      if (t.getMemorySpace() == MemorySpace::smem || t.getRank() != 2)
+        return;
+      int64_t m = t.getShape()[0], n = t.getShape()[1];
+      if (frags_.count({m, n}))
+        return;
+      // The split of the warps with the squarest warp tile.
+      std::optional<Frag> best;
+      double bestScore = 0;
+      for (int64_t wm = 1; wm <= warps_; wm *= 2) {
+        if (warps_ % wm)
+          continue;
+        int64_t wn = warps_ / wm;
+        if (m % (16 * wm) || n % (8 * wn))
+          continue;
+        double score = std::abs(std::log2(double(m / wm)) - std::log2(double(n / wn)));
+        if (!best || score < bestScore) {
+          best = Frag{m, n, wm, wn, m / wm / 16, n / wn / 8, cat("frag_", m, "x", n)};
+          bestScore = score;
+        }
+      }
+      if (best)
+        frags_[{m, n}] = *best;
+    });
+    return success();
+  }
+
+  /// mma into a fragment-layout result: operands from shared memory, the
+  /// accumulator in registers.
+  LogicalResult emitFragmentMma(MmaOp op, const Frag &f) {
+    TileType a = op.getA().getType(), b = op.getB().getType(), dst = op.getResult().getType();
+    bool ta = op.getTransposeA(), tb = op.getTransposeB();
+    int64_t m = f.m, n = f.n;
+    int64_t k = ta ? a.getShape()[0] : a.getShape()[1];
+    bool tensorCores = mmaBits_ == 16 && k % 16 == 0 && a.getElementType().isF32() && b.getElementType().isF32() &&
+                       dst.getElementType().isF32();
+    std::string res = defineTile(op.getResult());
+    w_.line(cat("// ", res, " = ", ta ? "a^T" : "a", " * ", tb ? "b^T" : "b", " + acc  (", shapeText(dst.getShape()),
+                ", k = ", k, "), fragment layout: warps ", f.wm, " x ", f.wn, ", each ", m / f.wm, " x ", n / f.wn,
+                (tensorCores ? " on tensor cores (bf16 mma.sync.m16n8k16, fp32 accumulation)"
+                             : " on CUDA cores (fp32, register-blocked, k in order)"),
+                "; ", mmaBitsNote_));
+    if (mmaBits_ == 16 && !tensorCores)
+      w_.line(cat("// (mma_bits = 16 asks for tensor cores, but k = ", k,
+                  " is not a multiple of 16 or the types are not f32: exact fp32 instead)"));
+    w_.line("{");
+    w_.indent();
+    bool stagedA = false, stagedB = false;
+    std::string pa = shareTile(op.getA(), 0, stagedA, "mma_a");
+    std::string pb = shareTile(op.getB(), stagedA ? align16(tileBytes(a)) : 0, stagedB, "mma_b");
+    if (stagedA || stagedB)
+      w_.line("__syncthreads();");
+    // The accumulator: same shape, so the same layout; copied slot by slot.
+    openElementLoop(dst, false);
+    w_.line(cat(elemOf(res, dst), " = ", elem(op.getAcc()), ";"));
+    closeElementLoop();
+    auto aAt = [&](const std::string &row, const std::string &kk) {
+      return ta ? cat(pa, "[(", kk, ") * ", m, " + ", row, "]") : cat(pa, "[(", row, ") * ", k, " + ", kk, "]");
+    };
+    auto bAt = [&](const std::string &kk, const std::string &col) {
+      return tb ? cat(pb, "[(", col, ") * ", k, " + ", kk, "]") : cat(pb, "[(", kk, ") * ", n, " + ", col, "]");
+    };
+    w_.line(cat("const int wrow = (warp / ", f.wn, ") * ", m / f.wm, " + (lane >> 2);  // this lane's first row"));
+    w_.line(cat("const int wcol = (warp % ", f.wn, ") * ", n / f.wn, ";  // this warp's first column"));
+    w_.line("const int quad = lane & 3;");
+    if (tensorCores) {
+      w_.line(cat("for (int k0 = 0; k0 < ", k, "; k0 += 16) {"));
+      w_.indent();
+      w_.line(cat("uint32_t fa[", f.mi, "][4], fb[", f.ni, "][2];"));
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi) {"));
+      w_.indent();
+      w_.line("const int r0 = wrow + mi * 16, r1 = r0 + 8, c0 = k0 + 2 * quad, c1 = c0 + 8;");
+      w_.line(cat("fa[mi][0] = spak_gen::pack_bf16(", aAt("r0", "c0"), ", ", aAt("r0", "c0 + 1"), ");"));
+      w_.line(cat("fa[mi][1] = spak_gen::pack_bf16(", aAt("r1", "c0"), ", ", aAt("r1", "c0 + 1"), ");"));
+      w_.line(cat("fa[mi][2] = spak_gen::pack_bf16(", aAt("r0", "c1"), ", ", aAt("r0", "c1 + 1"), ");"));
+      w_.line(cat("fa[mi][3] = spak_gen::pack_bf16(", aAt("r1", "c1"), ", ", aAt("r1", "c1 + 1"), ");"));
+      w_.dedent();
+      w_.line("}");
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int ni = 0; ni < ", f.ni, "; ++ni) {"));
+      w_.indent();
+      w_.line("const int col = wcol + ni * 8 + (lane >> 2), k1 = k0 + 2 * quad, k2 = k1 + 8;");
+      w_.line(cat("fb[ni][0] = spak_gen::pack_bf16(", bAt("k1", "col"), ", ", bAt("k1 + 1", "col"), ");"));
+      w_.line(cat("fb[ni][1] = spak_gen::pack_bf16(", bAt("k2", "col"), ", ", bAt("k2 + 1", "col"), ");"));
+      w_.dedent();
+      w_.line("}");
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi)"));
+      w_.line("#pragma unroll");
+      w_.line(cat("  for (int ni = 0; ni < ", f.ni, "; ++ni) spak_gen::mma_bf16_16816(&", res, "[(mi * ", f.ni,
+                  " + ni) * 4], fa[mi], fb[ni]);"));
+      w_.dedent();
+      w_.line("}");
+    } else {
+      w_.line("#pragma unroll 2");
+      w_.line(cat("for (int kk = 0; kk < ", k, "; ++kk) {"));
+      w_.indent();
+      w_.line(cat("float ra[", f.mi, "][2], rb[", f.ni, "][2];"));
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi) {"));
+      w_.line(cat("  ra[mi][0] = ", aAt("wrow + mi * 16", "kk"), ";"));
+      w_.line(cat("  ra[mi][1] = ", aAt("wrow + mi * 16 + 8", "kk"), ";"));
+      w_.line("}");
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int ni = 0; ni < ", f.ni, "; ++ni) {"));
+      w_.line(cat("  rb[ni][0] = ", bAt("kk", "wcol + ni * 8 + 2 * quad"), ";"));
+      w_.line(cat("  rb[ni][1] = ", bAt("kk", "wcol + ni * 8 + 2 * quad + 1"), ";"));
+      w_.line("}");
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi)"));
+      w_.line("#pragma unroll");
+      w_.line(cat("  for (int ni = 0; ni < ", f.ni, "; ++ni)"));
+      w_.line("#pragma unroll");
+      w_.line("    for (int r = 0; r < 4; ++r)");
+      w_.line(cat("      ", res, "[(mi * ", f.ni, " + ni) * 4 + r] += ra[mi][r >> 1] * rb[ni][r & 1];"));
+      w_.dedent();
+      w_.line("}");
+    }
+    if (stagedA || stagedB)
+      w_.line("__syncthreads();  // scratch free again");
+    w_.dedent();
+    w_.line("}");
+    return success();
+  }
+
   /// `const int i0 = ..., i1 = ...;` decomposing linear `var` over `shape`,
   /// declaring only the dims marked in `used`; empty when none is used.
   static std::string indexDecl(ArrayRef<int64_t> shape, llvm::StringRef var, llvm::StringRef prefix,
@@ -412,14 +637,16 @@ private:
   }
 
   LogicalResult emitMma(MmaOp op) {
+    if (const Frag *f = fragOf(op.getResult().getType()))
+      return emitFragmentMma(op, *f);
     TileType a = op.getA().getType(), b = op.getB().getType(), dst = op.getResult().getType();
     bool ta = op.getTransposeA(), tb = op.getTransposeB();
     int64_t k = ta ? a.getShape()[0] : a.getShape()[1];
     std::string n = defineTile(op.getResult());
     std::string elt = *cxxScalarType(dst.getElementType());
     w_.line(cat("// ", n, " = ", ta ? "a^T" : "a", " * ", tb ? "b^T" : "b", " + acc  (", shapeText(dst.getShape()),
-                ", k = ", k, "): operands in shared memory, each thread computes its own outputs on CUDA cores."));
-    w_.line("// (wgmma/TMA on sm_90a is a later optimisation, to be selected by a rule; not emitted yet.)");
+                ", k = ", k, "): operands in shared memory, each thread computes its own outputs on CUDA cores"
+                " (this shape does not split into 16 x 8 blocks over the warps)."));
     w_.line("{");
     w_.indent();
     bool stagedA = false, stagedB = false;
@@ -459,6 +686,20 @@ private:
       return success();
     }
     w_.line(cat(elt, " ", n, ";"));
+    if (fragOf(src)) {
+      w_.line(cat("{  // element ", pos, " of a fragment-layout tile: its owner shares it through scratch"));
+      w_.indent();
+      w_.line(cat(elt, "* slot = reinterpret_cast<", elt, "*>(spak_smem);"));
+      openElementLoop(src, false);
+      w_.line(cat("if (e == ", pos, ") *slot = ", elemOf(expr(op.getSource()), src), ";"));
+      closeElementLoop();
+      w_.line("__syncthreads();");
+      w_.line(cat(n, " = *slot;"));
+      w_.line("__syncthreads();");
+      w_.dedent();
+      w_.line("}");
+      return success();
+    }
     w_.line("{  // element " + std::to_string(pos) + " is owned by thread " + std::to_string(pos % nt_) +
             ": share it through scratch");
     w_.indent();
@@ -479,6 +720,11 @@ private:
   bool guarded_ = false;
   SmallVector<int64_t> indexShape_;
   int64_t indexPos_ = -1;
+  int64_t fragEPos_ = -1;
+  std::string fragEText_;
+  std::map<std::pair<int64_t, int64_t>, Frag> frags_;
+  int64_t mmaBits_ = 32;
+  std::string mmaBitsNote_;
   std::string decl_;
 };
 
@@ -492,7 +738,29 @@ std::string cudaPrelude() {
                                cudaGetErrorString(spak_err_));                                  \
   } while (0)
 
+#include <cuda_bf16.h>
+
 namespace spak_gen {
+
+// Two floats rounded to bf16 (round to nearest even), `lo` in the low half: one mma operand register.
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// d += a * b on tensor cores: one m16n8k16 block, bf16 operands (a: 4 registers, row-major 16 x 16; b: 2 registers,
+// 16 x 8 column-major), fp32 accumulators d[0..3] = rows g, g + 8 x columns 2t, 2t + 1 (PTX ISA, mma.m16n8k16).
+__device__ __forceinline__ void mma_bf16_16816(float* d, const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  asm volatile("trap;");  // bf16 mma.sync needs sm_80+: set law mma_bits = 32 for this GPU
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
 
 // Warp-wide combines: every lane ends with the result of all 32 lanes.
 template <typename T>

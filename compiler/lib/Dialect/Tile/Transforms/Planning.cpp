@@ -44,7 +44,8 @@ struct ApplyLawsPass : spak::tile::impl::ApplyLawsBase<ApplyLawsPass> {
     const std::pair<StringRef, int64_t> overrides[] = {
         {"tile_m", tileM}, {"tile_n", tileN},   {"tile_k", tileK},
         {"k_lat", kLat},   {"v_lat", vLat},     {"stages", stages},
-        {"warps", warps},  {"row_tile", rowTile}, {"vec_width", vecWidth}};
+        {"warps", warps},  {"row_tile", rowTile}, {"vec_width", vecWidth}, {"mma_bits", mmaBits},
+        {"min_ctas", minCtas}, {"split_k_chunk", splitKChunk}};
     llvm::StringMap<LawAttr> resolved;
     Builder b(ctx);
     for (auto [name, value] : overrides) {

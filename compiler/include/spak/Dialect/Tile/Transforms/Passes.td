@@ -34,7 +34,10 @@ def ApplyLaws : Pass<"spak-apply-laws", "::mlir::ModuleOp"> {
     Option<"stages", "stages", "int64_t", "0", "override law stages (0: from the rules)">,
     Option<"warps", "warps", "int64_t", "0", "override law warps (0: from the rules)">,
     Option<"rowTile", "row-tile", "int64_t", "0", "override law row_tile (0: from the rules)">,
-    Option<"vecWidth", "vec-width", "int64_t", "0", "override law vec_width (0: from the rules)">
+    Option<"vecWidth", "vec-width", "int64_t", "0", "override law vec_width (0: from the rules)">,
+    Option<"mmaBits", "mma-bits", "int64_t", "0", "override law mma_bits (0: from the rules; 32 or 16)">,
+    Option<"minCtas", "min-ctas", "int64_t", "0", "override law min_ctas (0: from the rules)">,
+    Option<"splitKChunk", "split-k-chunk", "int64_t", "0", "override law split_k_chunk (0: from the rules)">
   ];
   let dependentDialects = ["::spak::tile::TileDialect"];
 }
