@@ -88,16 +88,20 @@ func.func @split_t(%x: tensor<2x?x48xf32>) -> (tensor<2x16x?xf32>, tensor<?x2x16
 
 // -----
 
-// Bias gradient: sum over the B*T rows of a [2, ?, 64] tensor. Rows are dynamic, so each
-// program sums a 1024-row chunk into partials, and a second kernel sums the chunks in order.
+// Bias gradient: sum over the B*T rows of a [2, ?, 64] tensor. Rows are dynamic: stage 1 sums chunks of
+// (row_tile * vec_width)^2 = 256 rows per (column tile, chunk) program into partials, accumulating [16 x 64]
+// tiles element-wise (no reduce inside the loop), and a second kernel sums the chunks in order.
 // CHECK-LABEL: spak_tile.kernel @reduce_cols_partial_0(
-// CHECK-SAME: grid = ["ceildiv(K2, 64)", "row chunks", "K1"], math = "p[k1, j, c] = sum_(r in chunk j of 1024 rows) x[k1, r, c]"
+// CHECK-SAME: vec_width = #spak_tile.law<"vec_width", 4, "default">
+// CHECK-SAME: grid = ["ceildiv(K2, 64)", "ceildiv(R, 256)", "K1"], math = "p[k1, j, c] = sum_(r in chunk j of 256 rows) x[k1, r, c]"
 // CHECK: %[[HI:.*]] = arith.minui
-// CHECK: scf.for %[[R:.*]] = %{{.*}} to %[[HI]] step %c4
-// CHECK:   spak_tile.mask bounds[%[[R]], %{{.*}}] within[%[[HI]], %{{.*}}] : !spak_tile.tile<4x64xi1>
-// CHECK:   spak_tile.reduce sum %{{.*}} axis 0 : !spak_tile.tile<4x64xf32> -> !spak_tile.tile<1x64xf32>
+// CHECK: scf.for %[[R:.*]] = %{{.*}} to %[[HI]] step %c16 iter_args(%[[ACC:.*]] = %{{.*}}) -> (!spak_tile.tile<16x64xf32>)
+// CHECK:   spak_tile.mask bounds[%[[R]], %{{.*}}] within[%[[HI]], %{{.*}}] : !spak_tile.tile<16x64xi1>
+// CHECK-NOT: spak_tile.reduce
+// CHECK:   spak_tile.add %[[ACC]], %{{.*}} : !spak_tile.tile<16x64xf32>
+// CHECK: spak_tile.reduce sum %{{.*}} axis 0 : !spak_tile.tile<16x64xf32> -> !spak_tile.tile<1x64xf32>
 // CHECK-LABEL: spak_tile.kernel @reduce_cols_0(
-// CHECK-SAME: math = "y[k1, c] = sum_r x[k1, r, c]"
+// CHECK-SAME: grid = ["ceildiv(K2, 64)", "1", "K1"], math = "y[k1, c] = sum_r x[k1, r, c]"
 // CHECK-NOT: atomic_add
 // Row sums (reduce over the last axis).
 // CHECK-LABEL: spak_tile.kernel @reduce_rows_0(

@@ -8,15 +8,17 @@
 //                   permuted row index; perms that swap the last two axes: a
 //                   tile transpose (mma with an identity tile, exact in f32)
 //   reduce_sum      contiguous reduced axes, viewed as [K1, R, K2]: a row sum
-//                   (K2 = 1) or a deterministic column sum (one program per
-//                   column tile; a second pass over row-chunk partials for
-//                   long columns) — no atomics
+//                   (K2 = 1) or a deterministic two-stage column sum
+//                   (ColumnSum.h: (column tile x row chunk) programs with a
+//                   [row_tile·vec_width x 32·warps] accumulator, then a sum
+//                   of the chunk partials in order) — no atomics
 //   broadcast_like  a broadcasting map (the VJP of reduce_sum)
 //   zeros_like      a flat fill
 //   dropout         p = 0 only: the identity (the result aliases the input)
 //
 //===----------------------------------------------------------------------===//
 #include "spak/Conversion/GraphToTile/Lowering.h"
+#include "ColumnSum.h"
 #include "spak/Rules/Laws.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -421,83 +423,125 @@ static void emitRowSum(Lowering &L, Value X, Value Y, int64_t rt, ConfigAttr cfg
   L.launch(kernel, {L.gridFromDim(X, 0, rt)}, args);
 }
 
-/// Column sums of X [K1, R, K2] over R into Y [K1, K2] (or partials
-/// [K1, chunks, K2] when `rowsPerProgram` > 0: program (c, j, k1) sums rows
-/// [j·rowsPerProgram, (j+1)·rowsPerProgram)). Deterministic: a fixed loop
-/// order per program, no atomics.
-static void emitColumnSum(Lowering &L, Value X, Value Y, int64_t rt, int64_t tc,
-                          int64_t rowsPerProgram, ConfigAttr cfg) {
-  auto xT = cast<BufferType>(X.getType());
+//--- column sums (shared with layernorm_grad: ColumnSum.h) --------------------------
+
+ColumnSumPlan spak::tile::planColumnSum(Lowering &L, ConfigAttr rowConfig, int64_t K2) {
+  MLIRContext *ctx = rowConfig.getContext();
+  SmallVector<NamedAttribute> entries(rowConfig.getLaws().getValue());
+  LawAttr vec = rowConfig.getLaw("vec_width");
+  if (!vec) {
+    // Row kernels carry row_tile and warps; the step also reads vec_width (module law or default).
+    vec = rules::lookupLaw(L.getModule(), "vec_width");
+    entries.push_back(NamedAttribute(StringAttr::get(ctx, "vec_width"), vec));
+  }
+  ColumnSumPlan plan;
+  plan.config = ConfigAttr::get(ctx, DictionaryAttr::get(ctx, entries));
+  plan.cols = rowChunk(K2, 32 * plan.config.getInt("warps"));
+  plan.step = plan.config.getInt("row_tile") * vec.getInt();
+  plan.chunk = plan.step * plan.step;
+  return plan;
+}
+
+int64_t spak::tile::columnSumStep(const ColumnSumPlan &plan, int64_t rows) {
+  return rowChunk(rows, plan.step);
+}
+
+bool spak::tile::columnSumTwoStage(const ColumnSumPlan &plan, int64_t rows) {
+  return ShapedType::isDynamic(rows) || rows > plan.chunk;
+}
+
+SmallVector<Value> spak::tile::emitColumnAccumulate(
+    KernelBuilder &k, const ColumnSumPlan &plan, int64_t step, unsigned n, Value lo, Value hi,
+    Value c0, Value colBound, bool masked,
+    function_ref<SmallVector<Value>(Value r0, Value mask)> terms) {
+  TileType t = k.f32({step, plan.cols});
+  SmallVector<Value> init(n, k.splat(t, 0.0));
+  // The loop body is loads and element-wise adds only: thread `tid` owns column tid of the tile
+  // (rows s = 0 .. step-1), so there is no cross-thread traffic until the one reduce below.
+  auto loop = k.loop(lo, hi, k.idx(step), init, [&](Value r0, ValueRange it) -> SmallVector<Value> {
+    Value m = masked ? k.bounds(t, {r0, c0}, {hi, colBound}) : Value();
+    SmallVector<Value> add = terms(r0, m);
+    SmallVector<Value> out;
+    for (unsigned i = 0; i < n; ++i)
+      out.push_back(k.addT(it[i], add[i]));
+    return out;
+  });
+  SmallVector<Value> sums;
+  for (unsigned i = 0; i < n; ++i)
+    sums.push_back(k.reduce(ReduceKind::sum, loop.getResult(i), 0));
+  return sums;
+}
+
+void spak::tile::emitColumnSumKernel(Lowering &L, StringRef base, StringRef math,
+                                     const ColumnSumPlan &plan, ArrayRef<Value> Xs,
+                                     ArrayRef<Value> Ys, bool chunked) {
+  auto xT = cast<BufferType>(Xs[0].getType());
   int64_t R = xT.getShape()[1], K2 = xT.getShape()[2];
-  bool partial = rowsPerProgram > 0;
-  SmallVector<Value> args = {X, Y};
-  SmallVector<StringRef> grid = {"", partial ? "row chunks" : "1", "K1"};
-  std::string g0 = ceilDivStr("K2", tc);
-  grid[0] = g0;
-  std::string math =
-      partial ? llvm::formatv("p[k1, j, c] = sum_(r in chunk j of {0} rows) x[k1, r, c]",
-                              rowsPerProgram)
-                    .str()
-              : "y[k1, c] = sum_r x[k1, r, c]";
-  KernelOp kernel = L.newKernel(partial ? "reduce_cols_partial" : "reduce_cols", args, grid,
-                                math, cfg);
+  unsigned n = Xs.size();
+  int64_t step = chunked ? plan.step : columnSumStep(plan, R);
+  SmallVector<Value> args(Xs.begin(), Xs.end());
+  args.append(Ys.begin(), Ys.end());
+  std::string g0 = ceilDivStr("K2", plan.cols), g1 = chunked ? ceilDivStr("R", plan.chunk) : "1";
+  KernelOp kernel = L.newKernel(base, args, {g0, g1, "K1"}, math, plan.config);
   {
     OpBuilder::InsertionGuard guard(L.b);
     Block *body = &kernel.getBody().front();
     L.b.setInsertionPointToStart(body);
     KernelBuilder k{L.b, L.loc()};
-    Value Xa = body->getArgument(0), Ya = body->getArgument(1);
-    Value c0 = k.mul(k.pid(0), tc), j = k.pid(1), k1 = k.pid(2), zero = k.idx(0);
-    Value Rv = k.dim(Xa, 1), K2v = k.dim(Xa, 2);
-    Value lo = partial ? k.mul(j, rowsPerProgram) : zero;
-    Value hi = partial ? k.minIdx(k.add(lo, rowsPerProgram), Rv) : Rv;
-    TileType t = k.f32({rt, tc}), rowT = k.f32({1, tc});
-    // Rows past `hi` (the chunk end) belong to the next program: bound by hi.
-    bool masked = partial || needsMask(R, rt) || needsMask(K2, tc);
-    auto loop = k.loop(lo, hi, k.idx(rt), ValueRange{k.splat(rowT, 0.0)},
-                       [&](Value r0, ValueRange it) -> SmallVector<Value> {
-                         Value m = masked ? k.bounds(t, {r0, c0}, {hi, K2v}) : Value();
-                         Value x = k.load(t, Xa, {k1, r0, c0}, m);
-                         return {k.addT(it[0], k.reduce(ReduceKind::sum, x, 0))};
-                       });
-    Value m = needsMask(K2, tc) ? k.bounds(rowT, {zero, c0}, {k.idx(1), K2v}) : Value();
-    SmallVector<Value> off = partial ? SmallVector<Value>{k1, j, c0} : SmallVector<Value>{k1, c0};
-    k.store(loop.getResult(0), Ya, off, m);
+    Value X0 = body->getArgument(0);
+    Value c0 = k.mul(k.pid(0), plan.cols), k1 = k.pid(2), zero = k.idx(0);
+    Value j = chunked ? k.pid(1) : zero;
+    Value Rv = k.dim(X0, 1), K2v = k.dim(X0, 2);
+    Value lo = chunked ? k.mul(j, plan.chunk) : zero;
+    // A chunk is a whole number of steps: only the last step of the last chunk can pass R.
+    Value hi = chunked ? k.minIdx(k.add(lo, plan.chunk), Rv) : Rv;
+    bool masked = needsMask(R, step) || needsMask(K2, plan.cols);
+    TileType t = k.f32({step, plan.cols}), rowT = k.f32({1, plan.cols});
+    SmallVector<Value> sums =
+        emitColumnAccumulate(k, plan, step, n, lo, hi, c0, K2v, masked,
+                             [&](Value r0, Value m) -> SmallVector<Value> {
+                               SmallVector<Value> xs;
+                               for (unsigned i = 0; i < n; ++i)
+                                 xs.push_back(k.load(t, body->getArgument(i), {k1, r0, c0}, m));
+                               return xs;
+                             });
+    Value cm = needsMask(K2, plan.cols) ? k.bounds(rowT, {zero, c0}, {k.idx(1), K2v}) : Value();
+    for (unsigned i = 0; i < n; ++i)
+      k.store(sums[i], body->getArgument(n + i), {k1, j, c0}, cm);
     k.ret();
   }
-  Value chunks = partial ? L.hostCeilDiv(L.hostDim(X, 1), rowsPerProgram) : L.hostIdx(1);
-  L.launch(kernel, {L.gridFromDim(X, 2, tc), chunks, L.hostDim(X, 0)}, args);
+  Value chunks = chunked ? L.hostCeilDiv(L.hostDim(Xs[0], 1), plan.chunk) : L.hostIdx(1);
+  L.launch(kernel, {L.gridFromDim(Xs[0], 2, plan.cols), chunks, L.hostDim(Xs[0], 0)}, args);
 }
-
-/// Rows of a column sum handled by one program before a second pass.
-static constexpr int64_t kColumnSumChunk = 1024;
 
 /// sum of X3 [K1, R, K2] over R into Y2 [K1, K2].
 static void emitReduceMiddle(Lowering &L, Value X3, Value Y2, ConfigAttr cfg) {
   auto xT = cast<BufferType>(X3.getType());
   int64_t K1 = xT.getShape()[0], R = xT.getShape()[1], K2 = xT.getShape()[2];
-  int64_t rt = cfg.getInt("row_tile");
   if (K2 == 1) {
-    emitRowSum(L, L.view(X3, {K1, R}), L.view(Y2, {K1, 1}), rt, cfg);
+    emitRowSum(L, L.view(X3, {K1, R}), L.view(Y2, {K1, 1}), cfg.getInt("row_tile"), cfg);
     return;
   }
-  int64_t tc = rowChunk(K2, 32 * cfg.getInt("warps"));
-  rt = rowChunk(R, rt);
-  if (!ShapedType::isDynamic(R) && R <= kColumnSumChunk) {
-    emitColumnSum(L, X3, L.view(Y2, {K1, K2}), rt, tc, 0, cfg);
+  ColumnSumPlan plan = planColumnSum(L, cfg, K2);
+  Value Y3 = L.view(Y2, {K1, 1, K2});
+  if (!columnSumTwoStage(plan, R)) {
+    emitColumnSumKernel(L, "reduce_cols", "y[k1, c] = sum_r x[k1, r, c]", plan, {X3}, {Y3}, false);
     return;
   }
-  // Long columns: partial sums per chunk of rows, then a sum over chunks.
-  int64_t chunks = ShapedType::isDynamic(R) ? ShapedType::kDynamic
-                                            : (R + kColumnSumChunk - 1) / kColumnSumChunk;
+  // Long or dynamic columns: stage 1 sums chunks of rows into partials [K1, chunks, K2] over a
+  // (column tile, chunk, k1) grid; stage 2 sums the chunks in order.
+  int64_t chunks = ShapedType::isDynamic(R) ? ShapedType::kDynamic : (R + plan.chunk - 1) / plan.chunk;
   SmallVector<Value> sizes;
   if (ShapedType::isDynamic(K1))
     sizes.push_back(L.hostDim(X3, 0));
   if (ShapedType::isDynamic(chunks))
-    sizes.push_back(L.hostCeilDiv(L.hostDim(X3, 1), kColumnSumChunk));
+    sizes.push_back(L.hostCeilDiv(L.hostDim(X3, 1), plan.chunk));
   Value partials = L.alloc({K1, chunks, K2}, L.b.getF32Type(), sizes);
-  emitColumnSum(L, X3, partials, rt, tc, kColumnSumChunk, cfg);
-  emitColumnSum(L, partials, Y2, std::min<int64_t>(rt, rowChunk(chunks, rt)), tc, 0, cfg);
+  std::string math =
+      llvm::formatv("p[k1, j, c] = sum_(r in chunk j of {0} rows) x[k1, r, c]", plan.chunk).str();
+  emitColumnSumKernel(L, "reduce_cols_partial", math, plan, {X3}, {partials}, true);
+  emitColumnSumKernel(L, "reduce_cols", "y[k1, c] = sum_r x[k1, r, c]", plan, {partials}, {Y3},
+                      false);
 }
 
 static LogicalResult lowerReduceSum(Lowering &L) {
