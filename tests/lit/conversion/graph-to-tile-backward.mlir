@@ -24,25 +24,33 @@ func.func @maps(%dy: tensor<2x?x16xf32>, %x: tensor<2x?x16xf32>) -> (tensor<2x?x
 // -----
 
 // layernorm_grad over C = 384 (a 512-wide masked row tile): kernel 1 writes dx and the row mean / rstd;
-// kernel 2 reduces dw, db per 128-wide column tile over all rows in order (no atomics).
+// dw, db by the two-stage column sum (rows dynamic): stage 1 per (128-wide column tile, chunk of 256 rows)
+// accumulates dy * xhat and dy in [16 x 128] tiles, reduced once; stage 2 sums the chunks in order. No atomics.
 // CHECK-LABEL: spak_tile.kernel @layernorm_grad_dx_0(
 // CHECK: %[[M:.*]] = spak_tile.mask bounds{{.*}} : !spak_tile.tile<4x512xi1>
 // CHECK: spak_tile.select %[[M]]
 // CHECK: spak_tile.store %{{.*}} mask %[[M]] : !spak_tile.tile<4x512xf32>, !spak_tile.buffer<?x384xf32>
 // CHECK: spak_tile.store %{{.*}} : !spak_tile.tile<4x1xf32>, !spak_tile.buffer<?x1xf32>
 // CHECK: spak_tile.store %{{.*}} : !spak_tile.tile<4x1xf32>, !spak_tile.buffer<?x1xf32>
-// CHECK-LABEL: spak_tile.kernel @layernorm_grad_dwdb_0(
-// CHECK-SAME: grid = ["ceildiv(C, 128)"]
-// CHECK-SAME: (fixed row order: deterministic)
-// CHECK: scf.for
-// CHECK:   spak_tile.reduce sum %{{.*}} axis 0 : !spak_tile.tile<4x128xf32> -> !spak_tile.tile<1x128xf32>
-// CHECK:   spak_tile.reduce sum %{{.*}} axis 0 : !spak_tile.tile<4x128xf32> -> !spak_tile.tile<1x128xf32>
+// CHECK-LABEL: spak_tile.kernel @layernorm_grad_dwdb_partial_0(
+// CHECK-SAME: grid = ["ceildiv(C, 128)", "ceildiv(rows, 256)"]
+// CHECK-SAME: (fixed order: deterministic)
+// CHECK: scf.for {{.*}} -> (!spak_tile.tile<16x128xf32>, !spak_tile.tile<16x128xf32>)
+// CHECK-NOT: spak_tile.reduce
+// CHECK:   scf.yield
+// CHECK: spak_tile.reduce sum %{{.*}} axis 0 : !spak_tile.tile<16x128xf32> -> !spak_tile.tile<1x128xf32>
+// CHECK: spak_tile.reduce sum %{{.*}} axis 0 : !spak_tile.tile<16x128xf32> -> !spak_tile.tile<1x128xf32>
+// CHECK-LABEL: spak_tile.kernel @layernorm_grad_dwdb_sum_0(
+// CHECK-SAME: grid = ["ceildiv(K2, 128)", "1", "K1"]
 // CHECK-NOT: atomic_add
 // CHECK-LABEL: func.func @layernorm_grad(
 // CHECK: %[[MEAN:.*]] = spak_tile.alloc(%{{.*}}) : !spak_tile.buffer<?x1xf32>
 // CHECK: %[[RSTD:.*]] = spak_tile.alloc(%{{.*}}) : !spak_tile.buffer<?x1xf32>
 // CHECK: spak_tile.launch @layernorm_grad_dx_0{{.*}}%[[MEAN]], %[[RSTD]])
-// CHECK: spak_tile.launch @layernorm_grad_dwdb_0[%c3] (%{{.*}}, %{{.*}}, %[[MEAN]], %[[RSTD]]
+// CHECK: %[[PW:.*]] = spak_tile.alloc(%{{.*}}) : !spak_tile.buffer<?x384xf32>
+// CHECK: %[[PB:.*]] = spak_tile.alloc(%{{.*}}) : !spak_tile.buffer<?x384xf32>
+// CHECK: spak_tile.launch @layernorm_grad_dwdb_partial_0[%c3, %{{.*}}] (%{{.*}}, %{{.*}}, %[[MEAN]], %[[RSTD]], %[[PW]], %[[PB]])
+// CHECK: spak_tile.launch @layernorm_grad_dwdb_sum_0
 func.func @layernorm_grad(%dy: tensor<4x?x384xf32>, %x: tensor<4x?x384xf32>, %w: tensor<384xf32>) -> (tensor<4x?x384xf32>, tensor<384xf32>, tensor<384xf32>) {
   %dx, %dw, %db = spak_graph.layernorm_grad %dy, %x, %w : (tensor<4x?x384xf32>, tensor<4x?x384xf32>, tensor<384xf32>) -> (tensor<4x?x384xf32>, tensor<384xf32>, tensor<384xf32>)
   return %dx, %dw, %db : tensor<4x?x384xf32>, tensor<384xf32>, tensor<384xf32>

@@ -77,7 +77,8 @@ module attributes {spak.train = {optimizer = "adam", lr = 0.01 : f64, beta1 = 0.
 // -----
 
 // CHECK-NOT: spak_graph.
-// CHECK-DAG: spak_tile.kernel @layernorm_grad_dwdb_0(
+// CHECK-DAG: spak_tile.kernel @layernorm_grad_dwdb_partial_0(
+// CHECK-DAG: spak_tile.kernel @layernorm_grad_dwdb_sum_0(
 // CHECK-DAG: spak_tile.kernel @split_0(
 // CHECK-DAG: spak_tile.kernel @concat_0(
 // CHECK-DAG: spak_tile.kernel @gelu_grad_0(

@@ -5,9 +5,10 @@
 //   relu_grad gelu_grad    flat maps
 //   rmsnorm_grad           one pow2 row tile per row
 //   layernorm_grad         kernel 1 per row: dx, and the row mean / rstd;
-//                          kernel 2 per column tile: dw = Σ dy·xhat, db = Σ dy
-//                          over all rows in a fixed order (deterministic, no
-//                          atomics)
+//                          dw = Σ dy·xhat, db = Σ dy by the two-stage column
+//                          sum of ColumnSum.h: (column tile x row chunk)
+//                          partials, then the chunks summed in order
+//                          (deterministic, no atomics)
 //   softmax_grad           column chunks: s = Σ dy·y, then dx = y (dy - s)
 //   cross_entropy_grad     online max/sum with the floor, then
 //                          (softmax - onehot) · dloss / N; bad targets set the
@@ -27,6 +28,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "spak/Conversion/GraphToTile/Lowering.h"
+#include "ColumnSum.h"
 #include "spak/Rules/Laws.h"
 
 #include "llvm/Support/FormatVariadic.h"
@@ -199,42 +201,74 @@ static LogicalResult lowerLayerNormGrad(Lowering &L) {
   }
   L.launch(k1, {L.gridFromDim(X, 0, rt)}, args1);
 
-  // Kernel 2: dw, db per column tile, rows summed in order.
-  int64_t tc = std::min<int64_t>(cp, 32 * cfg->getInt("warps"));
-  bool colMasked = cols % tc != 0;
-  SmallVector<Value> args2 = {DY, X, meanBuf, rstdBuf, L.view(dw, {1, cols}), L.view(db, {1, cols})};
-  KernelOp k2 = L.newKernel("layernorm_grad_dwdb", args2, {ceilDivStr("C", tc)},
-                            "dw[c] = sum_r dy[r, c] (x[r, c] - mean[r]) rstd[r]; db[c] = sum_r "
-                            "dy[r, c]  (fixed row order: deterministic)",
-                            *cfg);
+  // dw, db: the two-stage column sum of ColumnSum.h. Stage 1 per (column tile, chunk of rows):
+  // dy·xhat and dy accumulated element-wise over the chunk in [step x cols] tiles (lanes across
+  // columns), reduced over rows once; stage 2 sums the chunk partials in order. A static row
+  // count of at most one chunk needs stage 1 only, writing dw / db directly.
+  ColumnSumPlan plan = planColumnSum(L, *cfg, cols);
+  bool twoStage = columnSumTwoStage(plan, rows);
+  int64_t step = twoStage ? plan.step : columnSumStep(plan, rows);
+  int64_t chunks = !twoStage ? 1
+                   : ShapedType::isDynamic(rows) ? ShapedType::kDynamic
+                                                 : (rows + plan.chunk - 1) / plan.chunk;
+  Value PW, PB;
+  if (twoStage) {
+    SmallVector<Value> chunkSizes;
+    if (ShapedType::isDynamic(chunks))
+      chunkSizes.push_back(L.hostCeilDiv(L.hostDim(X, 0), plan.chunk));
+    PW = L.alloc({chunks, cols}, L.b.getF32Type(), chunkSizes);
+    PB = L.alloc({chunks, cols}, L.b.getF32Type(), chunkSizes);
+  } else {
+    PW = L.view(dw, {1, cols});
+    PB = L.view(db, {1, cols});
+  }
+  bool rowMasked = ShapedType::isDynamic(rows) || rows % step != 0;
+  bool colMasked = cols % plan.cols != 0;
+  SmallVector<Value> args2 = {DY, X, meanBuf, rstdBuf, PW, PB};
+  std::string math2 =
+      twoStage ? llvm::formatv("pw[j, c] = sum_(r in chunk j of {0} rows) dy[r, c] (x[r, c] - "
+                               "mean[r]) rstd[r]; pb[j, c] = sum_(r in chunk j) dy[r, c]  (fixed "
+                               "order: deterministic)",
+                               plan.chunk)
+                     .str()
+               : std::string("dw[c] = sum_r dy[r, c] (x[r, c] - mean[r]) rstd[r]; db[c] = sum_r "
+                             "dy[r, c]  (fixed order: deterministic)");
+  std::string g0 = ceilDivStr("C", plan.cols), g1 = twoStage ? ceilDivStr("rows", plan.chunk) : "1";
+  KernelOp k2 = L.newKernel(twoStage ? "layernorm_grad_dwdb_partial" : "layernorm_grad_dwdb",
+                            args2, {g0, g1}, math2, plan.config);
   {
     OpBuilder::InsertionGuard guard(L.b);
     Block *body = &k2.getBody().front();
     L.b.setInsertionPointToStart(body);
     KernelBuilder k{L.b, L.loc()};
     Value DYa = body->getArgument(0), Xa = body->getArgument(1), MB = body->getArgument(2),
-          SB = body->getArgument(3), DW = body->getArgument(4), DB = body->getArgument(5);
-    Value c0 = k.mul(k.pid(0), tc), zero = k.idx(0), R = k.dim(Xa, 0), C = k.dim(Xa, 1);
-    TileType t = k.f32({rt, tc}), colT = k.f32({rt, 1}), accT = k.f32({1, tc});
-    bool m2 = er->needsMask() || colMasked;
-    auto loop = k.loop(
-        zero, R, k.idx(rt), ValueRange{k.splat(accT, 0.0), k.splat(accT, 0.0)},
-        [&](Value r0, ValueRange it) -> SmallVector<Value> {
-          Value mask = m2 ? k.bounds(t, {r0, c0}, {R, C}) : Value();
-          Value rowMask = er->needsMask() ? k.bounds(colT, {r0, zero}, {R, k.idx(1)}) : Value();
+          SB = body->getArgument(3), PWa = body->getArgument(4), PBa = body->getArgument(5);
+    Value c0 = k.mul(k.pid(0), plan.cols), zero = k.idx(0), R = k.dim(Xa, 0), C = k.dim(Xa, 1);
+    Value j = twoStage ? k.pid(1) : zero;
+    Value lo = twoStage ? k.mul(j, plan.chunk) : zero;
+    Value hi = twoStage ? k.minIdx(k.add(lo, plan.chunk), R) : R;
+    TileType t = k.f32({step, plan.cols}), colT = k.f32({step, 1}), accT = k.f32({1, plan.cols});
+    SmallVector<Value> sums = emitColumnAccumulate(
+        k, plan, step, 2, lo, hi, c0, C, rowMasked || colMasked,
+        [&](Value r0, Value mask) -> SmallVector<Value> {
+          Value rowMask = rowMasked ? k.bounds(colT, {r0, zero}, {hi, k.idx(1)}) : Value();
           Value dy = k.load(t, DYa, {r0, c0}, mask), x = k.load(t, Xa, {r0, c0}, mask);
           Value mean = k.load(colT, MB, {r0, zero}, rowMask);
           Value rstd = k.load(colT, SB, {r0, zero}, rowMask);
           Value xhat = k.mulT(k.subT(x, k.bcast(mean, t)), k.bcast(rstd, t));
-          return {k.addT(it[0], k.reduce(ReduceKind::sum, k.mulT(dy, xhat), 0)),
-                  k.addT(it[1], k.reduce(ReduceKind::sum, dy, 0))};
+          return {k.mulT(dy, xhat), dy}; // masked lanes: dy = 0
         });
     Value cm = colMasked ? k.bounds(accT, {zero, c0}, {k.idx(1), C}) : Value();
-    k.store(loop.getResult(0), DW, {zero, c0}, cm);
-    k.store(loop.getResult(1), DB, {zero, c0}, cm);
+    k.store(sums[0], PWa, {j, c0}, cm);
+    k.store(sums[1], PBa, {j, c0}, cm);
     k.ret();
   }
-  L.launch(k2, {L.hostIdx((cols + tc - 1) / tc)}, args2);
+  Value chunkGrid = twoStage ? L.hostCeilDiv(L.hostDim(X, 0), plan.chunk) : L.hostIdx(1);
+  L.launch(k2, {L.hostIdx((cols + plan.cols - 1) / plan.cols), chunkGrid}, args2);
+  if (twoStage)
+    emitColumnSumKernel(L, "layernorm_grad_dwdb_sum", "dw[c] = sum_j pw[j, c]; db[c] = sum_j pb[j, c]",
+                        plan, {L.view(PW, {1, chunks, cols}), L.view(PB, {1, chunks, cols})},
+                        {L.view(dw, {1, 1, cols}), L.view(db, {1, 1, cols})}, false);
   return success();
 }
 
