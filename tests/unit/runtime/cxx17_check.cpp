@@ -3,6 +3,9 @@
 // nvcc's host compiler). The function below odr-uses the APIs so that their bodies are instantiated and optimized
 // (some GCC warnings only fire after inlining); it is never called.
 #include "spak/runtime/runtime.h"
+// Not in runtime.h (the data-parallel parts: the cuda trainer and spak-run include them).
+#include "spak/runtime/dist.h"
+#include "spak/runtime/launcher.h"
 
 int spak_runtime_cxx17_check(int argc, char** argv) {
   return spak::rt::run_main([&] {
@@ -34,6 +37,14 @@ int spak_runtime_cxx17_check(int argc, char** argv) {
     std::vector<float> probs(size_t(docs.tokenizer().vocab_size()), 1.0f);
     size_t next = rng.choice_weighted(probs.data(), probs.size());
     std::printf("%s\n", docs.tokenizer().decode_token(int32_t(next)).c_str());
+    const spak::rt::dist::World world = spak::rt::dist::read_world();
+    const auto buckets = spak::rt::dist::plan_buckets({16, 32}, spak::rt::dist::bucket_cap_bytes());
+    const spak::rt::dist::Range rows = spak::rt::dist::shard_range(8, world.size, world.rank);
+    const std::string id = spak::rt::dist::wait_for_id(args.data, 128, spak::rt::dist::id_timeout_s(), world.rank);
+    spak::rt::dist::publish_id(args.save, id.data(), id.size());
+    std::printf("%zu %lld %s\n", buckets.size(), static_cast<long long>(rows.count),
+                spak::rt::dist::resume_world_note(2, 32, world.size, 16).c_str());
+    if (argc > 100) return spak::rt::launch::launcher_main(argc, argv);
     return 0;
   });
 }
