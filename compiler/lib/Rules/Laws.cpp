@@ -26,6 +26,9 @@ static const LawDefault kLawDefaults[] = {
     {"vec_width", 4, "elements per thread per memory op in elementwise kernels", true},
     {"mma_bits", 32, "operand precision of tile mma on the cuda target: 32 = fp32 on CUDA cores, 16 = bf16 tensor "
                      "cores with fp32 accumulation (the cpp target always computes in fp32)", true},
+    {"mma_schedule", 1, "cuda mma schedule: 1 = fragment accumulators, operands staged in shared memory; 2 = also "
+                         "padded shared rows and warps owning whole rows of softmax tiles (quad-shuffle reductions, "
+                         "operand A from registers)", false},
     {"min_ctas", 96, "CTA target of a matmul launch: a static output tile grid below it splits k (split-K)", false},
     {"split_k_chunk", 4096, "k extent per CTA of a split-K matmul's first stage (rounded up to tile_k)", false},
 };
@@ -135,8 +138,8 @@ KernelKind rules::classifyGraphOp(StringRef opName) {
 
 ArrayRef<StringLiteral> rules::lawsForKind(KernelKind kind) {
   static const StringLiteral matmul[] = {"tile_m", "tile_n",   "tile_k",   "stages",
-                                         "warps",  "mma_bits", "min_ctas", "split_k_chunk"};
-  static const StringLiteral attention[] = {"tile_m", "tile_n", "k_lat", "v_lat", "warps", "mma_bits"};
+                                         "warps",  "mma_bits", "min_ctas", "split_k_chunk", "mma_schedule"};
+  static const StringLiteral attention[] = {"tile_m", "tile_n", "k_lat", "v_lat", "warps", "mma_bits", "mma_schedule"};
   static const StringLiteral row[] = {"row_tile", "warps"};
   static const StringLiteral elementwise[] = {"vec_width", "warps"};
   switch (kind) {

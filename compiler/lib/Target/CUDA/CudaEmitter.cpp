@@ -42,6 +42,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
 
 using namespace mlir;
 using namespace spak::tile;
@@ -51,6 +52,10 @@ namespace {
 
 constexpr int64_t kStaticSmemLimit = 48 * 1024;  // more needs cudaFuncSetAttribute
 constexpr int64_t kMaxSmemPerBlock = 232448;     // H100: 227 KiB opt-in per block
+// Row padding (elements) of shared f32 tiles read by fragment mma's: 4 floats = 16 bytes keeps rows 16-byte aligned
+// (vector loads) and shifts successive rows by 4 of the 32 four-byte banks, so the 8 rows a quad-group reads per
+// fragment land in different banks (docs/codegen.md, "Fragment layout").
+constexpr int64_t kSmemRowPad = 4;
 
 int64_t align16(int64_t n) { return (n + 15) & ~int64_t(15); }
 
@@ -157,6 +162,9 @@ public:
                   "x", f.n, " tiles: warps ", f.wm, " x ", f.wn, ", ", f.mi, " x ", f.ni, " blocks of 16 x 8 each"));
     for (auto &[shape, f] : frags_)
       w_.line(cat("(void)", f.base, ";"));
+    for (auto &[m, r] : rows_)
+      w_.line(cat("const int ", r.base, " = warp * ", m / r.wm, " + (lane >> 2); (void)", r.base, ";  // row layout of ", m,
+                  "x1 tiles: rows ", r.base, " + 16 * i + {0, 8}, the same in the 4 lanes of a quad"));
     if (std::string u = unusedDimsText(params_); !u.empty())
       w_.line(u);
     w_.dedent();
@@ -195,12 +203,25 @@ public:
 
 protected:
   // ---- storage -------------------------------------------------------------
-  int64_t slots(TileType t) const { return (numElements(t) + nt_ - 1) / nt_; }
+  int64_t slots(TileType t) const {
+    if (const RowLayout *r = rowOf(t))
+      return 2 * r->mi;  // rows g and g + 8 of each 16-row block (the 4 lanes of a quad hold the same rows)
+    return (numElements(t) + nt_ - 1) / nt_;
+  }
 
   void declareTile(TileType type, const std::string &name) override {
     std::string elt = *cxxScalarType(type.getElementType());
     if (type.getMemorySpace() == MemorySpace::smem) {
       int64_t off = tileTop_;
+      if (int64_t pitch = paddedPitch(declaring_); pitch > 0) {
+        int64_t cols = type.getShape()[1];
+        pitch_[name] = {cols, pitch};
+        tileTop_ = align16(tileTop_ + type.getShape()[0] * pitch * elementBytes(type.getElementType()));
+        w_.line(cat(elt, "* ", name, " = reinterpret_cast<", elt, "*>(spak_smem + ", off, ");  // ",
+                    shapeText(type.getShape()), " ", elt, " tile in shared memory, rows ", pitch,
+                    " apart (padded: successive rows start ", (pitch - cols) % 32, " banks apart, for the mma reads)"));
+        return;
+      }
       tileTop_ = align16(tileTop_ + tileBytes(type));
       w_.line(cat(elt, "* ", name, " = reinterpret_cast<", elt, "*>(spak_smem + ", off, ");  // ",
                   shapeText(type.getShape()), " ", elt, " tile in shared memory"));
@@ -212,6 +233,18 @@ protected:
 
   void openElementLoop(TileType type, bool needIndices) override {
     int64_t n = numElements(type);
+    if (const RowLayout *r = rowOf(type)) {
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int s = 0; s < ", slots(type), "; ++s) {"));
+      w_.indent();
+      fragEPos_ = static_cast<int64_t>(w_.size());
+      fragEText_ = cat("const int e = ", r->base, " + (s >> 1) * 16 + (s & 1) * 8;  // row layout");
+      guarded_ = false;
+      replicated_ = true;
+      indexShape_.assign(type.getShape().begin(), type.getShape().end());
+      indexPos_ = needIndices ? static_cast<int64_t>(w_.size()) : -1;
+      return;
+    }
     if (const Frag *f = fragOf(type)) {
       w_.line("#pragma unroll");
       w_.line(cat("for (int s = 0; s < ", slots(type), "; ++s) {"));
@@ -269,6 +302,7 @@ protected:
         w_.insertLine(fragEPos_, fragEText_);
       fragEPos_ = -1;
     }
+    replicated_ = false;
     if (guarded_) {
       w_.dedent();
       w_.line("}");
@@ -279,7 +313,34 @@ protected:
   }
 
   std::string elemOf(const std::string &name, TileType type) override {
-    return type.getMemorySpace() == MemorySpace::smem ? name + "[e]" : name + "[s]";
+    if (type.getMemorySpace() != MemorySpace::smem)
+      return name + "[s]";
+    auto it = pitch_.find(name);
+    if (it == pitch_.end())
+      return name + "[e]";
+    return cat(name, "[e + (e / ", it->second.first, ") * ", it->second.second - it->second.first, "]");
+  }
+
+  /// Row pitch (elements) for a shared tile read only as an operand of fragment mma's, else 0.
+  int64_t paddedPitch(Value v) const {
+    if (!v || mmaSchedule_ < 2)
+      return 0;
+    auto t = dyn_cast<TileType>(v.getType());
+    if (!t || t.getRank() != 2 || !t.getElementType().isF32() || v.use_empty())
+      return 0;
+    for (OpOperand &use : v.getUses()) {
+      auto m = dyn_cast<MmaOp>(use.getOwner());
+      if (!m || use.get() == m.getAcc() || !fragOf(m.getResult().getType()))
+        return 0;
+    }
+    // 16 bytes of padding keep every row 16-byte aligned and move successive rows 4 banks on.
+    return t.getShape()[1] + kSmemRowPad;
+  }
+
+  /// The row pitch of a shared operand pointer (its natural row length unless padded).
+  int64_t pitchOf(const std::string &ptr, int64_t natural) const {
+    auto it = pitch_.find(ptr);
+    return it == pitch_.end() ? natural : it->second.second;
   }
 
   void beforeTileWrite(TileType t) override {
@@ -305,6 +366,8 @@ protected:
   }
 
   std::string atomicAddText(llvm::StringRef lvalue, llvm::StringRef value) override {
+    if (replicated_)  // the 4 lanes of a quad hold the same element: one adds it
+      return cat("if ((lane & 3) == 0) atomicAdd(&", lvalue, ", ", value, ")");
     return cat("atomicAdd(&", lvalue, ", ", value, ")");
   }
 
@@ -322,6 +385,11 @@ protected:
 
 private:
   // ---- fragment layout (see the file header) --------------------------------
+  struct RowLayout {
+    int64_t m = 0;           // rows
+    int64_t wm = 1, mi = 1;  // warps along the rows, 16-row blocks per warp
+    std::string base;        // this lane's first row
+  };
   struct Frag {
     int64_t m = 0, n = 0;    // tile shape
     int64_t wm = 1, wn = 1;  // warps along rows / columns
@@ -366,6 +434,17 @@ private:
         mmaBits_ = law.getInt();
         mmaBitsNote_ = cat("mma_bits = ", mmaBits_, "  <- ", lawProvenanceText(law));
       }
+    mmaSchedule_ = 1;
+    mmaScheduleNote_ = "mma_schedule = 1  <- default (docs/dialects/tile.md)";
+    if (auto config = kernel_.getConfigAttr())
+      if (LawAttr law = config.getLaw("mma_schedule")) {
+        if (!law.isInteger() || (law.getInt() != 1 && law.getInt() != 2))
+          return kernel_.emitOpError("law 'mma_schedule' must be 1 (staged operands) or 2 (padded shared rows, "
+                                     "row-owning warps) for target cuda, got ")
+                 << lawValueText(law) << " (" << lawProvenanceText(law) << ")";
+        mmaSchedule_ = law.getInt();
+        mmaScheduleNote_ = cat("mma_schedule = ", mmaSchedule_, "  <- ", lawProvenanceText(law));
+      }
     return success();
   }
 
@@ -399,7 +478,64 @@ private:
       if (best)
         frags_[{m, n}] = *best;
     });
+    // Row layout: where a kernel reduces a fragment tile along its rows (softmax) or feeds one to an mma as the
+    // register operand A (P * V), every warp takes whole rows (WN = 1): the row reductions then stay inside the 4
+    // lanes of a quad and A's fragments come straight from the accumulator registers (no shared memory).
+    std::set<int64_t> rowM;
+    if (mmaSchedule_ < 2)
+      return success();
+    kernel_.walk([&](Operation *op) {
+      if (auto r = dyn_cast<ReduceOp>(op)) {
+        TileType t = r.getSource().getType();
+        if (r.getAxis() == 1 && fragOf(t))
+          rowM.insert(t.getShape()[0]);
+      } else if (auto m = dyn_cast<MmaOp>(op)) {
+        TileType a = m.getA().getType();
+        if (!m.getTransposeA() && fragOf(a))
+          rowM.insert(a.getShape()[0]);
+      }
+    });
+    for (int64_t m : rowM) {
+      if (m % (16 * warps_))
+        continue;
+      for (auto &[shape, f] : frags_)
+        if (shape.first == m)
+          f = Frag{m, shape.second, warps_, 1, m / warps_ / 16, shape.second / 8, f.base};
+      rows_[m] = RowLayout{m, warps_, m / warps_ / 16, cat("row_", m)};
+    }
     return success();
+  }
+
+  /// A row reduction of a fragment tile into a row-layout tile: quad shuffles, no shared memory.
+  bool quadReduce(ReduceOp op) const {
+    const Frag *f = fragOf(op.getSource().getType());
+    const RowLayout *r = rowOf(op.getResult().getType());
+    return f && r && op.getAxis() == 1 && f->wn == 1 && f->m == r->m;
+  }
+  /// A broadcast of a row-layout tile along the rows of a fragment tile: register moves only.
+  bool rowBroadcast(BroadcastOp op) const {
+    auto src = dyn_cast<TileType>(op.getSource().getType());
+    const RowLayout *r = src ? rowOf(src) : nullptr;
+    const Frag *f = fragOf(op.getResult().getType());
+    return r && f && f->wn == 1 && f->m == r->m;
+  }
+  /// A bf16 mma whose operand a is a fragment tile of this warp's rows: operands from registers.
+  bool registerA(MmaOp op) const {
+    TileType a = op.getA().getType(), b = op.getB().getType(), dst = op.getResult().getType();
+    const Frag *f = fragOf(dst), *fa = fragOf(a);
+    int64_t k = op.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
+    bool tensorCores = mmaBits_ == 16 && k % 16 == 0 && a.getElementType().isF32() && b.getElementType().isF32() &&
+                       dst.getElementType().isF32();
+    return f && fa && tensorCores && !op.getTransposeA() && fa->wn == 1 && f->wn == 1 && fa->wm == f->wm &&
+           fa->m == f->m;
+  }
+
+  /// The row layout of an [M, 1] register tile, or null.
+  const RowLayout *rowOf(TileType t) const {
+    if (t.getMemorySpace() == MemorySpace::smem || t.getRank() != 2 || t.getShape()[1] != 1)
+      return nullptr;
+    auto it = rows_.find(t.getShape()[0]);
+    return it == rows_.end() ? nullptr : &it->second;
   }
 
   /// mma into a fragment-layout result: operands from shared memory, the
@@ -416,42 +552,59 @@ private:
                 ", k = ", k, "), fragment layout: warps ", f.wm, " x ", f.wn, ", each ", m / f.wm, " x ", n / f.wn,
                 (tensorCores ? " on tensor cores (bf16 mma.sync.m16n8k16, fp32 accumulation)"
                              : " on CUDA cores (fp32, register-blocked, k in order)"),
-                "; ", mmaBitsNote_));
+                "; ", mmaBitsNote_, "; ", mmaScheduleNote_));
     if (mmaBits_ == 16 && !tensorCores)
       w_.line(cat("// (mma_bits = 16 asks for tensor cores, but k = ", k,
                   " is not a multiple of 16 or the types are not f32: exact fp32 instead)"));
+    const Frag *fa = fragOf(a);
+    bool regA = registerA(op);
+    if (regA)
+      w_.line(cat("// a is a ", shapeText(a.getShape()), " fragment-layout tile whose rows this warp owns: its operand "
+                  "registers are its accumulator registers, re-packed to bf16 (no shared memory)"));
     w_.line("{");
     w_.indent();
     bool stagedA = false, stagedB = false;
-    std::string pa = shareTile(op.getA(), 0, stagedA, "mma_a");
+    std::string pa = regA ? expr(op.getA()) : shareTile(op.getA(), 0, stagedA, "mma_a");
     std::string pb = shareTile(op.getB(), stagedA ? align16(tileBytes(a)) : 0, stagedB, "mma_b");
     if (stagedA || stagedB)
       w_.line("__syncthreads();");
+    int64_t pitchA = pitchOf(pa, ta ? m : k), pitchB = pitchOf(pb, tb ? k : n);
     // The accumulator: same shape, so the same layout; copied slot by slot.
     openElementLoop(dst, false);
     w_.line(cat(elemOf(res, dst), " = ", elem(op.getAcc()), ";"));
     closeElementLoop();
     auto aAt = [&](const std::string &row, const std::string &kk) {
-      return ta ? cat(pa, "[(", kk, ") * ", m, " + ", row, "]") : cat(pa, "[(", row, ") * ", k, " + ", kk, "]");
+      return ta ? cat(pa, "[(", kk, ") * ", pitchA, " + ", row, "]") : cat(pa, "[(", row, ") * ", pitchA, " + ", kk, "]");
     };
     auto bAt = [&](const std::string &kk, const std::string &col) {
-      return tb ? cat(pb, "[(", col, ") * ", k, " + ", kk, "]") : cat(pb, "[(", kk, ") * ", n, " + ", col, "]");
+      return tb ? cat(pb, "[(", col, ") * ", pitchB, " + ", kk, "]") : cat(pb, "[(", kk, ") * ", pitchB, " + ", col, "]");
     };
     w_.line(cat("const int wrow = (warp / ", f.wn, ") * ", m / f.wm, " + (lane >> 2);  // this lane's first row"));
     w_.line(cat("const int wcol = (warp % ", f.wn, ") * ", n / f.wn, ";  // this warp's first column"));
     w_.line("const int quad = lane & 3;");
     if (tensorCores) {
+      if (regA)
+        w_.line("#pragma unroll");
       w_.line(cat("for (int k0 = 0; k0 < ", k, "; k0 += 16) {"));
       w_.indent();
       w_.line(cat("uint32_t fa[", f.mi, "][4], fb[", f.ni, "][2];"));
       w_.line("#pragma unroll");
       w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi) {"));
       w_.indent();
+      if (regA) {  // k block k0 / 16 = accumulator blocks 2 (k0 / 16) and 2 (k0 / 16) + 1 of a's rows
+        std::string blk = cat("(mi * ", fa->ni, " + (k0 >> 3)) * 4");
+        std::string blk1 = cat("(mi * ", fa->ni, " + (k0 >> 3) + 1) * 4");
+        w_.line(cat("fa[mi][0] = spak_gen::pack_bf16(", pa, "[", blk, "], ", pa, "[", blk, " + 1]);"));
+        w_.line(cat("fa[mi][1] = spak_gen::pack_bf16(", pa, "[", blk, " + 2], ", pa, "[", blk, " + 3]);"));
+        w_.line(cat("fa[mi][2] = spak_gen::pack_bf16(", pa, "[", blk1, "], ", pa, "[", blk1, " + 1]);"));
+        w_.line(cat("fa[mi][3] = spak_gen::pack_bf16(", pa, "[", blk1, " + 2], ", pa, "[", blk1, " + 3]);"));
+      } else {
       w_.line("const int r0 = wrow + mi * 16, r1 = r0 + 8, c0 = k0 + 2 * quad, c1 = c0 + 8;");
       w_.line(cat("fa[mi][0] = spak_gen::pack_bf16(", aAt("r0", "c0"), ", ", aAt("r0", "c0 + 1"), ");"));
       w_.line(cat("fa[mi][1] = spak_gen::pack_bf16(", aAt("r1", "c0"), ", ", aAt("r1", "c0 + 1"), ");"));
       w_.line(cat("fa[mi][2] = spak_gen::pack_bf16(", aAt("r0", "c1"), ", ", aAt("r0", "c1 + 1"), ");"));
       w_.line(cat("fa[mi][3] = spak_gen::pack_bf16(", aAt("r1", "c1"), ", ", aAt("r1", "c1 + 1"), ");"));
+      }
       w_.dedent();
       w_.line("}");
       w_.line("#pragma unroll");
@@ -525,11 +678,11 @@ private:
       int64_t need = 0;
       auto staged = [&](Value v) { return inSmem(v.getType()) ? 0 : align16(tileBytes(cast<TileType>(v.getType()))); };
       if (auto r = dyn_cast<ReduceOp>(op))
-        need = staged(r.getSource()) + align16(tileBytes(r.getResult().getType()));
+        need = quadReduce(r) ? 0 : staged(r.getSource()) + align16(tileBytes(r.getResult().getType()));
       else if (auto b = dyn_cast<BroadcastOp>(op))
-        need = isa<TileType>(b.getSource().getType()) ? staged(b.getSource()) : 0;
+        need = isa<TileType>(b.getSource().getType()) && !rowBroadcast(b) ? staged(b.getSource()) : 0;
       else if (auto m = dyn_cast<MmaOp>(op))
-        need = staged(m.getA()) + staged(m.getB());
+        need = (registerA(m) ? 0 : staged(m.getA())) + staged(m.getB());
       else if (auto x = dyn_cast<ExtractOp>(op))
         need = 16;
       scratchBytes_ = std::max(scratchBytes_, need);
@@ -559,6 +712,36 @@ private:
     unsigned axis = op.getAxis();
     bool sum = op.getKind() == ReduceKind::sum;
     std::string elt = *cxxScalarType(dst.getElementType());
+    if (const Frag *f = fragOf(src))
+      if (const RowLayout *r = rowOf(dst))
+        if (quadReduce(op)) {
+          std::string n = defineTile(op.getResult());
+          std::string in = expr(op.getSource());
+          w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", in, " over axis 1 (", shapeText(src.getShape()), " -> ",
+                      shapeText(dst.getShape()), "): in registers, each lane combines its columns, then the 4 lanes of "
+                      "its quad (shuffles)"));
+          std::string init = sum ? (isa<FloatType>(dst.getElementType()) ? floatLiteral(0.0, dst.getElementType())
+                                                                          : std::string("0"))
+                                 : lowestText(dst.getElementType());
+          auto comb = [&](const std::string &x) {
+            return sum ? cat("a += ", x, ";") : cat("a = spak_gen::max_of(a, ", x, ");");
+          };
+          w_.line("#pragma unroll");
+          w_.line(cat("for (int s = 0; s < ", 2 * r->mi, "; ++s) {"));
+          w_.indent();
+          w_.line(cat(elt, " a = ", init, ";"));
+          w_.line("#pragma unroll");
+          w_.line(cat("for (int ni = 0; ni < ", f->ni, "; ++ni) {"));
+          w_.line(cat("  ", comb(cat(in, "[((s >> 1) * ", f->ni, " + ni) * 4 + (s & 1) * 2]"))));
+          w_.line(cat("  ", comb(cat(in, "[((s >> 1) * ", f->ni, " + ni) * 4 + (s & 1) * 2 + 1]"))));
+          w_.line("}");
+          w_.line(comb("__shfl_xor_sync(0xffffffffu, a, 1)"));
+          w_.line(comb("__shfl_xor_sync(0xffffffffu, a, 2)"));
+          w_.line(cat(n, "[s] = a;"));
+          w_.dedent();
+          w_.line("}");
+          return success();
+        }
     std::string n = defineTile(op.getResult());
     w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", expr(op.getSource()), " over axis ", axis, " (",
                 shapeText(src.getShape()), " -> ", shapeText(dst.getShape()),
@@ -614,6 +797,18 @@ private:
   LogicalResult emitBroadcast(BroadcastOp op) {
     auto src = cast<TileType>(op.getSource().getType());
     TileType dst = op.getResult().getType();
+    if (rowOf(src))
+      if (const Frag *f = fragOf(dst))
+        if (rowBroadcast(op)) {
+          std::string n = defineTile(op.getResult());
+          std::string in = expr(op.getSource());
+          w_.line(cat("// ", n, " = ", in, " along the rows (", shapeText(src.getShape()), " -> ", shapeText(dst.getShape()),
+                      "): the lane already holds its rows"));
+          w_.line("#pragma unroll");
+          w_.line(cat("for (int s = 0; s < ", slots(dst), "; ++s) ", n, "[s] = ", in, "[((s >> 2) / ", f->ni,
+                      ") * 2 + ((s >> 1) & 1)];"));
+          return success();
+        }
     std::string n = defineTile(op.getResult());
     w_.line("{");
     w_.indent();
@@ -686,8 +881,8 @@ private:
       return success();
     }
     w_.line(cat(elt, " ", n, ";"));
-    if (fragOf(src)) {
-      w_.line(cat("{  // element ", pos, " of a fragment-layout tile: its owner shares it through scratch"));
+    if (fragOf(src) || rowOf(src)) {
+      w_.line(cat("{  // element ", pos, " of a fragment/row-layout tile: its owner shares it through scratch"));
       w_.indent();
       w_.line(cat(elt, "* slot = reinterpret_cast<", elt, "*>(spak_smem);"));
       openElementLoop(src, false);
@@ -723,8 +918,13 @@ private:
   int64_t fragEPos_ = -1;
   std::string fragEText_;
   std::map<std::pair<int64_t, int64_t>, Frag> frags_;
+  std::map<int64_t, RowLayout> rows_;
+  bool replicated_ = false;
+  llvm::StringMap<std::pair<int64_t, int64_t>> pitch_;  // padded shared tile -> (columns, row pitch)
   int64_t mmaBits_ = 32;
   std::string mmaBitsNote_;
+  int64_t mmaSchedule_ = 1;
+  std::string mmaScheduleNote_;
   std::string decl_;
 };
 
@@ -738,7 +938,9 @@ std::string cudaPrelude() {
                                cudaGetErrorString(spak_err_));                                  \
   } while (0)
 
+#if !defined(SPAK_CUDA_EMULATION)  // tests/cuda_emu/cuda_emu.h: the CPU emulator provides the bf16 types
 #include <cuda_bf16.h>
+#endif
 
 namespace spak_gen {
 
@@ -751,7 +953,9 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 // d += a * b on tensor cores: one m16n8k16 block, bf16 operands (a: 4 registers, row-major 16 x 16; b: 2 registers,
 // 16 x 8 column-major), fp32 accumulators d[0..3] = rows g, g + 8 x columns 2t, 2t + 1 (PTX ISA, mma.m16n8k16).
 __device__ __forceinline__ void mma_bf16_16816(float* d, const uint32_t (&a)[4], const uint32_t (&b)[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#if defined(SPAK_CUDA_EMULATION)
+  spak_emu::mma_bf16_16816(d, a, b);  // the CPU emulator's warp-wide mma (tests/cuda_emu/cuda_emu.h)
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   asm volatile("trap;");  // bf16 mma.sync needs sm_80+: set law mma_bits = 32 for this GPU
 #else
   asm volatile(

@@ -364,7 +364,9 @@ std::string KernelEmitterBase::hintFor(Operation *op) {
 
 std::string KernelEmitterBase::defineTile(Value v) {
   std::string n = bindNew(v, hintFor(v.getDefiningOp()));
+  declaring_ = v;
   declareTile(cast<TileType>(v.getType()), n);
+  declaring_ = Value();
   return n;
 }
 

@@ -144,6 +144,8 @@ protected:
   mlir::LogicalResult emitScalarOp(mlir::Operation *op, bool &handled);
   /// Declares and binds a tile result: `T name[...]` via declareTile.
   std::string defineTile(mlir::Value v);
+  /// The value whose tile declareTile() is declaring (null for copies such as loop-carried tiles).
+  mlir::Value declaring_;
   mlir::LogicalResult emitFor(mlir::scf::ForOp op);
   /// The element-wise tile ops shared by both targets.
   mlir::LogicalResult emitElementwise(mlir::Operation *op, bool &handled);

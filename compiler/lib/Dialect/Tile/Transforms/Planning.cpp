@@ -45,7 +45,7 @@ struct ApplyLawsPass : spak::tile::impl::ApplyLawsBase<ApplyLawsPass> {
         {"tile_m", tileM}, {"tile_n", tileN},   {"tile_k", tileK},
         {"k_lat", kLat},   {"v_lat", vLat},     {"stages", stages},
         {"warps", warps},  {"row_tile", rowTile}, {"vec_width", vecWidth}, {"mma_bits", mmaBits},
-        {"min_ctas", minCtas}, {"split_k_chunk", splitKChunk}};
+        {"min_ctas", minCtas}, {"split_k_chunk", splitKChunk}, {"mma_schedule", mmaSchedule}};
     llvm::StringMap<LawAttr> resolved;
     Builder b(ctx);
     for (auto [name, value] : overrides) {

@@ -37,7 +37,8 @@ def ApplyLaws : Pass<"spak-apply-laws", "::mlir::ModuleOp"> {
     Option<"vecWidth", "vec-width", "int64_t", "0", "override law vec_width (0: from the rules)">,
     Option<"mmaBits", "mma-bits", "int64_t", "0", "override law mma_bits (0: from the rules; 32 or 16)">,
     Option<"minCtas", "min-ctas", "int64_t", "0", "override law min_ctas (0: from the rules)">,
-    Option<"splitKChunk", "split-k-chunk", "int64_t", "0", "override law split_k_chunk (0: from the rules)">
+    Option<"splitKChunk", "split-k-chunk", "int64_t", "0", "override law split_k_chunk (0: from the rules)">,
+    Option<"mmaSchedule", "mma-schedule", "int64_t", "0", "override law mma_schedule (0: from the rules; 1 or 2)">
   ];
   let dependentDialects = ["::spak::tile::TileDialect"];
 }
