@@ -57,9 +57,9 @@ toggle() {
   compile "$WORK/p"
 }
 T_REGEN=$(best toggle)
-REPORT=$("$SPAKC" compile "$MODEL" -o "$WORK/p" --no-unused-warnings --rules-dir "$WORK/rules" "${EXTRA[@]}" 2>&1 | head -n1)
+REPORT=$("$SPAKC" compile "$MODEL" -o "$WORK/p" --no-unused-warnings --rules-dir "$WORK/rules" "${EXTRA[@]}" 2>&1 | sed -n 1p)  # sed reads to the end: head would SIGPIPE spakc under pipefail
 sed -i 's/law tile_m = 64 /law tile_m = 32 /; t; s/law tile_m = 32 /law tile_m = 64 /' "$TARGET"
-REGEN_REPORT=$("$SPAKC" compile "$MODEL" -o "$WORK/p" --no-unused-warnings --rules-dir "$WORK/rules" "${EXTRA[@]}" 2>&1 | head -n1)
+REGEN_REPORT=$("$SPAKC" compile "$MODEL" -o "$WORK/p" --no-unused-warnings --rules-dir "$WORK/rules" "${EXTRA[@]}" 2>&1 | sed -n 1p)  # sed reads to the end: head would SIGPIPE spakc under pipefail
 T_NOOP=$(best compile "$WORK/p")
 
 KERNELS=$(grep -vc '^#' "$WORK/p/cpp/kernels.manifest" || true)
