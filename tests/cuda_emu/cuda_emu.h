@@ -1,0 +1,420 @@
+// cuda_emu.h: run spakc's generated CUDA kernels on the CPU (host-only C++20, g++ / clang, Linux).
+//
+// Include this INSTEAD of <cuda_runtime.h> / <cuda_bf16.h> (it defines SPAK_CUDA_EMULATION, which makes the generated
+// prelude skip <cuda_bf16.h> and call spak_emu::mma_bf16_16816 instead of the mma.sync inline asm). The kernel text
+// needs two rewrites that no header can do (tests/cuda_emu/gen_emu_test.py does them):
+//   name<<<grid, threads, smem, stream>>>(args);        ->  spak_emu::launch(name, grid, threads, smem, stream, args);
+//   extern __shared__ __align__(16) unsigned char spak_smem[];  ->  unsigned char* spak_smem = spak_emu::smem();
+//
+// Execution model. A launch runs its CTAs on a few worker OS threads (SPAK_EMU_WORKERS, default: hardware threads,
+// at most 4); each worker runs one CTA at a time. The CTA's threads are cooperative fibers (ucontext) on the worker:
+// a fiber runs until it reaches a barrier (__syncthreads, or the warp-wide exchange of __shfl_xor_sync / the emulated
+// mma), then the next fiber runs. This is a legal CUDA schedule (independent thread scheduling), deterministic, and
+// much faster than 128 OS threads meeting at std::barrier on a 2-core machine. Odd CTAs run their threads in reverse
+// order (SPAK_EMU_ORDER=forward|reverse|alternate, default alternate), so a missing __syncthreads tends to show up as
+// a result that differs from the reference. Emulation errors (a barrier that not every thread reaches: divergent
+// __syncthreads / shuffles, threads that exit while others wait) abort with a message naming the kernel's CTA.
+//
+// Dynamic shared memory is a per-CTA 16-byte-aligned buffer of the launch's size, filled with 0xFF bytes (NaN floats)
+// before each CTA (SPAK_EMU_SMEM_FILL=<byte>), so reads of shared memory no thread wrote show up as NaN.
+#pragma once
+
+#ifndef SPAK_CUDA_EMULATION
+#define SPAK_CUDA_EMULATION 1
+#endif
+
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <math.h>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// ---- CUDA keywords --------------------------------------------------------------------------------------------------
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+#define __restrict__ __restrict
+// __shared__ is deliberately not defined: static shared arrays would need per-CTA storage (rewrite them like spak_smem).
+
+// ---- runtime types ---------------------------------------------------------------------------------------------------
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+struct uint3 {
+  unsigned x = 0, y = 0, z = 0;
+};
+struct CUstream_st;
+using cudaStream_t = CUstream_st*;
+enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorLaunchFailure = 719 };
+enum cudaFuncAttribute {
+  cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
+  cudaFuncAttributePreferredSharedMemoryCarveout = 9,
+};
+inline const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated CUDA error"; }
+inline cudaError_t cudaPeekAtLastError() { return cudaSuccess; }
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+template <typename F>
+inline cudaError_t cudaFuncSetAttribute(F*, cudaFuncAttribute, int) { return cudaSuccess; }
+
+// Built-in variables: per worker OS thread; the fiber scheduler sets threadIdx before it resumes a fiber.
+inline thread_local uint3 blockIdx;
+inline thread_local uint3 threadIdx;
+inline thread_local dim3 blockDim;
+inline thread_local dim3 gridDim;
+
+namespace spak_emu {
+
+[[noreturn]] inline void fatal(const std::string& msg) {
+  std::fprintf(stderr, "spak_emu: %s\n", msg.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+inline int env_int(const char* name, int dflt) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : dflt;
+}
+
+// ---- bf16 ------------------------------------------------------------------------------------------------------------
+inline uint16_t float_to_bf16_rn(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);  // NaN stays a (quiet) NaN
+  u += 0x7fffu + ((u >> 16) & 1u);                                             // round to nearest, ties to even
+  return uint16_t(u >> 16);
+}
+inline float bf16_to_float(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// ---- fibers ----------------------------------------------------------------------------------------------------------
+struct MmaRegs {
+  uint32_t a[4];
+  uint32_t b[2];
+};
+
+struct Warp {
+  int lanes = 32;  // threads of the CTA in this warp
+  int arrived = 0;
+  uint64_t gen = 0;
+  alignas(16) unsigned char xchg[2][32][16];  // __shfl_xor_sync payloads, double-buffered by barrier generation
+  MmaRegs mma[2][32];                         // mma operand registers, double-buffered the same way
+};
+
+struct Worker;
+inline thread_local Worker* tl_worker = nullptr;
+
+struct Worker {
+  static constexpr size_t kStack = size_t(1) << 20;  // bytes per fiber (kernels keep big register tiles)
+  static constexpr size_t kGuard = 4096;
+
+  int nt = 0;               // threads per CTA
+  size_t stacks_for = 0;    // fibers the stack region holds
+  unsigned char* region = nullptr;
+  size_t region_bytes = 0;
+  std::vector<ucontext_t> ctx;
+  std::vector<char> done;
+  ucontext_t sched{};
+  int cur = 0;
+  uint64_t events = 0;      // barrier arrivals and thread exits (progress, for deadlock detection)
+  int cta_arrived = 0;
+  uint64_t cta_gen = 0;
+  std::vector<Warp> warps;
+  std::vector<unsigned char, std::allocator<unsigned char>> smem_store;
+  unsigned char* smem = nullptr;
+  const std::function<void()>* body = nullptr;
+  const char* kernel_name = "kernel";
+
+  ~Worker() {
+    if (region) munmap(region, region_bytes);
+  }
+
+  void ensure_stacks(int n) {
+    if (size_t(n) <= stacks_for) return;
+    if (region) munmap(region, region_bytes);
+    region_bytes = size_t(n) * (kStack + kGuard);
+    void* p = mmap(nullptr, region_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) fatal("mmap of fiber stacks failed");
+    region = static_cast<unsigned char*>(p);
+    for (int i = 0; i < n; ++i) mprotect(region + size_t(i) * (kStack + kGuard), kGuard, PROT_NONE);  // overflow traps
+    stacks_for = size_t(n);
+  }
+
+  static void entry() {
+    Worker* w = tl_worker;
+    (*w->body)();
+    w->done[w->cur] = 1;
+    ++w->events;
+    // returning resumes uc_link (the scheduler)
+  }
+
+  void yield() { swapcontext(&ctx[cur], &sched); }
+
+  void run_cta(int nthreads, size_t smem_bytes, bool reverse) {
+    nt = nthreads;
+    ensure_stacks(nt);
+    ctx.assign(nt, ucontext_t{});
+    done.assign(nt, 0);
+    warps.assign((nt + 31) / 32, Warp{});
+    for (int w = 0; w < int(warps.size()); ++w) warps[w].lanes = std::min(32, nt - 32 * w);
+    cta_arrived = 0;
+    cta_gen = 0;
+    smem_store.assign(smem_bytes + 16, static_cast<unsigned char>(env_int("SPAK_EMU_SMEM_FILL", 0xFF)));
+    smem = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(smem_store.data()) + 15) & ~uintptr_t(15));
+    for (int i = 0; i < nt; ++i) {
+      getcontext(&ctx[i]);
+      ctx[i].uc_stack.ss_sp = region + size_t(i) * (kStack + kGuard) + kGuard;
+      ctx[i].uc_stack.ss_size = kStack;
+      ctx[i].uc_link = &sched;
+      makecontext(&ctx[i], &Worker::entry, 0);
+    }
+    int finished = 0;
+    while (finished < nt) {
+      const uint64_t before = events;
+      for (int k = 0; k < nt; ++k) {
+        const int i = reverse ? nt - 1 - k : k;
+        if (done[i]) continue;
+        cur = i;
+        threadIdx = uint3{unsigned(i), 0, 0};
+        swapcontext(&sched, &ctx[i]);
+        if (done[i]) ++finished;
+      }
+      if (finished < nt && events == before)
+        fatal(std::string("deadlock in ") + kernel_name + " CTA (" + std::to_string(blockIdx.x) + ", " +
+              std::to_string(blockIdx.y) + ", " + std::to_string(blockIdx.z) + "): " + std::to_string(nt - finished) +
+              " threads wait at a barrier that the others never reach (divergent __syncthreads / warp exchange, " +
+              "or threads that returned early)");
+    }
+  }
+
+  void cta_sync() {
+    const uint64_t g = cta_gen;
+    ++events;
+    if (++cta_arrived == nt) {
+      cta_arrived = 0;
+      ++cta_gen;
+      return;
+    }
+    while (cta_gen == g) yield();
+  }
+
+  // Warp barrier; returns the buffer parity of this exchange.
+  int warp_sync(Warp& w) {
+    const uint64_t g = w.gen;
+    ++events;
+    if (++w.arrived == w.lanes) {
+      w.arrived = 0;
+      ++w.gen;
+      return int(g & 1);
+    }
+    while (w.gen == g) yield();
+    return int(g & 1);
+  }
+  Warp& my_warp() { return warps[cur >> 5]; }
+};
+
+inline Worker& worker() {
+  if (!tl_worker) fatal("CUDA device function called outside an emulated launch");
+  return *tl_worker;
+}
+
+inline unsigned char* smem() { return worker().smem; }
+
+// Runs `body` once per CTA thread for every CTA of `grid`.
+inline void run_grid(const char* name, dim3 grid, int nt, size_t smem_bytes, const std::function<void()>& body) {
+  if (nt <= 0 || nt > 1024) fatal(std::string("bad block size for ") + name + ": " + std::to_string(nt));
+  const uint64_t total = uint64_t(grid.x) * grid.y * grid.z;
+  if (total == 0) return;
+  const int order = [] {
+    const char* v = std::getenv("SPAK_EMU_ORDER");
+    if (!v) return 2;
+    if (!std::strcmp(v, "forward")) return 0;
+    if (!std::strcmp(v, "reverse")) return 1;
+    return 2;
+  }();
+  int nw = env_int("SPAK_EMU_WORKERS", std::min(4, int(std::max(1u, std::thread::hardware_concurrency()))));
+  nw = int(std::max<uint64_t>(1, std::min<uint64_t>(uint64_t(std::max(1, nw)), total)));
+  std::atomic<uint64_t> next{0};
+  auto work = [&] {
+    Worker w;
+    w.body = &body;
+    w.kernel_name = name;
+    tl_worker = &w;
+    gridDim = grid;
+    blockDim = dim3(unsigned(nt), 1, 1);
+    for (uint64_t c; (c = next.fetch_add(1)) < total;) {
+      blockIdx = uint3{unsigned(c % grid.x), unsigned((c / grid.x) % grid.y), unsigned(c / (uint64_t(grid.x) * grid.y))};
+      const bool reverse = order == 1 || (order == 2 && (c & 1));
+      w.run_cta(nt, smem_bytes, reverse);
+    }
+    tl_worker = nullptr;
+  };
+  std::vector<std::thread> threads;
+  for (int i = 1; i < nw; ++i) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+}
+
+// kernel<<<grid, nt, smem, stream>>>(args...) after the driver's rewrite. Synchronous.
+// launch_named: the same with the kernel's name for diagnostics (what gen_emu_test.py's rewrite emits).
+template <typename... P, typename... A>
+inline void launch_named(const char* name, void (*kernel)(P...), dim3 grid, int nt, size_t smem_bytes, cudaStream_t,
+                         A&&... args) {
+  std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
+  const std::function<void()> body = [&] { std::apply(kernel, params); };
+  run_grid(name, grid, nt, smem_bytes, body);
+}
+template <typename... P, typename... A>
+inline void launch(void (*kernel)(P...), dim3 grid, int nt, size_t smem_bytes, cudaStream_t stream, A&&... args) {
+  launch_named("kernel", kernel, grid, nt, smem_bytes, stream, std::forward<A>(args)...);
+}
+
+// ---- warp exchange ---------------------------------------------------------------------------------------------------
+template <typename T>
+inline T shfl_xor(unsigned mask, T v, int lane_mask, int width) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= 16, "shuffle payload");
+  if (mask != 0xffffffffu || width != 32) fatal("__shfl_xor_sync: only full-warp masks and width 32 are emulated");
+  Worker& wk = worker();
+  Warp& w = wk.my_warp();
+  const int lane = wk.cur & 31;
+  const int slot = int(w.gen & 1);
+  std::memcpy(w.xchg[slot][lane], &v, sizeof(T));
+  wk.warp_sync(w);
+  const int src = lane ^ lane_mask;
+  if (src >= w.lanes) return v;
+  T r;
+  std::memcpy(&r, w.xchg[slot][src], sizeof(T));
+  return r;
+}
+
+// d += A * B, mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 (PTX ISA fragment layouts, g = lane >> 2,
+// t = lane & 3): A 16x16 row-major in a[0..3] = (g, 2t..2t+1), (g+8, 2t..), (g, 2t+8..), (g+8, 2t+8..); B 16x8 in
+// b[0..1] = (k 2t..2t+1, col g), (k 2t+8.., col g); D d[0..3] = (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1). The low
+// 16 bits of a register hold the lower k. Products of bf16 values are exact in fp32; sums are fp32, in k order.
+inline void mma_bf16_16816(float* d, const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  Worker& wk = worker();
+  Warp& w = wk.my_warp();
+  if (w.lanes != 32) fatal("mma in a partial warp");
+  const int lane = wk.cur & 31;
+  const int slot = int(w.gen & 1);
+  std::memcpy(w.mma[slot][lane].a, a, sizeof(a));
+  std::memcpy(w.mma[slot][lane].b, b, sizeof(b));
+  wk.warp_sync(w);
+  const MmaRegs* r = w.mma[slot];
+  auto A = [&](int row, int k) {
+    const int src = (row & 7) * 4 + ((k & 7) >> 1);
+    const int reg = (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0);
+    return bf16_to_float(uint16_t(r[src].a[reg] >> ((k & 1) * 16)));
+  };
+  auto B = [&](int k, int col) {
+    const int src = col * 4 + ((k & 7) >> 1);
+    const int reg = k >= 8 ? 1 : 0;
+    return bf16_to_float(uint16_t(r[src].b[reg] >> ((k & 1) * 16)));
+  };
+  const int g = lane >> 2, t = lane & 3;
+  for (int i = 0; i < 4; ++i) {
+    const int row = g + (i >= 2 ? 8 : 0), col = 2 * t + (i & 1);
+    float acc = d[i];
+    for (int k = 0; k < 16; ++k) acc += A(row, k) * B(k, col);
+    d[i] = acc;
+  }
+}
+
+}  // namespace spak_emu
+
+// ---- device intrinsics ---------------------------------------------------------------------------------------------
+inline void __syncthreads() { spak_emu::worker().cta_sync(); }
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  if (mask != 0xffffffffu) spak_emu::fatal("__syncwarp: only the full mask is emulated");
+  spak_emu::Worker& wk = spak_emu::worker();
+  wk.warp_sync(wk.my_warp());
+}
+template <typename T>
+inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
+  return spak_emu::shfl_xor(mask, v, lane_mask, width);
+}
+
+template <typename T>
+inline T atomicAdd(T* addr, T v) {
+  return std::atomic_ref<T>(*addr).fetch_add(v);
+}
+template <typename T>
+inline T atomicMax(T* addr, T v) {
+  std::atomic_ref<T> r(*addr);
+  T cur = r.load();
+  while (cur < v && !r.compare_exchange_weak(cur, v)) {
+  }
+  return cur;
+}
+template <typename T>
+inline T atomicExch(T* addr, T v) {
+  return std::atomic_ref<T>(*addr).exchange(v);
+}
+
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+inline float __expf(float x) { return std::exp(x); }
+inline float __logf(float x) { return std::log(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
+inline int __float_as_int(float f) {
+  int i;
+  std::memcpy(&i, &f, 4);
+  return i;
+}
+inline unsigned __float_as_uint(float f) {
+  unsigned i;
+  std::memcpy(&i, &f, 4);
+  return i;
+}
+inline float __int_as_float(int i) {
+  float f;
+  std::memcpy(&f, &i, 4);
+  return f;
+}
+inline float __uint_as_float(unsigned i) {
+  float f;
+  std::memcpy(&f, &i, 4);
+  return f;
+}
+
+// ---- cuda_bf16.h subset ----------------------------------------------------------------------------------------------
+struct __nv_bfloat16 {
+  uint16_t __x;
+};
+struct __attribute__((may_alias)) __nv_bfloat162 {
+  __nv_bfloat16 x, y;  // x: the low 16 bits
+};
+inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __nv_bfloat16{spak_emu::float_to_bf16_rn(f)}; }
+inline __nv_bfloat16 __float2bfloat16(float f) { return __float2bfloat16_rn(f); }
+inline float __bfloat162float(__nv_bfloat16 h) { return spak_emu::bf16_to_float(h.__x); }
+inline __nv_bfloat162 __floats2bfloat162_rn(float lo, float hi) {
+  return __nv_bfloat162{__float2bfloat16_rn(lo), __float2bfloat16_rn(hi)};
+}

@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""Differential test: spakc's CUDA kernels, run on the CPU through cuda_emu.h, against the cpp target's kernels.
+
+  cuda_emu.py build --spakc BIN --work DIR [--cxx g++] [--config NAME]... [--jobs N]
+      For every config (model x mma_bits): spakc writes the cuda + cpp projects and the tile IR; this script
+      rewrites the CUDA kernels for the emulator (<<<>>> launches, the extern __shared__ line, namespace spak_gen ->
+      spak_cu), writes emu_cases_<config>.cpp (one case per kernel: buffers sized from the kernel's IR signature,
+      the grid evaluated from its `grid = [...]` expressions, both launcher calls) and builds DIR/<config>/cuda_emu.
+  cuda_emu.py run --work DIR --config NAME [-- ARGS]
+      Runs DIR/<config>/cuda_emu (ARGS: --kernel NAME, --list).
+
+Configs: tiny_* = examples/nanogpt/tiny.dsl (B 4, T 48: partial 64-row tiles, 4 heads of 16), small_* =
+tests/cuda_emu/small_gpt.dsl (B 2, T 128: full 64x128 attention tiles, heads of 64, 128-wide linears). fp32 = the
+rules with every `law mma_bits` set to 32 (exact fp32 path), tolerance 1e-5 of the buffer's max |ref|; bf16 = the
+rules' mma_bits (16): kernels with bf16 mma get 2e-2, the others 1e-5. *_s2: `law mma_schedule = 2`.
+"""
+import argparse
+import concurrent.futures
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+
+CONFIGS = {
+    "tiny_bf16": dict(dsl="examples/nanogpt/tiny.dsl", laws={}, B=4, T=48),
+    "tiny_fp32": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_bits": 32}, B=4, T=48),
+    "small_bf16": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={}, B=2, T=128),
+    "small_fp32": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_bits": 32}, B=2, T=128),
+    # law mma_schedule = 2: padded shared rows, row-owning warps for softmax tiles, operand A from accumulators
+    "tiny_bf16_s2": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 2}, B=4, T=48),
+    "small_bf16_s2": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 2}, B=2, T=128),
+    "small_fp32_s2": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_bits": 32, "mma_schedule": 2}, B=2, T=128),
+}
+TOL_FP32 = 1e-5
+TOL_BF16 = 2e-2
+
+
+def ceildiv(a, b):
+    return -(-a // b)
+
+
+def sh(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit("cuda_emu: command failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stdout[-6000:]))
+    return r.stdout
+
+
+# ---- tile IR ------------------------------------------------------------------------------------------------------
+class Arg:
+    def __init__(self, text):
+        m = re.fullmatch(r"!spak_tile\.buffer<(.*)>", text.strip())
+        self.scalar = m is None
+        if self.scalar:
+            self.shape, self.dtype = [], text.strip()
+            return
+        parts = m.group(1).split("x")
+        self.dtype = parts[-1]
+        self.shape = [None if p == "?" else int(p) for p in parts[:-1]]
+
+
+def parse_tile(text):
+    kernels = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*spak_tile\.kernel @(\w+)\((.*?)\) attributes \{(.*)\} \{\s*$", line)
+        if not m:
+            continue
+        args = [Arg(a.split(":", 1)[1]) for a in re.split(r",\s*(?=%arg\d+:)", m.group(2)) if a.strip()]
+        g = re.search(r'grid = \[((?:"[^"]*"(?:,\s*)?)*)\]', m.group(3))
+        grid = re.findall(r'"([^"]*)"', g.group(1)) if g else None
+        kernels[m.group(1)] = dict(args=args, grid=grid)
+    return kernels
+
+
+# ---- per-kernel plans: dynamic dims, grid symbols, integer inputs ------------------------------------------------------
+def family(name):
+    return re.sub(r"_\d+$", "", name)
+
+
+def plan(name, k, cfg):
+    """Returns (dyn per arg, syms, int inits per arg, float ranges per arg) or a string: why it is skipped."""
+    args, grid = k["args"], k["grid"]
+    if grid is None:
+        return "no grid attribute"
+    if any(a.scalar for a in args):
+        return "scalar arguments"
+    B, T = cfg["B"], cfg["T"]
+    rows = B * T
+    fam = family(name)
+    dyn = [rows] * len(args)
+    syms = {}
+    ints = [None] * len(args)
+    franges = [(-1.0, 1.0)] * len(args)
+    mma_like = fam in ("linear", "matmul") or fam.startswith("fused_linear")
+    if fam.startswith("attention"):
+        dyn = [T] * len(args)
+        syms.update(T=T, B=args[0].shape[0])
+    elif mma_like:
+        out = [rows if d is None else d for d in args[-1].shape]
+        if len(out) != 2:
+            return "batched matmul (rank %d output)" % len(out)
+        syms.update(M=out[0], N=out[1])
+    elif fam == "reduce_cols_partial":
+        if args[0].shape[1] is not None or len(args[0].shape) != 3:
+            return "column reduction over a static dim"
+        per = int(re.fullmatch(r"ceildiv\(R, (\d+)\)", grid[1]).group(1))
+        dyn = [rows, ceildiv(rows, per)]
+        syms.update(R=rows, K2=args[0].shape[2], K1=args[0].shape[0])
+    elif fam == "reduce_cols":  # [K1, P, K2] partial sums -> [K1, 1, K2]; P (3 here) or K2 (rows) dynamic
+        if len(args[0].shape) != 3 or args[0].shape[0] is None:
+            return "unexpected column-sum shape"
+        dyn = [3 if a.shape[1] is None else rows for a in args]
+        syms.update(K2=args[0].shape[2] or rows, K1=args[0].shape[0])
+    elif fam == "layernorm_grad_dwdb_partial":
+        per = int(re.fullmatch(r"ceildiv\(rows, (\d+)\)", grid[1]).group(1))
+        dyn = [rows] * 4 + [ceildiv(rows, per)] * (len(args) - 4)
+        syms.update(rows=rows, C=args[0].shape[1])
+    elif fam == "layernorm_grad_dwdb_sum":
+        dyn = [3] * len(args)
+        syms.update(K2=args[0].shape[2], K1=args[0].shape[0])
+    elif fam == "fused_multi_tensor_adam":
+        syms["maxnumel"] = max(math.prod(a.shape) for a in args)
+        franges = [(0.0, 1.0)] * len(args)  # second moments must be >= 0
+        ints[0] = [3, 10]  # step, total steps
+    else:
+        syms.update(rows=rows, T=rows, outer=rows, inner=rows, L=args[1].shape[-1] if len(args) > 1 else 1,
+                    outer0=args[0].shape[0])
+    # integer inputs
+    table = next((a for a in args if a.dtype == "f32" and len(a.shape) == 2 and None not in a.shape), None)
+    for i, a in enumerate(args):
+        if a.dtype not in ("i32", "i64") or ints[i] is not None:
+            continue
+        if a.shape == [1]:
+            ints[i] = [0]  # status word
+        elif fam.startswith("embed") and table is not None:
+            ints[i] = (0, table.shape[0])
+        elif fam in ("cross_entropy_rows", "fused_softmax_xent"):
+            ints[i] = (0, args[0].shape[-1])
+        else:
+            ints[i] = (0, 2)
+    if fam not in ("reduce_cols_partial", "reduce_cols", "layernorm_grad_dwdb_partial", "layernorm_grad_dwdb_sum",
+                   "fused_multi_tensor_adam") and not fam.startswith("attention") and not mma_like:
+        syms["n"] = math.prod(dyn[0] if d is None else d for d in args[0].shape)
+    return dyn, syms, ints, franges
+
+
+def eval_grid(grid, syms):
+    out = []
+    for g in grid:
+        expr = g.replace("max numel", "maxnumel")
+        try:
+            out.append(int(eval(expr, {"__builtins__": {}, "ceildiv": ceildiv}, dict(syms))))
+        except Exception as e:  # noqa: BLE001
+            raise KeyError("grid %r: %s" % (g, e))
+    while len(out) < 3:
+        out.append(1)
+    return out
+
+
+# ---- source rewriting ---------------------------------------------------------------------------------------------
+LAUNCH_RE = re.compile(r"^(\s*)(\w+)<<<(.*?)>>>\((.*)\);\s*$", re.M)
+SMEM_LINE = "extern __shared__ __align__(16) unsigned char spak_smem[];"
+PROTO_RE = re.compile(r"^void (launch_\w+)\((.*)\) \{$", re.M)
+
+
+def rewrite_cuda(text):
+    text = text.replace("#include <cuda_runtime.h>", '#include "cuda_emu.h"').replace("#pragma once", "")
+
+    def launch(m):
+        ind, name, cfg, args = m.groups()
+        return "%sspak_emu::launch_named(\"%s\", %s, %s%s);" % (ind, name, name, cfg, (", " + args) if args else "")
+
+    text = LAUNCH_RE.sub(launch, text)
+    text = text.replace(SMEM_LINE, "unsigned char* spak_smem = spak_emu::smem();")
+    text = re.sub(r"\bspak_gen\b", "spak_cu", text)
+    for bad in ("<<<", "__shared__"):
+        if bad in text:
+            sys.exit("cuda_emu: the CUDA text still holds %r after the rewrite: extend cuda_emu.py / cuda_emu.h" % bad)
+    if "mma_bf16_16816" in text and "SPAK_CUDA_EMULATION" not in text:
+        sys.exit("cuda_emu: the CUDA prelude has no SPAK_CUDA_EMULATION guard around the mma asm (CudaEmitter.cpp)")
+    return text
+
+
+def strip_include(text, header):
+    return "\n".join(l for l in text.splitlines() if l.strip() != '#include "%s"' % header) + "\n"
+
+
+def params(proto_args):
+    return [p.strip() for p in proto_args.split(",") if p.strip()]
+
+
+def generate(cfg_name, cfg, spakc, work):
+    d = os.path.join(work, cfg_name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    rules = os.path.join(SRC, "rules")
+    if cfg["laws"]:  # a copy of the rules with these laws rewritten in every target
+        new_rules = os.path.join(d, "rules")
+        shutil.copytree(rules, new_rules)
+        done = set()
+        for f in os.listdir(os.path.join(new_rules, "targets")):
+            p = os.path.join(new_rules, "targets", f)
+            s = open(p).read()
+            for law, value in cfg["laws"].items():
+                s, c = re.subn(r"(law\s+%s\s*=\s*)\d+" % law, r"\g<1>%d" % value, s)
+                if c:
+                    done.add(law)
+            open(p, "w").write(s)
+        if done != set(cfg["laws"]):
+            sys.exit("cuda_emu: no `law %s` in %s/targets" % (", ".join(set(cfg["laws"]) - done), rules))
+        rules = new_rules
+    dsl = os.path.join(SRC, cfg["dsl"])
+    proj = os.path.join(d, "project")
+    sh([spakc, "compile", dsl, "-o", proj, "--target", "all", "--rules-dir", rules, "-q"])
+    tile = sh([spakc, "compile", dsl, "--emit=tile", "--rules-dir", rules, "-q"])
+    open(os.path.join(d, "tile.mlir"), "w").write(tile)
+    kernels = parse_tile(tile)
+
+    def kernel_files(sub, ext):
+        files = {}
+        kdir = os.path.join(proj, sub, "kernels")
+        for f in sorted(os.listdir(kdir)):
+            if f.endswith(ext):
+                files[f] = open(os.path.join(kdir, f)).read()
+        return files
+
+    cu_files, cpp_files = kernel_files("cuda", ".cu"), kernel_files("cpp", ".cpp")
+    cu_protos, cpp_protos, cu_of, cpp_of = {}, {}, {}, {}
+    for f, t in cu_files.items():
+        for m in PROTO_RE.finditer(t):
+            cu_protos[m.group(1)[7:]] = params(m.group(2))
+            cu_of[m.group(1)[7:]] = f
+    for f, t in cpp_files.items():
+        for m in PROTO_RE.finditer(t):
+            cpp_protos[m.group(1)[7:]] = params(m.group(2))
+            cpp_of[m.group(1)[7:]] = f
+
+    cases, skipped, used_cu, used_cpp = [], [], set(), set()
+    for name, k in kernels.items():
+        if name not in cu_protos or name not in cpp_protos:
+            skipped.append((name, "no launcher in one of the targets"))
+            continue
+        p = plan(name, k, cfg)
+        if isinstance(p, str):
+            skipped.append((name, p))
+            continue
+        dyn, syms, ints, franges = p
+        try:
+            grid = eval_grid(k["grid"], syms)
+        except KeyError as e:
+            skipped.append((name, str(e)))
+            continue
+        cu_p, cpp_p = cu_protos[name][2:], cpp_protos[name][1:]
+        if cu_p != cpp_p:
+            skipped.append((name, "SIGNATURE MISMATCH cuda (%s) vs cpp (%s)" % (cu_p, cpp_p)))
+            continue
+        args = k["args"]
+        call, bad = [], None
+        for prm in cu_p:
+            typ, pname = prm.rsplit(" ", 1)
+            m = re.fullmatch(r"arg(\d+)", pname)
+            md = re.fullmatch(r"arg(\d+)_d(\d+)", pname)
+            if m:
+                call.append("(%s)p[%s]" % (typ, m.group(1)))
+            elif md:
+                i, dim = int(md.group(1)), int(md.group(2))
+                if args[i].shape[dim] is not None:
+                    bad = "dim param %s of a static dim" % pname
+                call.append("int64_t(%d)" % dyn[i])
+            else:
+                bad = "unexpected parameter %r" % prm
+        if bad:
+            skipped.append((name, bad))
+            continue
+        bufs = []
+        for i, a in enumerate(args):
+            shape = [dyn[i] if s is None else s for s in a.shape]
+            n = math.prod(shape)
+            dt = {"f32": "F32", "i32": "I32", "i64": "I64"}.get(a.dtype)
+            if dt is None:
+                bad = "element type %s" % a.dtype
+                break
+            sig = "x".join("?" if s is None else str(s) for s in a.shape) + "x" + a.dtype
+            if dt == "F32":
+                lo, hi = franges[i]
+                bufs.append('{"arg%d %s", emu_test::Dtype::F32, %d, %r, %r, {}}' % (i, sig, n, lo, hi))
+            elif isinstance(ints[i], list):
+                bufs.append('{"arg%d %s", emu_test::Dtype::%s, %d, 0, 0, {%s}}' % (
+                    i, sig, dt, n, ", ".join(str(v) for v in ints[i])))
+            else:
+                bufs.append('{"arg%d %s", emu_test::Dtype::%s, %d, %d, %d, {}}' % (i, sig, dt, n, ints[i][0], ints[i][1]))
+        if bad:
+            skipped.append((name, bad))
+            continue
+        mma = "mma_bf16_16816(" in cu_files[cu_of[name]].split("void launch_" + name + "(")[0].rsplit(
+            "// kernel " + name + "\n", 1)[-1]
+        tol = TOL_BF16 if mma else TOL_FP32
+        info = "grid %s (%s), dims %s" % ("x".join(map(str, grid)), ", ".join(k["grid"]),
+                                          ", ".join("x".join("?" if s is None else str(s) for s in a.shape) +
+                                                    ("[?=%d]" % dyn[i] if None in a.shape else "")
+                                                    for i, a in enumerate(args)))
+        g = "{%d, %d, %d}" % tuple(grid)
+        cases.append(
+            "  {\n    emu_test::Case c;\n    c.kernel = \"%s\";\n    c.info = \"%s\";\n    c.mma = %s;\n"
+            "    c.tol = %r;\n    c.bufs = {%s};\n"
+            "    c.run_cuda = [](void* const* p) { spak_cu::launch_%s(spak_cu::Grid%s, nullptr%s); };\n"
+            "    c.run_cpp = [](void* const* p) { spak_gen::launch_%s(spak_gen::Grid%s%s); };\n"
+            "    cs.push_back(std::move(c));\n  }\n" % (
+                name, info.replace('"', "'"), "true" if mma else "false", tol, ", ".join(bufs), name, g,
+                "".join(", " + c for c in call), name, g, "".join(", " + c for c in call)))
+        used_cu.add(cu_of[name])
+        used_cpp.add(cpp_of[name])
+
+    # emulated CUDA translation unit
+    model = open(os.path.join(proj, "cuda", "model.cuh")).read()
+    cu = ["// Generated by tests/cuda_emu/cuda_emu.py from %s (%s): do not edit.\n" % (cfg["dsl"], cfg_name),
+          "#include <cuda_emu.h>\n", model]
+    for f in sorted(used_cu):
+        cu.append("\n// ---- kernels/%s\n" % f + strip_include(cu_files[f], "../model.cuh"))
+    open(os.path.join(d, "emu_cuda.cpp"), "w").write(rewrite_cuda("".join(cu)))
+    # cpp target translation unit
+    model_h = open(os.path.join(proj, "cpp", "model.h")).read()
+    cpp = ["// Generated by tests/cuda_emu/cuda_emu.py from %s (%s): do not edit.\n" % (cfg["dsl"], cfg_name), model_h]
+    for f in sorted(used_cpp):
+        cpp.append("\n// ---- kernels/%s\n" % f + strip_include(cpp_files[f], "../model.h"))
+    open(os.path.join(d, "emu_cpp.cpp"), "w").write("".join(cpp))
+    # cases
+    decl_cu = "".join("void launch_%s(%s);\n" % (n, ", ".join(cu_protos[n]).replace("spak_gen::", "spak_cu::"))
+                      for n in sorted(cu_protos) if cu_of[n] in used_cu)
+    decl_cpp = "".join("void launch_%s(%s);\n" % (n, ", ".join(cpp_protos[n])) for n in sorted(cpp_protos)
+                       if cpp_of[n] in used_cpp)
+    grid_struct = "struct Grid {\n  int64_t x = 1, y = 1, z = 1;\n};\n"
+    skipped_text = "".join("//   %s: %s\n" % s for s in skipped)
+    open(os.path.join(d, "emu_cases.cpp"), "w").write(
+        "// Generated by tests/cuda_emu/cuda_emu.py from %s (%s): do not edit.\n// Skipped kernels:\n%s"
+        "#include <cuda_emu.h>\n#include <emu_harness.h>\n#include <utility>\n\n"
+        "const char* const emu_config_name = \"%s\";\n\n"
+        "namespace spak_cu {\n%s%s}  // namespace spak_cu\n\nnamespace spak_gen {\n%s%s}  // namespace spak_gen\n\n"
+        "std::vector<emu_test::Case> emu_cases() {\n  std::vector<emu_test::Case> cs;\n%s  return cs;\n}\n" % (
+            cfg["dsl"], cfg_name, skipped_text, cfg_name, grid_struct, decl_cu, grid_struct, decl_cpp, "".join(cases)))
+    return d, len(cases), skipped
+
+
+def compile_one(cxx, src, obj, opt):
+    cmd = [cxx, "-std=c++20", opt, "-g0", "-fno-strict-aliasing", "-pthread", "-w", "-I", HERE, "-c", src, "-o", obj]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return obj, r.returncode, r.stdout, " ".join(cmd)
+
+
+def cmd_build(a):
+    names = a.config or list(CONFIGS)
+    work = os.path.abspath(a.work)
+    os.makedirs(work, exist_ok=True)
+    jobs = []
+    for n in names:
+        d, ncases, skipped = generate(n, CONFIGS[n], a.spakc, work)
+        print("cuda_emu: %s: %d kernel case(s); skipped %d: %s" % (
+            n, ncases, len(skipped), ", ".join("%s (%s)" % s for s in skipped) or "-"))
+        jobs += [(os.path.join(d, "emu_cuda.cpp"), os.path.join(d, "emu_cuda.o"), a.cuda_opt),
+                 (os.path.join(d, "emu_cpp.cpp"), os.path.join(d, "emu_cpp.o"), "-O2"),
+                 (os.path.join(d, "emu_cases.cpp"), os.path.join(d, "emu_cases.o"), "-O1")]
+    jobs.append((os.path.join(HERE, "emu_main.cpp"), os.path.join(work, "emu_main.o"), "-O2"))
+    with concurrent.futures.ThreadPoolExecutor(a.jobs) as ex:
+        for obj, rc, out, cmd in ex.map(lambda j: compile_one(a.cxx, *j), jobs):
+            if rc != 0:
+                sys.exit("cuda_emu: compile failed: %s\n%s" % (cmd, out[-8000:]))
+    for n in names:
+        d = os.path.join(work, n)
+        sh([a.cxx, "-pthread", "-o", os.path.join(d, "cuda_emu")] +
+           [os.path.join(d, o) for o in ("emu_cuda.o", "emu_cpp.o", "emu_cases.o")] + [os.path.join(work, "emu_main.o")])
+    print("cuda_emu: built %s" % ", ".join(os.path.join(work, n, "cuda_emu") for n in names))
+
+
+def cmd_run(a):
+    exe = os.path.join(os.path.abspath(a.work), a.config, "cuda_emu")
+    if not os.path.exists(exe):
+        sys.exit("cuda_emu: %s is not built (cuda_emu.py build)" % exe)
+    os.execv(exe, [exe] + a.args)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--spakc", required=True)
+    b.add_argument("--work", required=True)
+    b.add_argument("--cxx", default=os.environ.get("CXX", "g++"))
+    b.add_argument("--config", action="append", choices=sorted(CONFIGS))
+    b.add_argument("--jobs", type=int, default=2)
+    b.add_argument("--cuda-opt", default="-O1", help="optimisation of the emulated CUDA kernels")
+    r = sub.add_parser("run")
+    r.add_argument("--work", required=True)
+    r.add_argument("--config", required=True, choices=sorted(CONFIGS))
+    r.add_argument("args", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    {"build": cmd_build, "run": cmd_run}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()

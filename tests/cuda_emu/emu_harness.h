@@ -1,0 +1,37 @@
+// emu_harness.h: differential test of one model's kernels, emulated CUDA (cuda_emu.h) vs the cpp target.
+// gen_emu_test.py writes emu_cases_<config>.cpp (one Case per kernel: buffers, grid, both launcher calls); emu_main.cpp
+// runs every case on identical random inputs and compares every buffer afterwards (inputs and outputs alike), plus
+// guard zones around each buffer (out-of-bounds writes).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace emu_test {
+
+enum class Dtype { F32, I32, I64 };
+
+struct BufSpec {
+  std::string name;  // "arg3 (?x64xf32)"
+  Dtype dtype = Dtype::F32;
+  int64_t numel = 0;
+  double lo = -1.0, hi = 1.0;  // uniform init; integer buffers: [lo, hi)
+  std::vector<int64_t> values;   // explicit initial integer values (repeated), instead of a random range
+};
+
+struct Case {
+  std::string kernel;
+  std::string info;  // grid and dims, for the report
+  bool mma = false;  // uses the bf16 mma (tolerance of bf16 operands)
+  double tol = 1e-5;
+  std::vector<BufSpec> bufs;
+  std::function<void(void* const*)> run_cuda;  // emulated CUDA launcher
+  std::function<void(void* const*)> run_cpp;   // cpp target launcher
+};
+
+}  // namespace emu_test
+
+// Defined by the generated emu_cases_<config>.cpp.
+std::vector<emu_test::Case> emu_cases();
+extern const char* const emu_config_name;
