@@ -168,6 +168,28 @@ std::string paramTableText(const DriverModel &m) {
   return s;
 }
 
+/// The data-parallel step's facts (cuda target): whether @backward can be used, the optimizer spak-optimizer-step
+/// built (mirrored by the trainer's own kernels after the gradient all-reduce), and which parameters decay.
+std::string distConstantsText(const DriverModel &m) {
+  std::string s;
+  s += std::string("constexpr bool kHasBackward = ") + (m.backward.present ? "true" : "false") +
+       ";  // @backward usable by the data-parallel step\n";
+  s += "constexpr const char* kNoBackwardReason = " + quote(m.backwardMissing) + ";\n";
+  s += "constexpr int kNumParams = " + std::to_string(m.params.size()) + ";\n";
+  s += "constexpr double kBeta1 = " + dbl(m.beta1) + ", kBeta2 = " + dbl(m.beta2) + ", kAdamEps = " + dbl(m.eps) +
+       ";  // spak.train (" + m.optimizer + ")\n";
+  s += "constexpr double kGradClip = " + dbl(m.gradClip) + ";  // spak.train.grad_clip (0: none)\n";
+  s += "// Decoupled weight decay per parameter: spak.train.weight_decay for matrices (rank >= 2) with adamw, else 0\n";
+  s += "// (spak-optimizer-step's rule, as nanoGPT's configure_optimizers).\n";
+  s += "constexpr double kWeightDecay[kNumParams] = {";
+  for (size_t i = 0; i < m.params.size(); ++i) {
+    double wd = m.optimizer == "adamw" && m.params[i].shape.size() >= 2 ? m.weightDecay : 0.0;
+    s += (i ? ", " : "") + dbl(wd);
+  }
+  s += "};\n";
+  return s;
+}
+
 std::string scheduleText(const DriverModel &m) {
   std::string s;
   s += "constexpr const char* kSchedule = " + quote(m.schedule) + ";\n";
@@ -238,6 +260,29 @@ std::string resultOf(const HostFunc &hf, int index) {
   return "r.r" + std::to_string(index);
 }
 
+/// call_backward (cuda target): @backward's loss and gradients, for the data-parallel step.
+std::string backwardCallText(const DriverModel &m) {
+  std::string s;
+  s += "// The loss and every parameter's gradient (in parameter order; workspace memory, valid until the next\n";
+  s += "// ctx.reset()) of the batch in io: the data-parallel step all-reduces these, then applies the optimizer.\n";
+  s += "struct BackwardOutputs {\n  const float* loss = nullptr;\n  float* grads[kNumParams] = {};\n};\n";
+  if (!m.backward.present) {
+    s += "BackwardOutputs call_backward(spak_gen::StepContext&, const StepIO&, int64_t) {\n";
+    s += "  spak::rt::fail(cat(\"data-parallel training needs @backward: \", kNoBackwardReason));\n}\n\n";
+    return s;
+  }
+  s += "// @" + m.backward.name + "\n";
+  s += "BackwardOutputs call_backward(spak_gen::StepContext& ctx, const StepIO& io, int64_t T) {\n";
+  s += "  auto r = spak_gen::" + m.backward.name + "(" + argList(m, m.backward) + ");\n";
+  s += "  BackwardOutputs out;\n";
+  s += "  out.loss = " + resultOf(m.backward, m.backward.lossResult) + ".data;\n";
+  for (size_t p = 0; p < m.params.size(); ++p)
+    s += "  out.grads[" + std::to_string(p) + "] = " + resultOf(m.backward, m.backward.gradResults[p]) +
+         ".data;  // " + m.params[p].name + "\n";
+  s += "  return out;\n}\n\n";
+  return s;
+}
+
 std::string callsText(const DriverModel &m) {
   std::string s;
   s += "// @" + m.trainStep.name + ": one optimizer step on the batch in io (loss computed before the update).\n";
@@ -293,11 +338,13 @@ LogicalResult emitMain(ModuleOp module, const DriverContext &dc, llvm::raw_ostre
        {"$PARAMS", paramTableText(m)},
        {"$SCHEDULE", scheduleText(m)},
        {"$DATA", substitute(dataClassText(m), {{"$DATA_KIND", m.dataKind}})},
-       {"$CALLS", callsText(m)},
+       {"$CALLS", callsText(m) + (cuda ? "\n" + distConstantsText(m) + "\n" + backwardCallText(m) : "")},
+       {"$DIST_DEVICE", cuda ? driver::kCudaDistDevice : ""},
+       {"$WORLD_CHECK", cuda ? driver::kCudaWorldCheck : driver::kCppWorldCheck},
        {"$DEVICE", cuda ? driver::kCudaDevice : driver::kCppDevice},
        {"$EXTRA_FLAGS", cuda ? driver::kCudaFlags : driver::kCppFlags},
        {"$DEVICE_CHECK", cuda ? driver::kCudaDeviceCheck : driver::kCppDeviceCheck},
-       {"$DEVICE_CTOR", cuda ? "Device device(arena, !no_cuda_graph);" : "Device device(arena);"}});
+       {"$DEVICE_CTOR", cuda ? "Device device(arena, !no_cuda_graph, world);" : "Device device(arena);"}});
   os << text;
   return success();
 }

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
 
 #include <cmath>
 
@@ -301,6 +302,55 @@ FailureOr<DriverModel> readDriverModel(ModuleOp m) {
       model.forward.present = false; // not the evaluation function the trainer expects; evaluation is then off
   }
 
+  // @backward: optional (only the data-parallel step needs it). A function that does not fit the trainer's
+  // expectations disables data parallelism with a reason instead of failing the compile.
+  if (func::FuncOp bw = findHostFunc(m, "spak.backward", "backward")) {
+    HostFunc hf;
+    std::string why;
+    // readArgs / readDataShape report through diagnostics; collect the first into `why` instead of failing.
+    ScopedDiagnosticHandler quiet(m.getContext(), [&](Diagnostic &d) {
+      if (why.empty())
+        why = d.str();
+      return success();
+    });
+    if (failed(readArgs(bw, model, hf, false)))
+      hf.present = false;
+    if (hf.present) {
+      if (count(hf, ArgRole::Tokens) != 1 || count(hf, ArgRole::Targets) != 1 || count(hf, ArgRole::Moment) != 0 ||
+          count(hf, ArgRole::Step) != 0)
+        why = "@" + hf.name + " does not take exactly the tokens, targets, parameters and status flag";
+      hf.gradResults.assign(model.params.size(), -1);
+      for (unsigned r = 0; r < bw.getNumResults() && why.empty(); ++r) {
+        auto buf = dyn_cast<tile::BufferType>(bw.getResultTypes()[r]);
+        if (bw.getResultAttr(r, "spak.loss")) {
+          hf.lossResult = static_cast<int>(r);
+        } else if (auto g = bw.getResultAttrOfType<StringAttr>(r, "spak.grad_of")) {
+          auto it = llvm::find_if(model.params, [&](const ParamInfo &p) { return p.name == g.getValue(); });
+          if (it == model.params.end() || !buf || !buf.getElementType().isF32() ||
+              std::vector<int64_t>(buf.getShape().begin(), buf.getShape().end()) != it->shape)
+            why = "@" + hf.name + " result #" + std::to_string(r) + " (gradient of '" + g.getValue().str() +
+                  "') does not match a parameter's f32 shape";
+          else
+            hf.gradResults[it - model.params.begin()] = static_cast<int>(r);
+        }
+      }
+      if (why.empty() && hf.lossResult < 0 && bw.getNumResults() > 0 && !bw.getResultAttr(0, "spak.grad_of"))
+        hf.lossResult = 0;
+      if (why.empty() && hf.lossResult < 0)
+        why = "@" + hf.name + " has no loss result";
+      for (size_t p = 0; p < model.params.size() && why.empty(); ++p)
+        if (hf.gradResults[p] < 0)
+          why = "@" + hf.name + " returns no gradient of '" + model.params[p].name + "'";
+      hf.numResults = bw.getNumResults();
+    }
+    if (hf.present && why.empty() && succeeded(readDataShape(bw, hf, model, false)))
+      model.backward = std::move(hf);
+    else
+      model.backwardMissing = why.empty() ? "its data inputs have another shape than @train_step's" : why;
+  } else {
+    model.backwardMissing = "the module has no @backward host function";
+  }
+
   // spak.train
   auto train = m->getAttrOfType<DictionaryAttr>("spak.train");
   if (!train)
@@ -314,8 +364,13 @@ FailureOr<DriverModel> readDriverModel(ModuleOp m) {
       failed(floatSetting(m, train, "lr", model.lr)) || failed(floatSetting(m, train, "min_lr", model.minLr)) ||
       failed(stringSetting(m, train, "schedule", model.schedule)) ||
       failed(floatSetting(m, train, "warmup", model.warmup)) ||
-      failed(floatSetting(m, train, "grad_clip", model.gradClip)))
+      failed(floatSetting(m, train, "grad_clip", model.gradClip)) ||
+      failed(floatSetting(m, train, "beta1", model.beta1)) || failed(floatSetting(m, train, "beta2", model.beta2)) ||
+      failed(floatSetting(m, train, "eps", model.eps)) ||
+      failed(floatSetting(m, train, "weight_decay", model.weightDecay)))
     return failure();
+  if (model.optimizer.empty())
+    model.optimizer = "adam";  // spak-optimizer-step's default
   if (model.steps < 0 || seed < 0 || model.logEvery < 1 || model.evalEvery < 0 || model.evalBatches < 0)
     return m.emitError("trainer driver: spak.train has a negative steps/seed/eval setting or log_every < 1");
   model.seed = static_cast<uint64_t>(seed);

@@ -48,6 +48,8 @@ struct HostFunc {
   int gradNormResult = -1;  ///< spak.grad_norm (train_step)
   /// infer: rank of the logits result ([B, T, V] = 3 or [T, V] = 2).
   unsigned logitsRank = 0;
+  /// backward: the result holding each parameter's gradient (spak.grad_of), indexed like DriverModel::params.
+  std::vector<int> gradResults;
 };
 
 struct DriverModel {
@@ -56,6 +58,11 @@ struct DriverModel {
   /// Arena sections: "param" first, then one per optimizer-state role ("adam_m", "adam_v"), in first-use order.
   std::vector<std::string> sections;
   HostFunc trainStep, infer, forward;
+  /// @backward (spak.backward): loss + one gradient per parameter. The data-parallel step of the cuda trainer calls
+  /// it, all-reduces the gradients and applies the optimizer below itself (docs/distributed.md). Absent (present =
+  /// false) when the module has none or it does not fit; the trainer then refuses to run with more than one rank.
+  HostFunc backward;
+  std::string backwardMissing;  ///< why `backward` is not usable (for the trainer's error message)
 
   // Shapes of the data arguments.
   int64_t batch = 1;       ///< static rows of the tokens argument (1 when it is rank 1)
@@ -73,6 +80,9 @@ struct DriverModel {
   std::string schedule = "constant";
   double warmup = 0;
   double gradClip = 0;
+  // The optimizer as spak-optimizer-step builds it (mirrored by the data-parallel step): adam / adamw, decoupled
+  // weight decay on matrices (rank >= 2) only, for adamw.
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0;
   // data
   std::string dataKind;       ///< documents | text | tokens
   std::string dataPath;       ///< first positional argument

@@ -22,6 +22,9 @@ extern const char *const kCppFlags;
 extern const char *const kCudaFlags;
 extern const char *const kCppDeviceCheck;
 extern const char *const kCudaDeviceCheck;
+extern const char *const kCudaDistDevice;  ///< the data-parallel step's kernels and NCCL communicator (cuda)
+extern const char *const kCudaWorldCheck;
+extern const char *const kCppWorldCheck;
 // One class `TrainData` per data kind.
 extern const char *const kDocumentsData;
 extern const char *const kTextData;

@@ -9,6 +9,7 @@
 //   <out>/cpp/kernels.cpp           every kernel file #included: one TU for tools (not built by CMake)
 //   <out>/cuda/...                  the same with .cuh / .cu                (targets cuda / all)
 //   <out>/runtime/spak/runtime/*.h  copies of the runtime headers the sources include
+//   <out>/runtime/spak_run.cpp      the data-parallel launcher `spak-run` (cuda trainer; docs/distributed.md)
 //
 // Incremental regeneration (docs/rules.md): a law edit changes the rules
 // digest, but only the kernels that read the law change content. So the
@@ -268,6 +269,26 @@ std::string cmakeLists(const ProjectOptions &o, bool haveCpp, bool haveCuda, boo
     s += std::string(first ? "if" : "elseif") + "(SPAK_TARGET STREQUAL \"cuda\")\n";
     s += "  enable_language(CUDA)\n  find_package(CUDAToolkit REQUIRED)\n";
     s += lib("cuda", "cu", cudaMain);
+    if (cudaMain) {
+      // Data-parallel training through NCCL (docs/distributed.md): SPAK_NCCL defaults to ON when NCCL is found.
+      s += "  find_path(SPAK_NCCL_INCLUDE_DIR nccl.h HINTS $ENV{NCCL_HOME}/include ${CUDAToolkit_INCLUDE_DIRS})\n"
+           "  find_library(SPAK_NCCL_LIBRARY nccl HINTS $ENV{NCCL_HOME}/lib ${CUDAToolkit_LIBRARY_DIR})\n"
+           "  if(SPAK_NCCL_INCLUDE_DIR AND SPAK_NCCL_LIBRARY)\n    set(_spak_nccl_default ON)\n  else()\n"
+           "    set(_spak_nccl_default OFF)\n  endif()\n"
+           "  option(SPAK_NCCL \"data-parallel training through NCCL (spak-run -n N -- ./train)\" "
+           "${_spak_nccl_default})\n"
+           "  if(SPAK_NCCL)\n"
+           "    if(NOT (SPAK_NCCL_INCLUDE_DIR AND SPAK_NCCL_LIBRARY))\n"
+           "      message(FATAL_ERROR \"SPAK_NCCL=ON, but nccl.h or libnccl was not found (set NCCL_HOME)\")\n"
+           "    endif()\n"
+           "    target_compile_definitions(train PRIVATE SPAK_NCCL=1)\n"
+           "    target_include_directories(train PRIVATE ${SPAK_NCCL_INCLUDE_DIR})\n"
+           "    target_link_libraries(train PRIVATE ${SPAK_NCCL_LIBRARY})\n"
+           "  endif()\n"
+           "  message(STATUS \"spak: data-parallel training through NCCL: ${SPAK_NCCL}\")\n"
+           "  add_executable(spak-run runtime/spak_run.cpp)\n"
+           "  target_include_directories(spak-run PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/runtime)\n";
+    }
     first = false;
   }
   if (haveCpp) {
@@ -386,6 +407,14 @@ LogicalResult writeProject(ModuleOp module, const ProjectOptions &opts, ProjectR
   if (wantCuda && failed(one(TargetKind::Cuda)))
     return failure();
 
+  // The data-parallel launcher next to the cuda trainer: a one-line main over spak/runtime/launcher.h.
+  if (cudaMain) {
+    w.write("runtime/spak_run.cpp",
+            "// spak-run -n N [--] PROGRAM [ARGS...]: starts N ranks of a data-parallel trainer (docs/distributed.md)\n"
+            "#include \"spak/runtime/launcher.h\"\n\n"
+            "int main(int argc, char** argv) { return spak::rt::launch::launcher_main(argc, argv); }\n");
+    runtimeNeeded.push_back("spak/runtime/launcher.h");
+  }
   // Copy the runtime headers the sources include, and the ones those include.
   std::string rtDir = opts.runtimeDir.empty() ? std::string(SPAK_DEFAULT_RUNTIME_DIR) : opts.runtimeDir;
   llvm::StringSet<> done;
