@@ -15,4 +15,6 @@ target sm_120 "NVIDIA GeForce RTX 5070" {
   law row_tile = 4
   law vec_width = 4
   stability_floor = -1e20
+  law min_ctas = 96
+  law split_k_chunk = 4096
 }

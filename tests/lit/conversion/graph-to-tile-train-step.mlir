@@ -21,8 +21,10 @@
 // CHECK-DAG: spak_tile.kernel @attention_grad_dkdv_0(
 // CHECK-DAG: spak_tile.kernel @embed_grad_chunk_0(
 // CHECK-DAG: spak_tile.kernel @embed_grad_reduce_0(
-// dW = dY^T X over the B*T rows: a matmul with a dynamic, masked contraction.
-// CHECK-DAG: spak_tile.kernel @matmul_{{[0-9]+}}({{.*}}math = "c[m, n] = sum_k a[k, m] * b[k, n]"
+// dW = dY^T X over the B*T rows: a small output grid over a dynamic, masked contraction (no spak.train bound on
+// it here) → split-K: partials per 4096-row chunk (law split_k_chunk), then the chunks summed in order.
+// CHECK-DAG: spak_tile.kernel @matmul_splitk_{{[0-9]+}}({{.*}}math = "p[j, m, n] = sum_(k in chunk j of 4096) a[k, m] * b[k, n]"
+// CHECK-DAG: spak_tile.kernel @matmul_splitk_sum_{{[0-9]+}}({{.*}}math = "c[m, n] = sum_j p[j, m, n] (chunks in order: deterministic)"
 // CHECK-DAG: spak_tile.kernel @adam_0({{.*}}math = "lr_s = 0.01 (1 - s / N), N = step[1] on device (<= 0: 1000); m = 0.85 m + 0.15 g;
 // CHECK-LABEL: func.func @train_step(
 // CHECK-SAME: %[[WTE:[a-z0-9]+]]: !spak_tile.buffer<27x16xf32> {spak.param = "wte"}

@@ -41,6 +41,81 @@ struct MatmulSpec {
 };
 } // namespace
 
+/// The largest run-time size of a dynamic dim when the module trains with a known batch · seq_len (`spak.train`,
+/// the bound spak-pow2-masking assumes), else 0.
+static int64_t trainRowsBound(ModuleOp module) {
+  auto train = module->getAttrOfType<DictionaryAttr>("spak.train");
+  auto seq = train ? train.getAs<IntegerAttr>("seq_len") : IntegerAttr();
+  if (!seq || seq.getInt() <= 0)
+    return 0;
+  auto batch = train.getAs<IntegerAttr>("batch");
+  return (batch && batch.getInt() > 0 ? batch.getInt() : 1) * seq.getInt();
+}
+
+/// Split-K: the k extent per stage-1 program when the matmul's output tile grid is static and below the law
+/// `min_ctas` (a small grid over a long k: weight gradients, k = B·T rows), else 0 (one kernel). The chunk is the
+/// law `split_k_chunk` rounded up to a multiple of tile_k, so a chunk never splits a k-step; a k of at most one
+/// chunk (static, or dynamic bounded by spak.train's batch · seq_len) is not split.
+static int64_t splitKChunk(Lowering &L, const MatmulSpec &s, ConfigAttr cfg, bool batched) {
+  LawAttr minCtas = cfg.getLaw("min_ctas"), chunk = cfg.getLaw("split_k_chunk");
+  if (batched || !minCtas || !chunk || !minCtas.isInteger() || !chunk.isInteger() || s.em.isDynamic() ||
+      s.en.isDynamic())
+    return 0;
+  int64_t tm = s.em.getTile(), tn = s.en.getTile(), tk = s.ek.getTile();
+  int64_t tiles = ((s.em.getSize() + tm - 1) / tm) * ((s.en.getSize() + tn - 1) / tn);
+  if (tiles >= minCtas.getInt())
+    return 0;
+  int64_t kc = (chunk.getInt() + tk - 1) / tk * tk;
+  int64_t kMax = s.ek.isDynamic() ? trainRowsBound(L.getModule()) : s.ek.getSize();
+  if (kMax > 0 && kMax <= kc)
+    return 0;
+  return kc;
+}
+
+/// Stage 2 of a split-K matmul: C[m, n] = sum_j P[j, m, n] (+ bias[n]), the chunks in order from 0 (no atomics:
+/// bit-identical between runs). Elementwise geometry: a [rows, tile_n] tile of vec_width·32·warps elements per
+/// program, a loop over the chunks.
+static void emitSplitKSum(Lowering &L, const MatmulSpec &s, ConfigAttr cfg, Value P, StringRef math) {
+  MLIRContext *ctx = cfg.getContext();
+  SmallVector<NamedAttribute> laws(cfg.getLaws().getValue());
+  LawAttr vec = rules::lookupLaw(L.getModule(), "vec_width");
+  laws.push_back(NamedAttribute(StringAttr::get(ctx, "vec_width"), vec));
+  ConfigAttr sumCfg = ConfigAttr::get(ctx, DictionaryAttr::get(ctx, laws));
+  int64_t tn = s.en.getTile(), M = s.em.getSize();
+  int64_t rows = std::max<int64_t>(1, vec.getInt() * 32 * cfg.getInt("warps") / tn);
+  rows = std::min<int64_t>(rows, llvm::PowerOf2Ceil(M));
+  SmallVector<Value> args = {P};
+  if (s.bias)
+    args.push_back(s.bias);
+  args.push_back(s.out);
+  std::string g0 = ceilDivStr("M", rows), g1 = ceilDivStr("N", tn);
+  KernelOp kernel = L.newKernel((s.base + "_splitk_sum").str(), args, {g0, g1}, math, sumCfg);
+  {
+    OpBuilder::InsertionGuard guard(L.b);
+    Block *body = &kernel.getBody().front();
+    L.b.setInsertionPointToStart(body);
+    KernelBuilder k{L.b, L.loc()};
+    Value Pa = body->getArgument(0), C = body->getArgument(s.bias ? 2 : 1);
+    Value m0 = k.mul(k.pid(0), rows), n0 = k.mul(k.pid(1), tn), zero = k.idx(0);
+    Value S = k.dim(Pa, 0), Mv = k.dim(Pa, 1), Nv = k.dim(Pa, 2);
+    TileType t = k.f32({rows, tn});
+    Value mask = (M % rows != 0 || s.en.needsMask()) ? k.bounds(t, {m0, n0}, {Mv, Nv}) : Value();
+    auto loop = k.loop(zero, S, k.idx(1), ValueRange{k.splat(t, 0.0)},
+                       [&](Value j, ValueRange it) -> SmallVector<Value> {
+                         return {k.addT(it[0], k.load(t, Pa, {j, m0, n0}, mask))};
+                       });
+    Value result = loop.getResult(0);
+    if (s.bias) {
+      TileType biasT = k.f32({1, tn});
+      Value bm = s.en.needsMask() ? k.bounds(biasT, {zero, n0}, {k.idx(1), Nv}) : Value();
+      result = k.addT(result, k.bcast(k.load(biasT, body->getArgument(1), {zero, n0}, bm), t));
+    }
+    k.store(result, C, {m0, n0}, mask);
+    k.ret();
+  }
+  L.launch(kernel, {L.gridFromDim(s.out, 0, rows), L.gridFromDim(s.out, 1, tn)}, args);
+}
+
 static LogicalResult emitMatmul(Lowering &L, const MatmulSpec &s) {
   FailureOr<ConfigAttr> cfg = L.config();
   if (failed(cfg))
@@ -49,29 +124,63 @@ static LogicalResult emitMatmul(Lowering &L, const MatmulSpec &s) {
   int64_t tm = em.getTile(), tn = en.getTile(), tk = ek.getTile();
   auto outT = cast<BufferType>(s.out.getType());
   bool batched = outT.getRank() == 3;
+  // Split-K: stage 1 writes per-chunk partials [chunks, M, N] (grid axis 2 over the chunks), stage 2 sums them.
+  int64_t kc = splitKChunk(L, s, *cfg, batched);
+  unsigned kDim = (s.batchedA ? 1 : 0) + (s.transA ? 0 : 1);
+  Value partials;
+  std::string math = s.math.str(), sumMath;
+  if (kc) {
+    int64_t M = em.getSize(), N = en.getSize(), K = ek.getSize();
+    SmallVector<Value> sizes;
+    if (ShapedType::isDynamic(K))
+      sizes.push_back(L.hostCeilDiv(L.hostDim(s.a, kDim), kc));
+    int64_t chunks = ShapedType::isDynamic(K) ? ShapedType::kDynamic : (K + kc - 1) / kc;
+    partials = L.alloc({chunks, M, N}, L.b.getF32Type(), sizes);
+    // "c[m, n] = sum_k a[k, m] * b[k, n]" → "p[j, m, n] = sum_(k in chunk j of kc) a[k, m] * b[k, n]" and
+    // "c[m, n] = sum_j p[j, m, n]" (+ the bias term, added by stage 2).
+    StringRef text = s.math;
+    auto [lhs, rhs] = text.split(" = sum_k ");
+    StringRef idx = lhs.substr(lhs.find('[') + 1).drop_back();
+    StringRef bias;
+    if (s.bias) {
+      size_t plus = rhs.rfind(" + ");
+      bias = rhs.substr(plus);
+      rhs = rhs.take_front(plus);
+    }
+    math = llvm::formatv("p[j, {0}] = sum_(k in chunk j of {1}) {2}", idx, kc, rhs).str();
+    sumMath = llvm::formatv("{0} = sum_j p[j, {1}]{2} (chunks in order: deterministic)", lhs, idx, bias).str();
+  }
+  Value C0 = kc ? partials : s.out;
   SmallVector<Value> args = {s.a, s.bm};
-  if (s.bias)
+  if (s.bias && !kc)
     args.push_back(s.bias);
-  args.push_back(s.out);
+  args.push_back(C0);
+  bool hasBias = s.bias && !kc;
   SmallVector<std::string> gridStr = {ceilDivStr("M", tm), ceilDivStr("N", tn)};
   if (batched)
     gridStr.push_back("batch");
+  if (kc)
+    gridStr.push_back(ceilDivStr("K", kc));
   SmallVector<StringRef> grid(gridStr.begin(), gridStr.end());
-  KernelOp kernel = L.newKernel(s.base, args, grid, s.math, *cfg);
+  KernelOp kernel = L.newKernel(kc ? (s.base + "_splitk").str() : s.base.str(), args, grid, math, *cfg);
   {
     OpBuilder::InsertionGuard guard(L.b);
     Block *body = &kernel.getBody().front();
     L.b.setInsertionPointToStart(body);
     KernelBuilder k{L.b, L.loc()};
     Value A = body->getArgument(0), B = body->getArgument(1);
-    Value Bias = s.bias ? body->getArgument(2) : Value();
-    Value C = body->getArgument(s.bias ? 3 : 2);
+    Value Bias = hasBias ? body->getArgument(2) : Value();
+    Value C = body->getArgument(hasBias ? 3 : 2);
     Value m0 = k.mul(k.pid(0), tm), n0 = k.mul(k.pid(1), tn);
     Value bIdx = batched ? k.pid(2) : Value();
-    unsigned cr = batched ? 1 : 0; // first matrix dim of C
+    Value chunk = kc ? k.pid(2) : Value();
+    unsigned cr = (batched || kc) ? 1 : 0; // first matrix dim of C
     Value M = k.dim(C, cr), N = k.dim(C, cr + 1);
-    Value K = k.dim(A, (s.batchedA ? 1 : 0) + (s.transA ? 0 : 1));
+    Value K = k.dim(A, kDim);
     Value zero = k.idx(0);
+    // The k range of this program: all of k, or chunk j = [j·kc, min((j+1)·kc, K)).
+    Value kLo = kc ? k.mul(chunk, kc) : zero;
+    Value kHi = kc ? k.minIdx(k.add(kLo, kc), K) : K;
     TileType accT = k.f32({tm, tn});
     LawAttr stagesLaw = cfg->getLaw("stages");
     bool maskA = em.needsMask() || ek.needsMask();
@@ -82,7 +191,7 @@ static LogicalResult emitMatmul(Lowering &L, const MatmulSpec &s) {
       return off;
     };
     auto loop = k.loop(
-        zero, K, k.idx(tk), ValueRange{k.splat(accT, 0.0)},
+        kLo, kHi, k.idx(tk), ValueRange{k.splat(accT, 0.0)},
         [&](Value k0, ValueRange it) -> SmallVector<Value> {
           // A tile: [tm, tk] at (m0, k0), or [tk, tm] at (k0, m0) when transposed.
           TileType aT = s.transA ? k.f32({tk, tm}, MemorySpace::smem)
@@ -113,14 +222,19 @@ static LogicalResult emitMatmul(Lowering &L, const MatmulSpec &s) {
     }
     Value cMask =
         (em.needsMask() || en.needsMask()) ? k.bounds(accT, {m0, n0}, {M, N}) : Value();
-    k.store(result, C, withBatch(batched, {m0, n0}), cMask);
+    SmallVector<Value> cOff = {m0, n0};
+    if (batched || kc)
+      cOff.insert(cOff.begin(), batched ? bIdx : chunk);
+    k.store(result, C, cOff, cMask);
     k.ret();
   }
-  unsigned cr = batched ? 1 : 0;
-  SmallVector<Value> gridV = {L.gridFromDim(s.out, cr, tm), L.gridFromDim(s.out, cr + 1, tn)};
-  if (batched)
-    gridV.push_back(L.hostDim(s.out, 0));
+  unsigned cr = (batched || kc) ? 1 : 0;
+  SmallVector<Value> gridV = {L.gridFromDim(C0, cr, tm), L.gridFromDim(C0, cr + 1, tn)};
+  if (batched || kc)
+    gridV.push_back(L.hostDim(C0, 0));
   L.launch(kernel, gridV, args);
+  if (kc)
+    emitSplitKSum(L, s, *cfg, partials, sumMath);
   return success();
 }
 
