@@ -15,14 +15,27 @@
 // CHECK-COUNT-2: spak_tile.launch @fused_linear_
 // CHECK-NOT: spak_tile.launch
 
+// softmax_xent: one program per row tile writes dlogits and its tile's loss sum into partials; a one-program
+// kernel adds the partials in order (deterministic, no atomics).
 // CHECK-LABEL: spak_tile.kernel @fused_softmax_xent_0(
-// CHECK-SAME: grid = ["1"]
+// CHECK-SAME: %arg3: !spak_tile.buffer<?x1xf32>, %arg4: !spak_tile.buffer<?x27xf32>)
+// CHECK-SAME: grid = ["ceildiv(rows, 4)"]
 // CHECK-SAME: [fused by rule \22Softmax CrossEntropy\22 (rules/fusion.dsl:20:3)]
+// CHECK: %[[TILE:.*]] = spak_tile.program_id 0
 // CHECK: spak_tile.iota
 // CHECK: spak_tile.store %{{.*}}, %arg4
-// CHECK: spak_tile.store %{{.*}}, %arg3
+// CHECK: %[[SUM:.*]] = spak_tile.reduce sum %{{.*}} axis 0
+// CHECK: spak_tile.store %[[SUM]], %arg3[%[[TILE]], %{{.*}}] : !spak_tile.tile<1x1xf32>, !spak_tile.buffer<?x1xf32>
+// CHECK-LABEL: spak_tile.kernel @fused_softmax_xent_sum_0(
+// CHECK-SAME: %arg0: !spak_tile.buffer<?x1xf32>, %arg1: !spak_tile.buffer<?x27xf32>, %arg2: !spak_tile.buffer<1x1xf32>)
+// CHECK-SAME: grid = ["1"], math = "loss = sum_i p[i] / rows
+// CHECK-SAME: spak.fusion = {kind = "softmax_xent", rule = "Softmax CrossEntropy", rule_loc = "rules/fusion.dsl:20:3"}
+// CHECK: scf.for
+// CHECK: spak_tile.store %{{.*}}, %arg2
 // CHECK-LABEL: func.func @loss(
-// CHECK-COUNT-1: spak_tile.launch @fused_softmax_xent_0
+// CHECK: %[[P:.*]] = spak_tile.alloc(%{{.*}}) : !spak_tile.buffer<?x1xf32>
+// CHECK: spak_tile.launch @fused_softmax_xent_0[%{{.*}}] (%{{.*}}, %{{.*}}, %{{.*}}, %[[P]], %{{.*}})
+// CHECK: spak_tile.launch @fused_softmax_xent_sum_0[%{{.*}}] (%[[P]],
 // CHECK-NOT: spak_tile.launch
 
 // CHECK-LABEL: spak_tile.kernel @fused_multi_tensor_adam_0(

@@ -5,7 +5,7 @@
 
 // CHECK-NOT: spak_tile.kernel @fill_
 // CHECK-LABEL: spak_tile.kernel @fused_softmax_xent_0(
-// CHECK-SAME: %arg0: !spak_tile.buffer<?x27xf32>, %arg1: !spak_tile.buffer<?x1xi32>, %arg2: !spak_tile.buffer<1x1xf32>, %arg3: !spak_tile.buffer<?x27xf32>)
+// CHECK-SAME: %arg0: !spak_tile.buffer<?x27xf32>, %arg1: !spak_tile.buffer<?x1xi32>, %arg2: !spak_tile.buffer<?x1xf32>, %arg3: !spak_tile.buffer<?x27xf32>)
 // CHECK-SAME: dx[r, c] = 1 * (exp(x[r, c] - m[r]) / l[r] - [c == t[r]]) / rows
 // CHECK-SAME: g = 1 folded (constant seed) [fused by rule \22Softmax CrossEntropy\22 (rules/fusion.dsl:20:3)]
 // CHECK-NOT: spak_tile.load %arg2
@@ -13,15 +13,17 @@
 // CHECK: spak_tile.store %{{.*}}, %arg2
 // CHECK-LABEL: func.func @seed(
 // CHECK: spak_tile.launch @fused_softmax_xent_0[
+// CHECK: spak_tile.launch @fused_softmax_xent_sum_0[
 // CHECK-NOT: spak_tile.launch
 
 // CHECK-LABEL: spak_tile.kernel @fill_0(
 // CHECK-LABEL: spak_tile.kernel @fused_softmax_xent_1(
-// CHECK-SAME: %arg2: !spak_tile.buffer<1x1xf32>, %arg3: !spak_tile.buffer<?x27xf32>)
+// CHECK-SAME: %arg2: !spak_tile.buffer<?x1xf32>, %arg3: !spak_tile.buffer<?x27xf32>)
 // CHECK-SAME: g = 1 folded (constant seed)
 // CHECK-LABEL: func.func @seed_also_returned(
 // CHECK: spak_tile.launch @fill_0
 // CHECK: spak_tile.launch @fused_softmax_xent_1
+// CHECK: spak_tile.launch @fused_softmax_xent_sum_1
 // CHECK-NOT: spak_tile.launch
 module attributes {spak.rules = [
   #spak_graph.rule<name = "Softmax CrossEntropy", apply = "fuse_softmax_xent", enabled = true, priority = 30, loc = "rules/fusion.dsl:20:3">]} {

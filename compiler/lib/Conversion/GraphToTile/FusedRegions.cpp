@@ -2,7 +2,8 @@
 //
 // The fusion side of spak-lower-graph-to-tile (registered through
 // populateFusedRegionLowerings, see Lowering.h). Every `spak_graph.fused`
-// region becomes ONE spak_tile.kernel and one launch:
+// region becomes ONE spak_tile.kernel and one launch (softmax_xent: two, the
+// second a tiny in-order sum of the first's partials):
 //
 //   norm_linear        rmsnorm prologue + k-loop of every linear of the region:
 //                      r = (mean(x²) + eps)^-1/2 per row, once per program,
@@ -10,9 +11,11 @@
 //                      feeds the mma of every linear (q, k, v share loads)
 //   linear_bias_gelu   matmul; epilogue bias, [store pre-activation], gelu
 //   linear_residual    matmul; epilogue bias, [store pre-activation], + residual
-//   softmax_xent       one program over row tiles: online (max, Σexp) per row,
+//   softmax_xent       one program per row tile: online (max, Σexp) per row,
 //                      then one pass writing dlogits = g (softmax - onehot) / N
-//                      and accumulating the loss (deterministic order)
+//                      and the tile's loss sum into partials; a second kernel
+//                      (fused_softmax_xent_sum) adds them in order
+//                      (deterministic, no atomics)
 //   multi_tensor_adam  one flat program per block of elements, unrolled over
 //                      the tensor list (masked past each tensor's end)
 //
@@ -422,58 +425,89 @@ LogicalResult lowerSoftmaxXent(Lowering &L, const Region &R) {
   FailureOr<Value> dlogits = L.allocFor(dRes);
   if (failed(loss) || failed(dlogits))
     return failure();
+  // Per-program loss partials [ceildiv(rows, rt), 1]: program i sums the losses of its row tile.
+  int64_t rowsStatic = cast<BufferType>(X.getType()).getShape()[0];
+  SmallVector<Value> sizes;
+  if (ShapedType::isDynamic(rowsStatic))
+    sizes.push_back(L.gridFromDim(X, 0, rt));
+  int64_t tilesStatic = ShapedType::isDynamic(rowsStatic) ? ShapedType::kDynamic : (rowsStatic + rt - 1) / rt;
+  Value partials = L.alloc({tilesStatic, 1}, L.b.getF32Type(), sizes);
   SmallVector<Value> args = {X, Tg};
   if (!gConst)
     args.push_back(L.view(L.buf(g), {1, 1}));
-  args.append({L.view(*loss, {1, 1}), L.rows2D(*dlogits)});
+  args.append({partials, L.rows2D(*dlogits)});
   std::string gText = gConst ? fmtNum(*gConst) : std::string("g");
   std::string math = ("m, l = online max / sum exp of x[r, :]; loss = sum_r (log l[r] + m[r] - "
                       "x[r, t[r]]) / rows; dx[r, c] = " + gText +
                       " * (exp(x[r, c] - m[r]) / l[r] - [c == t[r]]) / "
-                      "rows (one program, row tiles in order: deterministic)" +
+                      "rows (one program per row tile writes its dx and its loss sum p[i]; "
+                      "fused_softmax_xent_sum adds p in order: deterministic)" +
                       (gConst ? "; g = " + gText + " folded (constant seed)" : std::string()) + R.suffix());
-  KernelOp kernel = L.newKernel("fused_softmax_xent", args, {"1"}, math, *cfg);
+  std::string grid = ceilDivStr("rows", rt);
+  KernelOp kernel = L.newKernel("fused_softmax_xent", args, {grid}, math, *cfg);
   tagKernel(kernel, R.kind, R.rule, R.ruleLoc);
   {
     InKernel in(L, kernel);
     KernelBuilder &k = in.k;
-    unsigned o = gConst ? 0 : 1; // the loss and dlogits follow g's buffer when there is one
-    Value Xa = in.arg(0), Ta = in.arg(1), La = in.arg(2 + o), DX = in.arg(3 + o);
+    unsigned o = gConst ? 0 : 1; // the partials and dlogits follow g's buffer when there is one
+    Value Xa = in.arg(0), Ta = in.arg(1), Pa = in.arg(2 + o), DX = in.arg(3 + o);
     Value Rn = k.dim(Xa, 0), C = k.dim(Xa, 1), zero = k.idx(0);
+    Value tile = k.pid(0), r0 = k.mul(tile, rt);
     TileType oneT = k.f32({1, 1}), colT = k.f32({rt, 1}), chunkT = k.f32({rt, cc});
     TileType tgtT = k.i32({rt, 1}), chunkI = k.i32({rt, cc});
     Value rowsF = k.bcast(k.indexToF32(Rn), oneT);
     Value gv = gConst ? k.splat(oneT, *gConst) : k.load(oneT, in.arg(2), {zero, zero});
     Value coef = k.divT(gv, rowsF); // g / N
-    auto rowLoop = k.loop(zero, Rn, k.idx(rt), {k.splat(oneT, 0.0)}, [&](Value r0, ValueRange acc) {
-      auto [m, l] = emitOnlineMaxSum(k, Xa, r0, Rn, C, *er, *ec, rt, *floor);
-      Value rowMask = er->needsMask() ? k.bounds(tgtT, {r0, zero}, {Rn, k.idx(1)}) : Value();
-      Value tgtB = k.bcast(k.load(tgtT, Ta, {r0, zero}, rowMask), chunkI);
-      Value mB = k.bcast(m, chunkT), lB = k.bcast(l, chunkT), coefB = k.bcast(coef, chunkT);
-      auto colLoop = k.loop(zero, C, k.idx(cc), {k.splat(colT, 0.0)}, [&](Value c0, ValueRange picked) {
-        bool masked = er->needsMask() || ec->needsMask();
-        Value mask = masked ? k.bounds(chunkT, {r0, c0}, {Rn, C}) : Value();
-        Value x = k.load(chunkT, Xa, {r0, c0}, mask);
-        Value c0i = arith::IndexCastOp::create(L.b, k.loc, L.b.getI32Type(), c0);
-        Value cols = k.addT(IotaOp::create(L.b, k.loc, chunkI, 1), k.bcast(c0i, chunkI));
-        Value hit = k.cmp(CmpPredicate::eq, cols, tgtB);
-        Value p = k.divT(k.exp(k.subT(x, mB)), lB);
-        Value onehot = k.select(hit, k.splat(chunkT, 1.0), k.splat(chunkT, 0.0));
-        k.store(k.mulT(coefB, k.subT(p, onehot)), DX, {r0, c0}, mask);
-        Value sel = k.reduce(ReduceKind::sum, k.select(hit, x, k.splat(chunkT, 0.0)), 1);
-        return SmallVector<Value>{k.addT(picked[0], sel)};
-      });
-      Value lossRow = k.subT(k.addT(k.log(l), m), colLoop.getResult(0));
-      if (er->needsMask()) {
-        Value valid = k.bounds(colT, {r0, zero}, {Rn, k.idx(1)});
-        lossRow = k.select(valid, lossRow, k.splat(colT, 0.0));
-      }
-      return SmallVector<Value>{k.addT(acc[0], k.reduce(ReduceKind::sum, lossRow, 0))};
+    auto [m, l] = emitOnlineMaxSum(k, Xa, r0, Rn, C, *er, *ec, rt, *floor);
+    Value rowMask = er->needsMask() ? k.bounds(tgtT, {r0, zero}, {Rn, k.idx(1)}) : Value();
+    Value tgtB = k.bcast(k.load(tgtT, Ta, {r0, zero}, rowMask), chunkI);
+    Value mB = k.bcast(m, chunkT), lB = k.bcast(l, chunkT), coefB = k.bcast(coef, chunkT);
+    auto colLoop = k.loop(zero, C, k.idx(cc), {k.splat(colT, 0.0)}, [&](Value c0, ValueRange picked) {
+      bool masked = er->needsMask() || ec->needsMask();
+      Value mask = masked ? k.bounds(chunkT, {r0, c0}, {Rn, C}) : Value();
+      Value x = k.load(chunkT, Xa, {r0, c0}, mask);
+      Value c0i = arith::IndexCastOp::create(L.b, k.loc, L.b.getI32Type(), c0);
+      Value cols = k.addT(IotaOp::create(L.b, k.loc, chunkI, 1), k.bcast(c0i, chunkI));
+      Value hit = k.cmp(CmpPredicate::eq, cols, tgtB);
+      Value p = k.divT(k.exp(k.subT(x, mB)), lB);
+      Value onehot = k.select(hit, k.splat(chunkT, 1.0), k.splat(chunkT, 0.0));
+      k.store(k.mulT(coefB, k.subT(p, onehot)), DX, {r0, c0}, mask);
+      Value sel = k.reduce(ReduceKind::sum, k.select(hit, x, k.splat(chunkT, 0.0)), 1);
+      return SmallVector<Value>{k.addT(picked[0], sel)};
     });
-    k.store(k.divT(rowLoop.getResult(0), rowsF), La, {zero, zero});
+    Value lossRow = k.subT(k.addT(k.log(l), m), colLoop.getResult(0));
+    if (er->needsMask()) {
+      Value valid = k.bounds(colT, {r0, zero}, {Rn, k.idx(1)});
+      lossRow = k.select(valid, lossRow, k.splat(colT, 0.0));
+    }
+    k.store(k.reduce(ReduceKind::sum, lossRow, 0), Pa, {tile, zero});
     k.ret();
   }
-  L.launch(kernel, {L.hostIdx(1)}, args);
+  L.launch(kernel, {L.gridFromDim(X, 0, rt)}, args);
+
+  // Stage 2: one program adds the partials in order (chunks of kSoftmaxChunk), then divides by rows.
+  SmallVector<Value> args2 = {partials, X, L.view(*loss, {1, 1})};
+  std::string math2 = ("loss = sum_i p[i] / rows (p: the row-tile loss sums of fused_softmax_xent; one program, "
+                       "in order: deterministic)" + R.suffix());
+  KernelOp sum = L.newKernel("fused_softmax_xent_sum", args2, {"1"}, math2, *cfg);
+  tagKernel(sum, R.kind, R.rule, R.ruleLoc);
+  {
+    InKernel in(L, sum);
+    KernelBuilder &k = in.k;
+    Value Pa = in.arg(0), Xa = in.arg(1), La = in.arg(2);
+    Value P = k.dim(Pa, 0), Rn = k.dim(Xa, 0), zero = k.idx(0);
+    int64_t chunk = rules::kSoftmaxChunk;
+    TileType chunkT = k.f32({chunk, 1}), oneT = k.f32({1, 1});
+    auto loop = k.loop(zero, P, k.idx(chunk), {k.splat(oneT, 0.0)}, [&](Value i0, ValueRange acc) {
+      Value mask = k.bounds(chunkT, {i0, zero}, {P, k.idx(1)});
+      Value v = k.load(chunkT, Pa, {i0, zero}, mask);
+      return SmallVector<Value>{k.addT(acc[0], k.reduce(ReduceKind::sum, v, 0))};
+    });
+    Value rowsF = k.bcast(k.indexToF32(Rn), oneT);
+    k.store(k.divT(loop.getResult(0), rowsF), La, {zero, zero});
+    k.ret();
+  }
+  L.launch(sum, {L.hostIdx(1)}, args2);
   return success();
 }
 
