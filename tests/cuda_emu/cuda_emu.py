@@ -35,6 +35,13 @@ CONFIGS = {
     "tiny_bf16_s2": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 2}, B=4, T=48),
     "small_bf16_s2": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 2}, B=2, T=128),
     "small_fp32_s2": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_bits": 32, "mma_schedule": 2}, B=2, T=128),
+    # split-K weight gradients (law split_k_chunk = 64: k = B*T = 256 rows in 4 chunks, plus a masked tail at T=120)
+    "small_bf16_splitk": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"split_k_chunk": 64}, B=2, T=120, kc=64),
+    "small_fp32_splitk": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_bits": 32, "split_k_chunk": 64}, B=2,
+                              T=120, kc=64),
+    # the main job's model (examples/microgpt/microgpt.dsl, T = 16) with the H100 rules as committed
+    "microgpt_bf16": dict(dsl="examples/microgpt/microgpt.dsl", laws={}, B=1, T=16),
+    "microgpt_fp32": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_bits": 32}, B=1, T=16),
 }
 TOL_FP32 = 1e-5
 TOL_BF16 = 2e-2
@@ -96,8 +103,15 @@ def plan(name, k, cfg):
     syms = {}
     ints = [None] * len(args)
     franges = [(-1.0, 1.0)] * len(args)
-    mma_like = fam in ("linear", "matmul") or fam.startswith("fused_linear")
-    if fam.startswith("attention"):
+    mma_like = fam in ("linear", "matmul") or fam.startswith("fused_linear") or fam == "fused_norm_linear"
+    chunks = ceildiv(rows, cfg.get("kc", rows))
+    if fam == "matmul_splitk":  # a[K, M], b[K, N] (K = rows) -> partials[chunks, M, N]
+        dyn = [rows, rows, chunks]
+        syms.update(M=args[2].shape[1], N=args[2].shape[2], K=rows)
+    elif fam == "matmul_splitk_sum":  # partials[chunks, M, N] -> c[M, N]
+        dyn = [chunks] + [rows] * (len(args) - 1)
+        syms.update(M=args[-1].shape[0], N=args[-1].shape[1])
+    elif fam.startswith("attention"):
         dyn = [T] * len(args)
         syms.update(T=T, B=args[0].shape[0])
     elif mma_like:
@@ -144,7 +158,8 @@ def plan(name, k, cfg):
         else:
             ints[i] = (0, 2)
     if fam not in ("reduce_cols_partial", "reduce_cols", "layernorm_grad_dwdb_partial", "layernorm_grad_dwdb_sum",
-                   "fused_multi_tensor_adam") and not fam.startswith("attention") and not mma_like:
+                   "fused_multi_tensor_adam", "matmul_splitk", "matmul_splitk_sum") and not fam.startswith("attention") \
+            and not mma_like:
         syms["n"] = math.prod(dyn[0] if d is None else d for d in args[0].shape)
     return dyn, syms, ints, franges
 

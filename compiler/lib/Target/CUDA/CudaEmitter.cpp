@@ -203,8 +203,11 @@ public:
 
 protected:
   // ---- storage -------------------------------------------------------------
+  // Element loops visit a tile in the layout of its shape whatever its memory space: a shared tile (a k-loop operand
+  // of the mma's own shape, say) is written element by element next to register tiles of that shape (its mask), and
+  // both must agree on which element slot s is.
   int64_t slots(TileType t) const {
-    if (const RowLayout *r = rowOf(t))
+    if (const RowLayout *r = rowOf(t, /*anySpace=*/true))
       return 2 * r->mi;  // rows g and g + 8 of each 16-row block (the 4 lanes of a quad hold the same rows)
     return (numElements(t) + nt_ - 1) / nt_;
   }
@@ -233,7 +236,7 @@ protected:
 
   void openElementLoop(TileType type, bool needIndices) override {
     int64_t n = numElements(type);
-    if (const RowLayout *r = rowOf(type)) {
+    if (const RowLayout *r = rowOf(type, /*anySpace=*/true)) {
       w_.line("#pragma unroll");
       w_.line(cat("for (int s = 0; s < ", slots(type), "; ++s) {"));
       w_.indent();
@@ -245,7 +248,7 @@ protected:
       indexPos_ = needIndices ? static_cast<int64_t>(w_.size()) : -1;
       return;
     }
-    if (const Frag *f = fragOf(type)) {
+    if (const Frag *f = fragOf(type, /*anySpace=*/true)) {
       w_.line("#pragma unroll");
       w_.line(cat("for (int s = 0; s < ", slots(type), "; ++s) {"));
       w_.indent();
@@ -408,8 +411,8 @@ private:
   }
 
   /// The fragment layout of a register tile, or null for the default layout.
-  const Frag *fragOf(TileType t) const {
-    if (t.getMemorySpace() == MemorySpace::smem || t.getRank() != 2)
+  const Frag *fragOf(TileType t, bool anySpace = false) const {
+    if ((!anySpace && t.getMemorySpace() == MemorySpace::smem) || t.getRank() != 2)
       return nullptr;
     auto it = frags_.find({t.getShape()[0], t.getShape()[1]});
     return it == frags_.end() ? nullptr : &it->second;
@@ -531,8 +534,8 @@ private:
   }
 
   /// The row layout of an [M, 1] register tile, or null.
-  const RowLayout *rowOf(TileType t) const {
-    if (t.getMemorySpace() == MemorySpace::smem || t.getRank() != 2 || t.getShape()[1] != 1)
+  const RowLayout *rowOf(TileType t, bool anySpace = false) const {
+    if ((!anySpace && t.getMemorySpace() == MemorySpace::smem) || t.getRank() != 2 || t.getShape()[1] != 1)
       return nullptr;
     auto it = rows_.find(t.getShape()[0]);
     return it == rows_.end() ? nullptr : &it->second;
