@@ -66,4 +66,12 @@ system ShakespeareChar {
     seed: 1337
     sample { count: 1, temperature: 0.8, max_len: 500 }
   }
+
+  tuning_space {
+    // The next H100 sweep (spakc tune --prepare; docs/rules.md): the mma schedule (2 = padded shared rows,
+    // row-owning warps in attention; emulator-verified, unmeasured) against the warps per CTA (4 spills in the
+    // attention kernels), 4 variants, the rules as they are among them.
+    mma_schedule: [1, 2]
+    warps: [4, 8]
+  }
 }
