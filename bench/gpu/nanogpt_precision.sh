@@ -8,7 +8,10 @@
 #   device:         bash bench/gpu/nanogpt_precision.sh run      (carry ["gpu-carry"])
 #       builds everything (in parallel), runs tiny 10 steps on all three and prints the loss differences against cpp
 #       (bars: fp32 1e-4, bf16 2e-2), runs shakespeare-char fp32 and bf16 for SC_STEPS steps (CUDA graphs) printing
-#       ms/step and the loss difference of the first 10 steps, then a per-kernel ncu table of 2 eager bf16 steps.
+#       ms/step and the loss difference of the first 10 steps (also the unmeasured candidates mma_schedule = 2 at 4 and
+#       8 warps), gpt2-124M bf16 for 20 steps, the PyTorch anchor rows, then a per-kernel ncu table of 2 eager bf16 steps.
+#   device:         bash bench/gpu/nanogpt_precision.sh long   (LONG_VARIANT=bf16): the 5000-step shakespeare-char run,
+#       time-boxed (LONG_TIMEOUT=540 s), printing the val-loss evaluations (issue 5: val loss <= 1.6).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 P=gpu-carry/prec
@@ -26,11 +29,21 @@ if [ "$mode" = prepare ]; then
     "$spakc" compile "examples/nanogpt/$m.dsl" -o "$P/${m}_fp32" --target cuda -q --no-unused-warnings \
       --rules-dir "$P/rules32"
   done
-  cp ../shared/data/tinyshakespeare/input.txt "$P/data/"
+  # candidates the H100 has not measured yet: mma_schedule = 2 (4 and 8 warps), and gpt2-124M in bf16
+  for v in s2:4 s2w8:8; do
+    r="$P/rules_${v%%:*}"; mkdir -p "$r"; cp -r rules/. "$r/"
+    sed -i "s/^\(  law mma_schedule = \)1/\12/; s/^\(  law warps = \)4/\1${v##*:}/" "$r/targets/sm90_h100.dsl"
+    grep -q "law mma_schedule = 2" "$r/targets/sm90_h100.dsl"
+    "$spakc" compile examples/nanogpt/shakespeare_char.dsl -o "$P/shakespeare_char_${v%%:*}" --target cuda -q \
+      --no-unused-warnings --rules-dir "$r"
+  done
+  "$spakc" compile examples/nanogpt/gpt2_124m.dsl -o "$P/gpt2_124m_bf16" --target cuda -q --no-unused-warnings
+  cp ../shared/data/tinyshakespeare/input.txt ../shared/data/tinyshakespeare/gpt2_train.bin "$P/data/"
+  cp ../shared/anchors/torch_gpt_bench.py "$P/"
   du -sh "$P"
   exit 0
 fi
-[ "$mode" = run ] || { echo "usage: $0 prepare [SPAKC] | run" >&2; exit 2; }
+[ "$mode" = run ] || [ "$mode" = long ] || { echo "usage: $0 prepare [SPAKC] | run | long" >&2; exit 2; }
 OUT=${OUT:-/tmp/prec-out}
 L=/tmp/prec  # logs (only tables go to $OUT)
 mkdir -p "$OUT" "$L"
@@ -43,7 +56,17 @@ build() {  # name target
     cmake --build "/tmp/b-$1" -j "$J" >"$L/build-$1.log" 2>&1 || { echo "BUILD FAILED: $1"; tail -30 "$L/build-$1.log"; }
 }
 t0=$(date +%s)
-for p in ${BUILDS:-tiny_cpp:cpp tiny_bf16:cuda tiny_fp32:cuda shakespeare_char_bf16:cuda shakespeare_char_fp32:cuda}; do
+if [ "$mode" = long ]; then  # shakespeare-char toward val loss <= 1.6: the full 5000-step schedule, time-boxed
+  V=${LONG_VARIANT:-bf16}
+  build "shakespeare_char_$V" cuda
+  timeout "${LONG_TIMEOUT:-540}" "/tmp/b-shakespeare_char_$V/train" --data "$D" --steps 5000 --sample 1 \
+    --log "$OUT/sc-long.jsonl" > "$L/sc-long.txt" 2>&1
+  echo "exit $?"; grep -E "eval|summary" "$L/sc-long.txt" | tail -30; tail -12 "$L/sc-long.txt"
+  exit 0
+fi
+ALL="tiny_cpp:cpp tiny_bf16:cuda tiny_fp32:cuda shakespeare_char_bf16:cuda shakespeare_char_fp32:cuda"
+ALL="$ALL shakespeare_char_s2:cuda shakespeare_char_s2w8:cuda gpt2_124m_bf16:cuda"
+for p in ${BUILDS:-$ALL}; do
   build "${p%%:*}" "${p##*:}" &
 done
 wait
@@ -69,7 +92,8 @@ done
 echo -n "fp32 vs cpp: "; cmp_logs "$L/tiny-fp32.jsonl" "$L/tiny-cpp.jsonl" 10
 echo -n "bf16 vs cpp: "; cmp_logs "$L/tiny-bf16.jsonl" "$L/tiny-cpp.jsonl" 10
 echo "== shakespeare-char: ${SC_STEPS:-60} steps each (CUDA graphs)"
-for v in fp32 bf16; do
+for v in ${SC_VARIANTS:-fp32 bf16 s2 s2w8}; do
+  [ -x "/tmp/b-shakespeare_char_$v/train" ] || { echo "sc $v: not built"; continue; }
   timeout 200 /tmp/b-shakespeare_char_$v/train --data "$D" --steps 5000 --stop-after "${SC_STEPS:-60}" --sample 0 \
     --log "$L/sc-$v.jsonl" >"$L/sc-$v.txt" 2>&1 || echo "sc $v exit $?"
   grep summary "$L/sc-$v.txt"
@@ -77,7 +101,7 @@ done
 echo -n "bf16 vs fp32: "; cmp_logs "$L/sc-bf16.jsonl" "$L/sc-fp32.jsonl" 10
 python3 - "$OUT" <<'PY'
 import json, statistics, sys
-for v in ("fp32", "bf16"):
+for v in ("fp32", "bf16", "s2", "s2w8"):
     try:
         rows = [json.loads(l) for l in open(f"/tmp/prec/sc-{v}.jsonl") if l.strip()]
         ms = [r["ms"] for r in rows if "ms" in r and "loss" in r]
@@ -85,6 +109,17 @@ for v in ("fp32", "bf16"):
     except Exception as e:
         print(v, "no log", e)
 PY
+for v in s2 s2w8; do
+  [ -f "$L/sc-$v.jsonl" ] && { echo -n "$v vs fp32: "; cmp_logs "$L/sc-$v.jsonl" "$L/sc-fp32.jsonl" 10; }
+done
+if [ -x /tmp/b-gpt2_124m_bf16/train ]; then
+  echo "== gpt2-124M bf16: 20 steps of a 100-step schedule (B=16, T=1024)"
+  timeout 240 /tmp/b-gpt2_124m_bf16/train --data "$P/data/gpt2_train.bin" --steps 100 --stop-after "${G2_STEPS:-20}" \
+    --sample 0 --log "$L/g2.jsonl" > "$L/g2.txt" 2>&1; echo "exit $?"
+  grep -E "^step|summary" "$L/g2.txt" | tail -8
+fi
+echo "== PyTorch anchor (same call)"
+timeout 240 python3 "$P/torch_gpt_bench.py" shakespeare-char gpt2-124M 2>&1 | tail -12
 fi
 if [ "${PROFILE:-1}" = 1 ]; then
   echo "== ncu: 2 eager bf16 steps"
