@@ -39,6 +39,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/ADT/StringExtras.h"
 
+#include <array>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -160,8 +161,11 @@ public:
       w_.line(cat("const int ", f.base, " = ((warp / ", f.wn, ") * ", f.m / f.wm, " + (lane >> 2)) * ", f.n,
                   " + (warp % ", f.wn, ") * ", f.n / f.wn, " + 2 * (lane & 3);  // fragment layout of ", f.m,
                   "x", f.n, " tiles: warps ", f.wm, " x ", f.wn, ", ", f.mi, " x ", f.ni, " blocks of 16 x 8 each"));
-    for (auto &[shape, f] : frags_)
-      w_.line(cat("(void)", f.base, ";"));
+    for (auto &[shape, f] : frags_) {
+      w_.line(cat("const int ", f.base, "_r = (warp / ", f.wn, ") * ", f.m / f.wm, " + (lane >> 2), ", f.base,
+                  "_c = (warp % ", f.wn, ") * ", f.n / f.wn, " + 2 * (lane & 3);  // its row and column"));
+      w_.line(cat("(void)", f.base, "; (void)", f.base, "_r; (void)", f.base, "_c;"));
+    }
     for (auto &[m, r] : rows_)
       w_.line(cat("const int ", r.base, " = warp * ", m / r.wm, " + (lane >> 2); (void)", r.base, ";  // row layout of ", m,
                   "x1 tiles: rows ", r.base, " + 16 * i + {0, 8}, the same in the 4 lanes of a quad"));
@@ -242,6 +246,7 @@ protected:
       w_.indent();
       fragEPos_ = static_cast<int64_t>(w_.size());
       fragEText_ = cat("const int e = ", r->base, " + (s >> 1) * 16 + (s & 1) * 8;  // row layout");
+      fragIdx_ = {cat(r->base, " + (s >> 1) * 16 + (s & 1) * 8"), "0"};
       guarded_ = false;
       replicated_ = true;
       indexShape_.assign(type.getShape().begin(), type.getShape().end());
@@ -254,6 +259,8 @@ protected:
       w_.indent();
       fragEPos_ = static_cast<int64_t>(w_.size());
       fragEText_ = cat("const int e = ", fragElementText(*f, "s"), ";  // fragment layout");
+      fragIdx_ = {cat(f->base, "_r + ((s >> 2) / ", f->ni, ") * 16 + ((s >> 1) & 1) * 8"),
+                  cat(f->base, "_c + ((s >> 2) % ", f->ni, ") * 8 + (s & 1)")};
       guarded_ = false;
       indexShape_.assign(type.getShape().begin(), type.getShape().end());
       indexPos_ = needIndices ? static_cast<int64_t>(w_.size()) : -1;
@@ -293,11 +300,23 @@ protected:
         }
         used.push_back(u);
       }
-      std::string decl = indexDecl(indexShape_, "e", "i", used);
-      if (!decl.empty()) {
-        w_.insertLine(indexPos_, decl);
-        needE = fragEPos_ >= 0;
+      std::string decl;
+      if (fragEPos_ >= 0 && indexShape_.size() == 2) {
+        // Fragment / row layouts: the row and column of slot s directly (a base plus a constant once unrolled),
+        // not decomposed from e.
+        SmallVector<std::string> kept;
+        for (int d = 0; d < 2; ++d)
+          if (used[d])
+            kept.push_back(cat("i", d, " = ", fragIdx_[d]));
+        if (!kept.empty())
+          decl = "const int " + llvm::join(kept, ", ") + ";";
+      } else {
+        decl = indexDecl(indexShape_, "e", "i", used);
+        if (!decl.empty())
+          needE = needE || fragEPos_ >= 0;
       }
+      if (!decl.empty())
+        w_.insertLine(indexPos_, decl);
       indexPos_ = -1;
     }
     if (fragEPos_ >= 0) {
@@ -920,6 +939,7 @@ private:
   int64_t indexPos_ = -1;
   int64_t fragEPos_ = -1;
   std::string fragEText_;
+  std::array<std::string, 2> fragIdx_;  // i0 / i1 of slot s in the current fragment / row-layout loop
   std::map<std::pair<int64_t, int64_t>, Frag> frags_;
   std::map<int64_t, RowLayout> rows_;
   bool replicated_ = false;
