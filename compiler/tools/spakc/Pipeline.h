@@ -14,6 +14,7 @@
 #include "spak/Dialect/Graph/Graph.h"
 #include "spak/Dialect/Tile/IR/Tile.h"
 #include "spak/MLIRGen/MLIRGen.h"
+#include "spak/Rules/Laws.h"
 #include "spak/Target/Driver.h"
 #include "spak/Target/Target.h"
 #include "spak/Transforms/Passes.h"
@@ -75,6 +76,7 @@ struct Options {
   int64_t batch = 0;
   std::vector<std::string> mlirArgs;    // --mlir-* options, handed to llvm::cl
   std::vector<std::string> trainerArgs; // after `--` (train)
+  std::vector<std::pair<std::string, int64_t>> laws; // --law NAME=VALUE overrides, in order
   LoadOptions load;
 };
 
@@ -187,6 +189,10 @@ public:
       rules += f->path + "\n" + readFile(f->path, rok) + "\n";
     }
     rulesDigest_ = prog_->imports.empty() ? "none (no rules imported)" : sha256Hex(rules);
+    if (!o_.laws.empty()) { // command-line laws are part of the rules: they change the digest too
+      for (const auto &[name, value] : o_.laws) rules += "--law " + name + "=" + std::to_string(value) + "\n";
+      rulesDigest_ = sha256Hex(rules);
+    }
     return true;
   }
 
@@ -199,8 +205,26 @@ public:
     module_ = spak::mlirGen(ctx_, *prog_, s.diags, mo);
     if (!module_) return false;
     (*module_)->setAttr("spak.rules_digest", mlir::StringAttr::get(&ctx_, rulesDigest_));
+    applyLawOverrides();
     level_ = Level::Graph;
     return true;
+  }
+
+  /// `--law NAME=VALUE`: replaces (or adds) the law in the module's spak.laws, with the flag as its provenance, so
+  /// kernels, explain and the generated comments name it.
+  void applyLawOverrides() {
+    if (o_.laws.empty()) return;
+    mlir::Builder b(&ctx_);
+    llvm::SmallVector<mlir::NamedAttribute> laws;
+    if (auto d = (*module_)->getAttrOfType<mlir::DictionaryAttr>(spak::rules::kLawsAttr)) laws.append(d.begin(), d.end());
+    for (const auto &[name, value] : o_.laws) {
+      auto attr = spak::tile::LawAttr::get(&ctx_, name, b.getI64IntegerAttr(value),
+                                           "--law " + name + "=" + std::to_string(value));
+      auto it = std::find_if(laws.begin(), laws.end(), [&](auto &na) { return na.getName() == name; });
+      if (it != laws.end()) it->setValue(attr);
+      else laws.push_back(b.getNamedAttr(name, attr));
+    }
+    (*module_)->setAttr(spak::rules::kLawsAttr, b.getDictionaryAttr(laws));
   }
 
   /// Runs the passes that bring the module to `target`.

@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------------------------------------------------===//
 #include "Pipeline.h"
+#include "spak/Rules/Laws.h"
 #include "TuneOptions.h"
 
 namespace {
@@ -57,6 +58,8 @@ Options:
                           a GPU and nvcc are present, else cpp). Any other NAME selects the hardware target, a
                           `target NAME` in the rules dir's targets/*.dsl (e.g. sm_90). May be given once of each kind.
   --rules-dir DIR         the rule library for imports and targets (default: $SPAK_RULES_DIR, else the source tree's rules/)
+  --law NAME=VALUE        override one law of the target for this run (repeatable; e.g. --law mma_bits=32 for exact
+                          fp32 mma on the GPU); kernels name the flag as the law's provenance, the rules digest changes
   --no-fusion             do not run the fusion passes (every op becomes its own kernel)
   --no-dedup              keep one kernel per op instance (identical kernels are merged by default)
   --dry-run               compile -o: list the files that would change, write nothing; tune: print the sweep plan
@@ -118,6 +121,23 @@ int parseArgs(int argc, char **argv, Options &o) {
       std::string &slot = isCodeTarget(t) ? o.codeTarget : o.load.target;
       if (!slot.empty()) return usageError("--target " + t + " conflicts with --target " + slot);
       slot = t;
+    } else if (is("--law")) {
+      std::string v;
+      if (!value("--law", v)) return usageError("--law needs NAME=VALUE, e.g. --law mma_bits=32");
+      size_t eq = v.find('=');
+      std::string name = eq == std::string::npos ? v : v.substr(0, eq);
+      std::string num = eq == std::string::npos ? "" : v.substr(eq + 1);
+      if (!spak::rules::findLawDefault(name)) {
+        std::string known;
+        for (const auto &d : spak::rules::lawDefaults()) known += (known.empty() ? "" : ", ") + d.name.str();
+        return usageError("--law " + v + ": unknown law '" + name + "' (laws: " + known + ")");
+      }
+      char *end = nullptr;
+      long long n = num.empty() ? 0 : std::strtoll(num.c_str(), &end, 10);
+      if (num.empty() || *end || n <= 0)
+        return usageError("--law " + v + ": the value must be a positive integer (NAME=VALUE, e.g. --law " + name + "=" +
+                          std::to_string(spak::rules::findLawDefault(name)->value) + ")");
+      o.laws.push_back({name, n});
     } else if (is("--rules-dir")) {
       if (!value("--rules-dir", o.load.rulesDir) || o.load.rulesDir.empty())
         return usageError("--rules-dir needs a directory");
