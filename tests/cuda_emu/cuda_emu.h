@@ -29,7 +29,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -38,6 +40,7 @@
 #include <functional>
 #include <math.h>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -65,9 +68,37 @@ struct dim3 {
 struct uint3 {
   unsigned x = 0, y = 0, z = 0;
 };
-struct CUstream_st;
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidResourceHandle = 400,
+  cudaErrorIllegalState = 401,
+  cudaErrorLaunchFailure = 719,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureUnmatched = 903,
+  cudaErrorStreamCaptureImplicit = 906,
+  cudaErrorStreamCaptureWrongThread = 908,
+};
+// A stream (cuda_runtime_emu.h creates them; the kernel tests pass nullptr). While a capture is active
+// (cudaStreamBeginCapture), `capture` collects the stream's work as closures instead of running it.
+struct CUstream_st {
+  std::vector<std::function<void()>>* capture = nullptr;
+  void* graph = nullptr;  // the cudaGraph_t being captured
+};
 using cudaStream_t = CUstream_st*;
-enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorLaunchFailure = 719 };
+namespace spak_emu {
+// Captures begun on this OS thread and not ended yet (cudaStreamCaptureModeThreadLocal / Global): synchronous calls
+// (cudaMalloc, cudaMemcpy, cudaStreamSynchronize, ...) are errors while one is active, as on a GPU.
+inline thread_local int captures_active = 0;
+// Records `op` into the stream's capture and returns true, or returns false (run it now).
+inline bool record(cudaStream_t s, std::function<void()> op) {
+  if (!s || !s->capture) return false;
+  s->capture->push_back(std::move(op));
+  return true;
+}
+}  // namespace spak_emu
 enum cudaFuncAttribute {
   cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
   cudaFuncAttributePreferredSharedMemoryCarveout = 9,
@@ -75,8 +106,13 @@ enum cudaFuncAttribute {
 inline const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated CUDA error"; }
 inline cudaError_t cudaPeekAtLastError() { return cudaSuccess; }
 inline cudaError_t cudaGetLastError() { return cudaSuccess; }
-inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
-inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() {
+  return spak_emu::captures_active ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+}
+inline cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  if (s && s->capture) return cudaErrorStreamCaptureUnsupported;
+  return spak_emu::captures_active ? cudaErrorStreamCaptureImplicit : cudaSuccess;
+}
 template <typename F>
 inline cudaError_t cudaFuncSetAttribute(F*, cudaFuncAttribute, int) { return cudaSuccess; }
 
@@ -151,6 +187,14 @@ struct Worker {
   unsigned char* smem = nullptr;
   const std::function<void()>* body = nullptr;
   const char* kernel_name = "kernel";
+  // static __shared__ arrays of the CTA (the rewrite turns `__shared__ T x[N];` into spak_emu::shared_var calls):
+  // one zone per declaration (keyed by a static tag), filled like the dynamic shared memory before each CTA
+  struct StaticShared {
+    const void* tag;
+    std::vector<unsigned char> store;
+    bool fresh;
+  };
+  std::vector<StaticShared> statics;
 
   ~Worker() {
     if (region) munmap(region, region_bytes);
@@ -188,6 +232,7 @@ struct Worker {
     cta_gen = 0;
     smem_store.assign(smem_bytes + 16, static_cast<unsigned char>(env_int("SPAK_EMU_SMEM_FILL", 0xFF)));
     smem = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(smem_store.data()) + 15) & ~uintptr_t(15));
+    for (auto& st : statics) st.fresh = false;
     for (int i = 0; i < nt; ++i) {
       getcontext(&ctx[i]);
       ctx[i].uc_stack.ss_sp = region + size_t(i) * (kStack + kGuard) + kGuard;
@@ -247,6 +292,89 @@ inline Worker& worker() {
 
 inline unsigned char* smem() { return worker().smem; }
 
+// Storage of one static `__shared__` declaration (tag: the address of a static variable next to it) in this CTA.
+inline void* shared_var(const void* tag, size_t bytes) {
+  Worker& w = worker();
+  for (auto& st : w.statics) {
+    if (st.tag != tag) continue;
+    if (!st.fresh) {
+      st.store.assign(bytes + 16, static_cast<unsigned char>(env_int("SPAK_EMU_SMEM_FILL", 0xFF)));
+      st.fresh = true;
+    }
+    return reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(st.store.data()) + 15) & ~uintptr_t(15));
+  }
+  w.statics.push_back({tag, {}, false});
+  return shared_var(tag, bytes);
+}
+
+// Worker OS threads, started once and kept: a launch runs its job on `extra` of them and on the calling thread.
+class Pool {
+public:
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> l(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void run(int extra, const std::function<void()>& job) {
+    if (extra <= 0) {
+      job();
+      return;
+    }
+    std::lock_guard<std::mutex> one_launch_at_a_time(run_m_);
+    {
+      std::unique_lock<std::mutex> l(m_);
+      while (int(threads_.size()) < extra) {
+        const int id = int(threads_.size());
+        threads_.emplace_back([this, id] { loop(id); });
+      }
+      job_ = &job;
+      active_ = extra;
+      pending_ = extra;
+      ++gen_;
+    }
+    cv_.notify_all();
+    job();
+    std::unique_lock<std::mutex> l(m_);
+    done_.wait(l, [&] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+private:
+  void loop(int id) {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void()>* job;
+      {
+        std::unique_lock<std::mutex> l(m_);
+        cv_.wait(l, [&] { return stop_ || gen_ != seen; });
+        if (stop_) return;
+        seen = gen_;
+        if (id >= active_) continue;
+        job = job_;
+      }
+      (*job)();
+      {
+        std::lock_guard<std::mutex> l(m_);
+        if (--pending_ == 0) done_.notify_all();
+      }
+    }
+  }
+  std::mutex m_, run_m_;
+  std::condition_variable cv_, done_;
+  std::vector<std::thread> threads_;
+  const std::function<void()>* job_ = nullptr;
+  uint64_t gen_ = 0;
+  int active_ = 0, pending_ = 0;
+  bool stop_ = false;
+};
+inline Pool& pool() {
+  static Pool p;
+  return p;
+}
+
 // Runs `body` once per CTA thread for every CTA of `grid`.
 inline void run_grid(const char* name, dim3 grid, int nt, size_t smem_bytes, const std::function<void()>& body) {
   if (nt <= 0 || nt > 1024) fatal(std::string("bad block size for ") + name + ": " + std::to_string(nt));
@@ -262,8 +390,9 @@ inline void run_grid(const char* name, dim3 grid, int nt, size_t smem_bytes, con
   int nw = env_int("SPAK_EMU_WORKERS", std::min(4, int(std::max(1u, std::thread::hardware_concurrency()))));
   nw = int(std::max<uint64_t>(1, std::min<uint64_t>(uint64_t(std::max(1, nw)), total)));
   std::atomic<uint64_t> next{0};
-  auto work = [&] {
-    Worker w;
+  const std::function<void()> work = [&] {
+    // one Worker per OS thread, kept across launches (its fiber stacks are mapped once)
+    static thread_local Worker w;
     w.body = &body;
     w.kernel_name = name;
     tl_worker = &w;
@@ -276,20 +405,59 @@ inline void run_grid(const char* name, dim3 grid, int nt, size_t smem_bytes, con
     }
     tl_worker = nullptr;
   };
-  std::vector<std::thread> threads;
-  for (int i = 1; i < nw; ++i) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
+  pool().run(nw - 1, work);
 }
 
-// kernel<<<grid, nt, smem, stream>>>(args...) after the driver's rewrite. Synchronous.
-// launch_named: the same with the kernel's name for diagnostics (what gen_emu_test.py's rewrite emits).
+// SPAK_EMU_PROFILE=1: at exit, the emulated time per kernel (stderr), most expensive first.
+struct Profile {
+  struct Entry {
+    std::string name;
+    uint64_t launches = 0, ctas = 0;
+    int nt = 0;
+    double seconds = 0;
+  };
+  bool on = env_int("SPAK_EMU_PROFILE", 0) != 0;
+  std::mutex m;
+  std::vector<Entry> entries;
+  void add(const char* name, dim3 grid, int nt, std::chrono::steady_clock::duration d) {
+    std::lock_guard<std::mutex> l(m);
+    auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.name == name; });
+    if (it == entries.end()) it = entries.insert(entries.end(), Entry{name});
+    ++it->launches;
+    it->ctas += uint64_t(grid.x) * grid.y * grid.z;
+    it->nt = nt;
+    it->seconds += std::chrono::duration<double>(d).count();
+  }
+  ~Profile() {
+    if (!on) return;
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.seconds > b.seconds; });
+    double total = 0;
+    for (const auto& e : entries) total += e.seconds;
+    std::fprintf(stderr, "spak_emu profile: %.3f s in %zu kernels\n", total, entries.size());
+    for (const auto& e : entries)
+      std::fprintf(stderr, "  %-32s %8.3f s  %6llu launches  %8llu CTAs x %4d threads\n", e.name.c_str(), e.seconds,
+                   (unsigned long long)e.launches, (unsigned long long)e.ctas, e.nt);
+  }
+};
+inline Profile& profile() {
+  static Profile p;
+  return p;
+}
+
+// kernel<<<grid, nt, smem, stream>>>(args...) after the driver's rewrite. Synchronous, or recorded (arguments by
+// value) when the stream is being captured into a graph (cuda_runtime_emu.h).
+// launch_named: the same with the kernel's name for diagnostics (what cuda_emu.py's rewrite emits).
 template <typename... P, typename... A>
-inline void launch_named(const char* name, void (*kernel)(P...), dim3 grid, int nt, size_t smem_bytes, cudaStream_t,
-                         A&&... args) {
-  std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
-  const std::function<void()> body = [&] { std::apply(kernel, params); };
-  run_grid(name, grid, nt, smem_bytes, body);
+inline void launch_named(const char* name, void (*kernel)(P...), dim3 grid, int nt, size_t smem_bytes,
+                         cudaStream_t stream, A&&... args) {
+  auto params = std::make_shared<std::tuple<std::decay_t<P>...>>(std::forward<A>(args)...);
+  auto run = [name, kernel, grid, nt, smem_bytes, params] {
+    const std::function<void()> body = [&] { std::apply(kernel, *params); };
+    const auto t0 = std::chrono::steady_clock::now();
+    run_grid(name, grid, nt, smem_bytes, body);
+    if (profile().on) profile().add(name, grid, nt, std::chrono::steady_clock::now() - t0);
+  };
+  if (!record(stream, run)) run();
 }
 template <typename... P, typename... A>
 inline void launch(void (*kernel)(P...), dim3 grid, int nt, size_t smem_bytes, cudaStream_t stream, A&&... args) {

@@ -209,26 +209,34 @@ def params(proto_args):
     return [p.strip() for p in proto_args.split(",") if p.strip()]
 
 
+def rules_with_laws(laws, d):
+    """The rules directory: the committed one, or (laws given) a copy in d/rules with these laws rewritten in every
+    target file."""
+    rules = os.path.join(SRC, "rules")
+    if not laws:
+        return rules
+    new_rules = os.path.join(d, "rules")
+    shutil.rmtree(new_rules, ignore_errors=True)
+    shutil.copytree(rules, new_rules)
+    done = set()
+    for f in os.listdir(os.path.join(new_rules, "targets")):
+        p = os.path.join(new_rules, "targets", f)
+        s = open(p).read()
+        for law, value in laws.items():
+            s, c = re.subn(r"(law\s+%s\s*=\s*)\d+" % law, r"\g<1>%d" % value, s)
+            if c:
+                done.add(law)
+        open(p, "w").write(s)
+    if done != set(laws):
+        sys.exit("cuda_emu: no `law %s` in %s/targets" % (", ".join(set(laws) - done), rules))
+    return new_rules
+
+
 def generate(cfg_name, cfg, spakc, work):
     d = os.path.join(work, cfg_name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
-    rules = os.path.join(SRC, "rules")
-    if cfg["laws"]:  # a copy of the rules with these laws rewritten in every target
-        new_rules = os.path.join(d, "rules")
-        shutil.copytree(rules, new_rules)
-        done = set()
-        for f in os.listdir(os.path.join(new_rules, "targets")):
-            p = os.path.join(new_rules, "targets", f)
-            s = open(p).read()
-            for law, value in cfg["laws"].items():
-                s, c = re.subn(r"(law\s+%s\s*=\s*)\d+" % law, r"\g<1>%d" % value, s)
-                if c:
-                    done.add(law)
-            open(p, "w").write(s)
-        if done != set(cfg["laws"]):
-            sys.exit("cuda_emu: no `law %s` in %s/targets" % (", ".join(set(cfg["laws"]) - done), rules))
-        rules = new_rules
+    rules = rules_with_laws(cfg["laws"], d)
     dsl = os.path.join(SRC, cfg["dsl"])
     proj = os.path.join(d, "project")
     sh([spakc, "compile", dsl, "-o", proj, "--target", "all", "--rules-dir", rules, "-q"])
