@@ -287,19 +287,8 @@ protected:
     if (indexPos_ >= 0) {
       llvm::StringRef body = llvm::StringRef(w_.str()).drop_front(indexPos_);
       SmallVector<bool> used;
-      for (size_t d = 0; d < indexShape_.size(); ++d) {
-        std::string id = cat("i", d);
-        bool u = false;
-        for (size_t p = body.find(id); p != llvm::StringRef::npos; p = body.find(id, p + 1)) {
-          bool before = p == 0 || !(llvm::isAlnum(body[p - 1]) || body[p - 1] == '_');
-          bool after = p + id.size() >= body.size() || !(llvm::isAlnum(body[p + id.size()]) || body[p + id.size()] == '_');
-          if (before && after) {
-            u = true;
-            break;
-          }
-        }
-        used.push_back(u);
-      }
+      for (size_t d = 0; d < indexShape_.size(); ++d)
+        used.push_back(usesIdentifier(body, cat("i", d)));
       std::string decl;
       if (fragEPos_ >= 0 && indexShape_.size() == 2) {
         // Fragment / row layouts: the row and column of slot s directly (a base plus a constant once unrolled),
@@ -443,37 +432,37 @@ private:
                " >> 2) % ", f.ni, ") * 8 + (", s, " & 1)");
   }
 
-  /// Reads the mma_bits law of the kernel (32 when absent).
-  LogicalResult readMmaBits() {
-    mmaBits_ = 32;
-    mmaBitsNote_ = "mma_bits = 32  <- default (docs/dialects/tile.md)";
+  /// Reads a law of the kernel that must take one of two values (`fallback` when absent); `note` becomes the
+  /// "name = value  <- provenance" text the kernel comments cite.
+  LogicalResult readChoiceLaw(llvm::StringRef name, int64_t fallback, int64_t a, int64_t b, llvm::StringRef meaning,
+                              int64_t &value, std::string &note) {
+    value = fallback;
+    note = cat(name, " = ", fallback, "  <- default (docs/dialects/tile.md)");
     if (auto config = kernel_.getConfigAttr())
-      if (LawAttr law = config.getLaw("mma_bits")) {
-        if (!law.isInteger() || (law.getInt() != 16 && law.getInt() != 32))
-          return kernel_.emitOpError("law 'mma_bits' must be 32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 "
-                                     "accumulation) for target cuda, got ")
-                 << lawValueText(law) << " (" << lawProvenanceText(law) << ")";
-        mmaBits_ = law.getInt();
-        mmaBitsNote_ = cat("mma_bits = ", mmaBits_, "  <- ", lawProvenanceText(law));
-      }
-    mmaSchedule_ = 1;
-    mmaScheduleNote_ = "mma_schedule = 1  <- default (docs/dialects/tile.md)";
-    if (auto config = kernel_.getConfigAttr())
-      if (LawAttr law = config.getLaw("mma_schedule")) {
-        if (!law.isInteger() || (law.getInt() != 1 && law.getInt() != 2))
-          return kernel_.emitOpError("law 'mma_schedule' must be 1 (staged operands) or 2 (padded shared rows, "
-                                     "row-owning warps) for target cuda, got ")
-                 << lawValueText(law) << " (" << lawProvenanceText(law) << ")";
-        mmaSchedule_ = law.getInt();
-        mmaScheduleNote_ = cat("mma_schedule = ", mmaSchedule_, "  <- ", lawProvenanceText(law));
+      if (LawAttr law = config.getLaw(name)) {
+        if (!law.isInteger() || (law.getInt() != a && law.getInt() != b))
+          return kernel_.emitOpError("law '") << name << "' must be " << meaning << " for target cuda, got "
+                                              << lawValueText(law) << " (" << lawProvenanceText(law) << ")";
+        value = law.getInt();
+        note = cat(name, " = ", value, "  <- ", lawProvenanceText(law));
       }
     return success();
+  }
+
+  /// The laws choosing the mma arithmetic and schedule.
+  LogicalResult readMmaLaws() {
+    if (failed(readChoiceLaw("mma_bits", 32, 32, 16,
+                             "32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 accumulation)", mmaBits_,
+                             mmaBitsNote_)))
+      return failure();
+    return readChoiceLaw("mma_schedule", 1, 1, 2, "1 (staged operands) or 2 (padded shared rows, row-owning warps)",
+                         mmaSchedule_, mmaScheduleNote_);
   }
 
   /// Gives every register-tile shape an mma produces a fragment layout, when
   /// the shape divides into 16 x 8 blocks over the CTA's warps.
   LogicalResult planFragments() {
-    if (failed(readMmaBits()))
+    if (failed(readMmaLaws()))
       return failure();
     kernel_.walk([&](MmaOp op) {
       TileType t = op.getResult().getType();

@@ -64,24 +64,21 @@ inline World read_world(const EnvLookup& get = process_env) {
   constexpr int kMaxRanks = 4096;
   World w;
   auto val = [&](const char* name) { return get(name); };
-  const auto spak_size = val("SPAK_WORLD_SIZE"), spak_rank = val("SPAK_RANK");
-  const auto mpi_size = val("OMPI_COMM_WORLD_SIZE"), mpi_rank = val("OMPI_COMM_WORLD_RANK");
-  if (spak_size.first || spak_rank.first) {
-    if (!spak_size.first || !spak_rank.first)
-      fail_usage("SPAK_RANK and SPAK_WORLD_SIZE must be set together (spak-run sets both)");
-    w.size = env_int("SPAK_WORLD_SIZE", spak_size.second, 1, kMaxRanks);
-    w.rank = env_int("SPAK_RANK", spak_rank.second, 0, kMaxRanks);
-    const auto local = val("SPAK_LOCAL_RANK");
-    w.local_rank = local.first ? env_int("SPAK_LOCAL_RANK", local.second, 0, kMaxRanks) : w.rank;
-    w.source = "spak-run";
-  } else if (mpi_size.first || mpi_rank.first) {
-    if (!mpi_size.first || !mpi_rank.first)
-      fail_usage("OMPI_COMM_WORLD_RANK and OMPI_COMM_WORLD_SIZE must be set together (mpirun sets both)");
-    w.size = env_int("OMPI_COMM_WORLD_SIZE", mpi_size.second, 1, kMaxRanks);
-    w.rank = env_int("OMPI_COMM_WORLD_RANK", mpi_rank.second, 0, kMaxRanks);
-    const auto local = val("OMPI_COMM_WORLD_LOCAL_RANK");
-    w.local_rank = local.first ? env_int("OMPI_COMM_WORLD_LOCAL_RANK", local.second, 0, kMaxRanks) : w.rank;
-    w.source = "mpirun";
+  // One launcher's variables: size, rank and (optional) local rank, set together.
+  auto from = [&](const char* size_name, const char* rank_name, const char* local_name, const char* source) {
+    const auto size = val(size_name), rank = val(rank_name);
+    if (!size.first || !rank.first)
+      fail_usage(cat(rank_name, " and ", size_name, " must be set together (", source, " sets both)"));
+    w.size = env_int(size_name, size.second, 1, kMaxRanks);
+    w.rank = env_int(rank_name, rank.second, 0, kMaxRanks);
+    const auto local = val(local_name);
+    w.local_rank = local.first ? env_int(local_name, local.second, 0, kMaxRanks) : w.rank;
+    w.source = source;
+  };
+  if (val("SPAK_WORLD_SIZE").first || val("SPAK_RANK").first) {
+    from("SPAK_WORLD_SIZE", "SPAK_RANK", "SPAK_LOCAL_RANK", "spak-run");
+  } else if (val("OMPI_COMM_WORLD_SIZE").first || val("OMPI_COMM_WORLD_RANK").first) {
+    from("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "mpirun");
   } else {
     return w;
   }
