@@ -38,7 +38,7 @@ if [ "$mode" = prepare ]; then
       --no-unused-warnings --rules-dir "$r"
   done
   "$spakc" compile examples/nanogpt/gpt2_124m.dsl -o "$P/gpt2_124m_bf16" --target cuda -q --no-unused-warnings
-  cp ../shared/data/tinyshakespeare/input.txt ../shared/data/tinyshakespeare/gpt2_train.bin "$P/data/"
+  cp ../shared/data/tinyshakespeare/{input.txt,gpt2_train.bin,gpt2_val.bin} "$P/data/"
   cp ../shared/anchors/torch_gpt_bench.py "$P/"
   du -sh "$P"
   exit 0

@@ -1166,8 +1166,16 @@ public:
     TrainData d;
     d.path_ = path;
     d.train_ = spak::rt::load_u16_tokens(path, kVocab);
-    if (kValPath[0] != '\0') d.val_ = spak::rt::load_u16_tokens(find_data_file(kValPath, kValHint), kVocab);
+    if (kValPath[0] != '\0') d.val_ = spak::rt::load_u16_tokens(val_path(path), kVocab);
     return d;
+  }
+  // The validation file: beside the training file first (an explicit --data elsewhere brings its split along),
+  // then where the data files are searched.
+  static std::string val_path(const std::string& train_path) {
+    size_t slash = train_path.find_last_of('/');
+    std::string beside = (slash == std::string::npos ? std::string() : train_path.substr(0, slash + 1)) +
+                         base_name(kValPath);
+    return spak::rt::file_exists(beside) ? beside : find_data_file(kValPath, kValHint);
   }
   void shuffle(spak::rt::PyRandom&) {}  // batches are drawn at random offsets: there is no order to shuffle
   int64_t vocab_size() const { return kVocab; }  // every id was checked against it when loading
