@@ -37,6 +37,7 @@
 #include "../Common/Codegen.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringExtras.h"
 
 #include <array>
@@ -57,6 +58,7 @@ constexpr int64_t kMaxSmemPerBlock = 232448;     // H100: 227 KiB opt-in per blo
 // (vector loads) and shifts successive rows by 4 of the 32 four-byte banks, so the 8 rows a quad-group reads per
 // fragment land in different banks (docs/codegen.md, "Fragment layout").
 constexpr int64_t kSmemRowPad = 4;
+constexpr int64_t kSmemRowPadBf16 = 8;  // the same 16 bytes for bf16 tiles
 
 int64_t align16(int64_t n) { return (n + 15) & ~int64_t(15); }
 
@@ -220,6 +222,18 @@ protected:
     std::string elt = *cxxScalarType(type.getElementType());
     if (type.getMemorySpace() == MemorySpace::smem) {
       int64_t off = tileTop_;
+      if (bf16Operand(declaring_)) {
+        // Read only by bf16 tensor-core mma's: kept as bf16 (rounded once, on the way in), rows padded by 16 bytes.
+        int64_t cols = type.getShape()[1], pitch = cols + kSmemRowPadBf16;
+        pitch_[name] = {cols, pitch};
+        bf16_.insert(name);
+        tileTop_ = align16(tileTop_ + type.getShape()[0] * pitch * 2);
+        w_.line(cat("uint16_t* ", name, " = reinterpret_cast<uint16_t*>(spak_smem + ", off, ");  // ",
+                    shapeText(type.getShape()), " ", elt, " tile in shared memory as bf16 (mma operand only; ",
+                    mmaBitsNote_, "; ", mmaScheduleNote_, "), rows ", pitch, " apart (padded: successive rows start ",
+                    (pitch / 2) % 32, " banks apart)"));
+        return;
+      }
       if (int64_t pitch = paddedPitch(declaring_); pitch > 0) {
         int64_t cols = type.getShape()[1];
         pitch_[name] = {cols, pitch};
@@ -332,6 +346,28 @@ protected:
     return cat(name, "[e + (e / ", it->second.first, ") * ", it->second.second - it->second.first, "]");
   }
 
+  std::string storeElem(const std::string &name, TileType type, const std::string &value) override {
+    if (bf16_.count(name))
+      return cat(elemOf(name, type), " = spak_gen::bf16_bits(", value, ");");
+    return cat(elemOf(name, type), " = ", value, ";");
+  }
+
+  /// A shared tile read only as an operand of bf16 tensor-core mma's (mma_bits = 16, mma_schedule = 2): stored as
+  /// bf16, half the bytes and no conversion in the mma loop.
+  bool bf16Operand(Value v) const {
+    if (mmaBits_ != 16 || paddedPitch(v) <= 0)
+      return false;
+    for (OpOperand &use : v.getUses()) {
+      auto m = cast<MmaOp>(use.getOwner());
+      TileType a = m.getA().getType();
+      int64_t k = m.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
+      if (k % 16 != 0 || !m.getB().getType().getElementType().isF32() ||
+          !m.getResult().getType().getElementType().isF32() || !a.getElementType().isF32())
+        return false;
+    }
+    return true;
+  }
+
   /// Row pitch (elements) for a shared tile read only as an operand of fragment mma's, else 0.
   int64_t paddedPitch(Value v) const {
     if (!v || mmaSchedule_ < 2)
@@ -355,8 +391,23 @@ protected:
   }
 
   void beforeTileWrite(TileType t) override {
-    if (t.getMemorySpace() == MemorySpace::smem)
-      w_.line("__syncthreads();  // earlier readers of this shared tile are done");
+    if (t.getMemorySpace() != MemorySpace::smem)
+      return;
+    // Two barriers in a row are one: a barrier just written (another shared tile complete, say; only comments and
+    // shared tile pointers since) already orders this write after every earlier reader.
+    llvm::StringRef text = llvm::StringRef(w_.str()).rtrim();
+    while (!text.empty()) {
+      size_t nl = text.rfind('\n');
+      llvm::StringRef last = text.substr(nl == llvm::StringRef::npos ? 0 : nl + 1).trim();
+      if (last.starts_with("__syncthreads();"))
+        return;
+      bool comment = last.starts_with("//");
+      bool smemPointer = last.contains("= reinterpret_cast<") && last.contains("(spak_smem + ");
+      if ((!comment && !smemPointer) || nl == llvm::StringRef::npos)
+        break;
+      text = text.take_front(nl).rtrim();
+    }
+    w_.line("__syncthreads();  // earlier readers of this shared tile are done");
   }
   void afterTileWrite(TileType t) override {
     if (t.getMemorySpace() == MemorySpace::smem)
@@ -590,6 +641,23 @@ private:
     auto bAt = [&](const std::string &kk, const std::string &col) {
       return tb ? cat(pb, "[(", col, ") * ", pitchB, " + ", kk, "]") : cat(pb, "[(", kk, ") * ", pitchB, " + ", col, "]");
     };
+    // One operand register: elements k and k + 1 of a row of a (a column of b), as bf16. From a bf16 shared tile a
+    // single 4-byte read where the two are adjacent (a row-major, b^T), else two 2-byte reads; from f32, rounded here.
+    bool bfA = bf16_.count(pa) > 0, bfB = bf16_.count(pb) > 0;
+    auto pairA = [&](const std::string &row, const std::string &kk) {
+      if (bfA && !ta)
+        return cat("spak_gen::ld_bf16x2(&", aAt(row, kk), ")");
+      if (bfA)
+        return cat("spak_gen::pair_bf16(", aAt(row, kk), ", ", aAt(row, kk + " + 1"), ")");
+      return cat("spak_gen::pack_bf16(", aAt(row, kk), ", ", aAt(row, kk + " + 1"), ")");
+    };
+    auto pairB = [&](const std::string &kk, const std::string &col) {
+      if (bfB && tb)
+        return cat("spak_gen::ld_bf16x2(&", bAt(kk, col), ")");
+      if (bfB)
+        return cat("spak_gen::pair_bf16(", bAt(kk, col), ", ", bAt(kk + " + 1", col), ")");
+      return cat("spak_gen::pack_bf16(", bAt(kk, col), ", ", bAt(kk + " + 1", col), ")");
+    };
     w_.line(cat("const int wrow = (warp / ", f.wn, ") * ", m / f.wm, " + (lane >> 2);  // this lane's first row"));
     w_.line(cat("const int wcol = (warp % ", f.wn, ") * ", n / f.wn, ";  // this warp's first column"));
     w_.line("const int quad = lane & 3;");
@@ -611,10 +679,10 @@ private:
         w_.line(cat("fa[mi][3] = spak_gen::pack_bf16(", pa, "[", blk1, " + 2], ", pa, "[", blk1, " + 3]);"));
       } else {
       w_.line("const int r0 = wrow + mi * 16, r1 = r0 + 8, c0 = k0 + 2 * quad, c1 = c0 + 8;");
-      w_.line(cat("fa[mi][0] = spak_gen::pack_bf16(", aAt("r0", "c0"), ", ", aAt("r0", "c0 + 1"), ");"));
-      w_.line(cat("fa[mi][1] = spak_gen::pack_bf16(", aAt("r1", "c0"), ", ", aAt("r1", "c0 + 1"), ");"));
-      w_.line(cat("fa[mi][2] = spak_gen::pack_bf16(", aAt("r0", "c1"), ", ", aAt("r0", "c1 + 1"), ");"));
-      w_.line(cat("fa[mi][3] = spak_gen::pack_bf16(", aAt("r1", "c1"), ", ", aAt("r1", "c1 + 1"), ");"));
+      w_.line(cat("fa[mi][0] = ", pairA("r0", "c0"), ";"));
+      w_.line(cat("fa[mi][1] = ", pairA("r1", "c0"), ";"));
+      w_.line(cat("fa[mi][2] = ", pairA("r0", "c1"), ";"));
+      w_.line(cat("fa[mi][3] = ", pairA("r1", "c1"), ";"));
       }
       w_.dedent();
       w_.line("}");
@@ -622,8 +690,8 @@ private:
       w_.line(cat("for (int ni = 0; ni < ", f.ni, "; ++ni) {"));
       w_.indent();
       w_.line("const int col = wcol + ni * 8 + (lane >> 2), k1 = k0 + 2 * quad, k2 = k1 + 8;");
-      w_.line(cat("fb[ni][0] = spak_gen::pack_bf16(", bAt("k1", "col"), ", ", bAt("k1 + 1", "col"), ");"));
-      w_.line(cat("fb[ni][1] = spak_gen::pack_bf16(", bAt("k2", "col"), ", ", bAt("k2 + 1", "col"), ");"));
+      w_.line(cat("fb[ni][0] = ", pairB("k1", "col"), ";"));
+      w_.line(cat("fb[ni][1] = ", pairB("k2", "col"), ";"));
       w_.dedent();
       w_.line("}");
       w_.line("#pragma unroll");
@@ -933,6 +1001,7 @@ private:
   std::map<int64_t, RowLayout> rows_;
   bool replicated_ = false;
   llvm::StringMap<std::pair<int64_t, int64_t>> pitch_;  // padded shared tile -> (columns, row pitch)
+  llvm::StringSet<> bf16_;                              // shared tiles stored as bf16 bits (bf16Operand)
   int64_t mmaBits_ = 32;
   std::string mmaBitsNote_;
   int64_t mmaSchedule_ = 1;
@@ -961,6 +1030,13 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<uint32_t*>(&v);
 }
+
+// One float rounded to bf16 (the same rounding as pack_bf16): its bits, for mma operands kept in shared memory.
+__device__ __forceinline__ uint16_t bf16_bits(float x) { return uint16_t(pack_bf16(x, 0.0f) & 0xffffu); }
+// Two bf16 values as one mma operand register, `lo` in the low half.
+__device__ __forceinline__ uint32_t pair_bf16(uint16_t lo, uint16_t hi) { return uint32_t(lo) | (uint32_t(hi) << 16); }
+// Two adjacent bf16 values of shared memory (4-byte aligned: an even element of an even row pitch) as one register.
+__device__ __forceinline__ uint32_t ld_bf16x2(const uint16_t* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
 // d += a * b on tensor cores: one m16n8k16 block, bf16 operands (a: 4 registers, row-major 16 x 16; b: 2 registers,
 // 16 x 8 column-major), fp32 accumulators d[0..3] = rows g, g + 8 x columns 2t, 2t + 1 (PTX ISA, mma.m16n8k16).

@@ -421,7 +421,7 @@ LogicalResult KernelEmitterBase::emitScalarOp(Operation *op, bool &handled) {
 void KernelEmitterBase::copyTile(const std::string &dstName, TileType dstType, Value src) {
   beforeTileWrite(dstType);
   openElementLoop(dstType, false);
-  w_.line(cat(elemOf(dstName, dstType), " = ", elem(src), ";"));
+  w_.line(storeElem(dstName, dstType, elem(src)));
   closeElementLoop();
   afterTileWrite(dstType);
 }
@@ -479,7 +479,7 @@ LogicalResult KernelEmitterBase::emitFor(scf::ForOp op) {
       if (temps.count(v)) {
         beforeTileWrite(tt);
         openElementLoop(tt, false);
-        w_.line(cat(elemOf(carried[i], tt), " = ", elemOf(temps[v], tt), ";"));
+        w_.line(storeElem(carried[i], tt, elemOf(temps[v], tt)));
         closeElementLoop();
         afterTileWrite(tt);
       } else {
@@ -528,7 +528,7 @@ LogicalResult KernelEmitterBase::emitElementwise(Operation *op, bool &handled) {
     TileType t = resultTile();
     beforeTileWrite(t);
     openElementLoop(t, needIndices);
-    w_.line(cat(elemOf(n, t), " = ", rhs(), ";"));
+    w_.line(storeElem(n, t, rhs()));
     closeElementLoop();
     afterTileWrite(t);
     return success();
@@ -596,7 +596,8 @@ LogicalResult KernelEmitterBase::emitElementwise(Operation *op, bool &handled) {
       return op->emitOpError("element type ") << elt << " is not supported by the emitters";
     if (auto lat = l.getLatencyAttr())
       w_.line(cat("// load", l.getStage() ? cat(" (pipeline stage ", *l.getStage(), ")") : "", ": ",
-                  lat.getName(), " = ", lawValueText(lat), " loads in flight <- ", lawProvenanceText(lat)));
+                  lat.getName(), " = ", lawValueText(lat), " <- ", lawProvenanceText(lat),
+                  " (loads the law allows in flight; this tile is loaded synchronously)"));
     std::string addr = addressText(l.getBuffer(), l.getOffsets(), l.getTileType().getRank());
     if (Value mask = l.getMask())
       return simple(true, [&] { return cat(elem(mask), " ? ", addr, " : ", zeroOf(elt)); });

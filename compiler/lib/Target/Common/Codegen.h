@@ -167,6 +167,11 @@ protected:
   /// element loop over its shape.
   virtual std::string elemOf(const std::string &name, tile::TileType type) = 0;
   std::string elem(mlir::Value v) { return elemOf(expr(v), llvm::cast<tile::TileType>(v.getType())); }
+  /// The statement storing `value` into the current element of the tile stored as `name` (CUDA: operands kept as
+  /// bf16 in shared memory round it on the way in).
+  virtual std::string storeElem(const std::string &name, tile::TileType type, const std::string &value) {
+    return elemOf(name, type) + " = " + value + ";";
+  }
   /// Called around every write of a whole tile (CUDA: barriers for tiles in
   /// shared memory).
   virtual void beforeTileWrite(tile::TileType) {}
