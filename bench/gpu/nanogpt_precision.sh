@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # NanoGPT on the GPU: precision checks (cuda fp32 / cuda bf16 vs the cpp target) and speed, one device call.
 #
-#   here (no GPU):  bench/gpu/nanogpt_precision.sh prepare [SPAKC]
+#   here (no GPU):  bench/gpu/nanogpt_precision.sh prepare [SPAKC]      (OLD=DIR: also an earlier project, for an A/B)
 #       writes gpu-carry/prec: for examples/nanogpt/tiny.dsl the cpp project and two cuda projects
 #       (rules as committed: mma_bits = 16, and a rules copy with mma_bits = 32), the same two cuda projects of
-#       shakespeare_char.dsl, the tiny-shakespeare data and the PyTorch anchor.
-#   device:         bash bench/gpu/nanogpt_precision.sh run      (carry ["gpu-carry"])
+#       shakespeare_char.dsl plus its neighbours --law mma_schedule=1 (s1) and --law warps=8 (w8), gpt2-124M bf16,
+#       the tiny-shakespeare data and the PyTorch anchor.
+#   device:         bash bench/gpu/nanogpt_precision.sh run      (carry ["gpu-carry/prec"])
 #       builds everything (in parallel), runs tiny 10 steps on all three and prints the loss differences against cpp
-#       (bars: fp32 1e-4, bf16 2e-2), runs shakespeare-char fp32 and bf16 for SC_STEPS steps (CUDA graphs) printing
-#       ms/step and the loss difference of the first 10 steps (also the unmeasured candidates mma_schedule = 2 at 4 and
-#       8 warps), gpt2-124M bf16 for 20 steps, the PyTorch anchor rows, then a per-kernel ncu table of 2 eager bf16 steps.
+#       (bars: fp32 1e-4, bf16 2e-2), runs the shakespeare-char variants (SC_VARIANTS, default fp32 bf16 s1 w8 old)
+#       for SC_STEPS steps (CUDA graphs) printing ms/step and the loss difference of the first 10 steps against
+#       fp32, gpt2-124M bf16 for 20 steps, the PyTorch anchor rows, then a per-kernel ncu table of 2 eager bf16 steps.
 #   device:         bash bench/gpu/nanogpt_precision.sh long   (LONG_VARIANT=bf16): the 5000-step shakespeare-char run,
 #       time-boxed (LONG_TIMEOUT=540 s), printing the val-loss evaluations (issue 5: val loss <= 1.6).
 set -uo pipefail
@@ -29,14 +30,13 @@ if [ "$mode" = prepare ]; then
     "$spakc" compile "examples/nanogpt/$m.dsl" -o "$P/${m}_fp32" --target cuda -q --no-unused-warnings \
       --rules-dir "$P/rules32"
   done
-  # candidates the H100 has not measured yet: mma_schedule = 2 (4 and 8 warps), and gpt2-124M in bf16
-  for v in s2:4 s2w8:8; do
-    r="$P/rules_${v%%:*}"; mkdir -p "$r"; cp -r rules/. "$r/"
-    sed -i "s/^\(  law mma_schedule = \)1/\12/; s/^\(  law warps = \)4/\1${v##*:}/" "$r/targets/sm90_h100.dsl"
-    grep -q "law mma_schedule = 2" "$r/targets/sm90_h100.dsl"
+  # neighbours of the committed rules (mma_schedule = 2, warps = 4): schedule 1, and 8 warps
+  for v in s1:mma_schedule=1 w8:warps=8; do
     "$spakc" compile examples/nanogpt/shakespeare_char.dsl -o "$P/shakespeare_char_${v%%:*}" --target cuda -q \
-      --no-unused-warnings --rules-dir "$r"
+      --no-unused-warnings --law "${v#*:}"
   done
+  # OLD=DIR: also carry an earlier build's project (an A/B in the same device call) as shakespeare_char_old
+  if [ -n "${OLD:-}" ]; then cp -r "$OLD" "$P/shakespeare_char_old"; fi
   "$spakc" compile examples/nanogpt/gpt2_124m.dsl -o "$P/gpt2_124m_bf16" --target cuda -q --no-unused-warnings
   cp ../shared/data/tinyshakespeare/{input.txt,gpt2_train.bin,gpt2_val.bin} "$P/data/"
   cp ../shared/anchors/torch_gpt_bench.py "$P/"
@@ -65,7 +65,8 @@ if [ "$mode" = long ]; then  # shakespeare-char toward val loss <= 1.6: the full
   exit 0
 fi
 ALL="tiny_cpp:cpp tiny_bf16:cuda tiny_fp32:cuda shakespeare_char_bf16:cuda shakespeare_char_fp32:cuda"
-ALL="$ALL shakespeare_char_s2:cuda shakespeare_char_s2w8:cuda gpt2_124m_bf16:cuda"
+ALL="$ALL shakespeare_char_s1:cuda shakespeare_char_w8:cuda gpt2_124m_bf16:cuda"
+[ -d "$P/shakespeare_char_old" ] && ALL="$ALL shakespeare_char_old:cuda"
 for p in ${BUILDS:-$ALL}; do
   build "${p%%:*}" "${p##*:}" &
 done
@@ -92,16 +93,17 @@ done
 echo -n "fp32 vs cpp: "; cmp_logs "$L/tiny-fp32.jsonl" "$L/tiny-cpp.jsonl" 10
 echo -n "bf16 vs cpp: "; cmp_logs "$L/tiny-bf16.jsonl" "$L/tiny-cpp.jsonl" 10
 echo "== shakespeare-char: ${SC_STEPS:-60} steps each (CUDA graphs)"
-for v in ${SC_VARIANTS:-fp32 bf16 s2 s2w8}; do
+SC_VARIANTS=${SC_VARIANTS:-fp32 bf16 s1 w8 old}
+for v in $SC_VARIANTS; do
   [ -x "/tmp/b-shakespeare_char_$v/train" ] || { echo "sc $v: not built"; continue; }
   timeout 200 /tmp/b-shakespeare_char_$v/train --data "$D" --steps 5000 --stop-after "${SC_STEPS:-60}" --sample 0 \
     --log "$L/sc-$v.jsonl" >"$L/sc-$v.txt" 2>&1 || echo "sc $v exit $?"
   grep summary "$L/sc-$v.txt"
 done
 echo -n "bf16 vs fp32: "; cmp_logs "$L/sc-bf16.jsonl" "$L/sc-fp32.jsonl" 10
-python3 - "$OUT" <<'PY'
+python3 - $SC_VARIANTS <<'PY'
 import json, statistics, sys
-for v in ("fp32", "bf16", "s2", "s2w8"):
+for v in sys.argv[1:]:
     try:
         rows = [json.loads(l) for l in open(f"/tmp/prec/sc-{v}.jsonl") if l.strip()]
         ms = [r["ms"] for r in rows if "ms" in r and "loss" in r]
@@ -109,7 +111,7 @@ for v in ("fp32", "bf16", "s2", "s2w8"):
     except Exception as e:
         print(v, "no log", e)
 PY
-for v in s2 s2w8; do
+for v in s1 w8 old; do
   [ -f "$L/sc-$v.jsonl" ] && { echo -n "$v vs fp32: "; cmp_logs "$L/sc-$v.jsonl" "$L/sc-fp32.jsonl" 10; }
 done
 if [ -x /tmp/b-gpt2_124m_bf16/train ]; then
