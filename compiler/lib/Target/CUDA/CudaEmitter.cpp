@@ -313,6 +313,23 @@ protected:
             kept.push_back(cat("i", d, " = ", fragIdx_[d]));
         if (!kept.empty())
           decl = "const int " + llvm::join(kept, ", ") + ";";
+      } else if (fragEPos_ < 0 && indexShape_.size() == 2 && (nt_ % indexShape_[1] == 0 || indexShape_[1] % nt_ == 0)) {
+        // Default layout, e = tid + s * NT: when a row holds a multiple or a divisor of NT elements, the row and
+        // column of slot s are tid's plus a constant once unrolled, so every slot's address is one base pointer
+        // plus an immediate offset (not a 64-bit pointer per slot, held in registers).
+        int64_t cols = indexShape_[1];
+        std::string i0 = nt_ % cols == 0 ? cat("tid / ", cols, " + s * ", nt_ / cols)
+                                          : cat("s / ", cols / nt_);
+        std::string i1 = nt_ % cols == 0 ? cat("tid % ", cols) : cat("tid + (s % ", cols / nt_, ") * ", nt_);
+        if (cols == 1)
+          i1 = "0";
+        SmallVector<std::string> kept;
+        if (used[0])
+          kept.push_back(cat("i0 = ", i0));
+        if (used[1])
+          kept.push_back(cat("i1 = ", i1));
+        if (!kept.empty())
+          decl = "const int " + llvm::join(kept, ", ") + ";";
       } else {
         decl = indexDecl(indexShape_, "e", "i", used);
         if (!decl.empty())
@@ -351,6 +368,14 @@ protected:
       return cat(elemOf(name, type), " = spak_gen::bf16_bits(", value, ");");
     return cat(elemOf(name, type), " = ", value, ";");
   }
+
+  /// bf16 operand tiles of a k-loop whose load carries a pipeline depth (law `stages`, `k_lat`, ...) of 2 or more are
+  /// prefetched into registers one k-step ahead.
+  bool pipelineLoad(LoadOp l) override {
+    LawAttr lat = l.getLatencyAttr();
+    return lat && lat.isInteger() && lat.getInt() >= 2 && bf16Operand(l.getResult());
+  }
+  int64_t registerSlots(TileType t) override { return slots(t); }
 
   /// A shared tile read only as an operand of bf16 tensor-core mma's (mma_bits = 16, mma_schedule = 2): stored as
   /// bf16, half the bytes and no conversion in the mma loop.

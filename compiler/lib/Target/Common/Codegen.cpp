@@ -448,6 +448,45 @@ LogicalResult KernelEmitterBase::emitFor(scf::ForOp op) {
     carried.push_back(n);
   }
   std::string iv = bindNew(op.getInductionVar(), "k");
+  // Software pipeline: loads of this body into shared memory whose offsets and mask depend on nothing but the
+  // induction variable and values from outside the loop are prefetched into registers one iteration ahead.
+  SmallVector<LoadOp> piped;
+  auto outsideOrIv = [&](Value v) {
+    return v == op.getInductionVar() || !op.getRegion().isAncestor(v.getParentRegion());
+  };
+  for (Operation &o : op.getBody()->without_terminator()) {
+    auto l = dyn_cast<LoadOp>(&o);
+    if (!l || !pipelineLoad(l) || !outsideOrIv(l.getBuffer()) || !llvm::all_of(l.getOffsets(), outsideOrIv))
+      continue;
+    if (Value m = l.getMask()) {
+      auto mk = m.getDefiningOp<MaskOp>();
+      if (!mk || mk->getBlock() != op.getBody() || !llvm::all_of(mk->getOperands(), outsideOrIv))
+        continue;
+    }
+    piped.push_back(l);
+  }
+  for (LoadOp l : piped) {
+    Prefetch p;
+    p.regs = fresh("next");
+    p.iv = op.getInductionVar();
+    p.next = cat("(", iv, " + ", expr(op.getStep()), ")");
+    p.guard = cat(iv, " + ", expr(op.getStep()), " < ", expr(op.getUpperBound()));
+    p.last = l == piped.back();
+    TileType t = l.getTileType();
+    w_.line(cat(*cxxScalarType(t.getElementType()), " ", p.regs, "[", registerSlots(t), "];  // the ",
+                shapeText(t.getShape()), " k-tile of the next iteration, loaded during this one's mma"));
+    prefetch_[l] = p;
+    prefetchOrder_.push_back(l);
+  }
+  if (!piped.empty()) {
+    w_.line("{  // the first k-tile");
+    w_.indent();
+    for (LoadOp l : piped)
+      if (failed(emitPrefetch(l, prefetch_[l], cat("(", expr(op.getLowerBound()), ")"))))
+        return failure();
+    w_.dedent();
+    w_.line("}");
+  }
   w_.line(cat("for (int64_t ", iv, " = ", expr(op.getLowerBound()), "; ", iv, " < ",
               expr(op.getUpperBound()), "; ", iv, " += ", expr(op.getStep()), ") {"));
   w_.indent();
@@ -488,6 +527,57 @@ LogicalResult KernelEmitterBase::emitFor(scf::ForOp op) {
     } else {
       w_.line(cat(carried[i], " = ", temps.count(v) ? temps[v] : expr(v), ";"));
     }
+  }
+  w_.dedent();
+  w_.line("}");
+  return success();
+}
+
+LogicalResult KernelEmitterBase::emitPrefetch(LoadOp l, const Prefetch &p, const std::string &ivText) {
+  std::string savedIv = names_.lookup(p.iv);
+  names_[p.iv] = ivText;
+  Value mask = l.getMask();
+  std::optional<std::string> savedMask;
+  if (mask) {
+    if (names_.count(mask))
+      savedMask = names_.lookup(mask);
+    if (failed(emitOp(mask.getDefiningOp())))
+      return failure();
+  }
+  TileType t = l.getTileType();
+  std::string addr = addressText(l.getBuffer(), l.getOffsets(), t.getRank());
+  openElementLoop(t, true);
+  w_.line(cat(slotOf(p.regs), " = ", mask ? cat(elem(mask), " ? ", addr, " : ", floatLiteral(0.0, t.getElementType()))
+                                           : addr, ";"));
+  closeElementLoop();
+  names_[p.iv] = savedIv;
+  if (mask) {
+    if (savedMask)
+      names_[mask] = *savedMask;
+    else
+      names_.erase(mask);
+  }
+  return success();
+}
+
+LogicalResult KernelEmitterBase::emitPrefetchedLoad(LoadOp l) {
+  const Prefetch &p = prefetch_[l];
+  TileType t = l.getTileType();
+  std::string n = defineTile(l.getResult());
+  beforeTileWrite(t);
+  openElementLoop(t, false);
+  w_.line(storeElem(n, t, slotOf(p.regs)));
+  closeElementLoop();
+  afterTileWrite(t);
+  if (!p.last)
+    return success();
+  w_.line(cat("if (", p.guard, ") {  // the next k-tile's global loads, in flight during this k-tile's mma"));
+  w_.indent();
+  for (Operation *o : prefetchOrder_) {
+    auto other = cast<LoadOp>(o);
+    const Prefetch &q = prefetch_[o];
+    if (q.iv == p.iv && failed(emitPrefetch(other, q, q.next)))
+      return failure();
   }
   w_.dedent();
   w_.line("}");
@@ -597,7 +687,11 @@ LogicalResult KernelEmitterBase::emitElementwise(Operation *op, bool &handled) {
     if (auto lat = l.getLatencyAttr())
       w_.line(cat("// load", l.getStage() ? cat(" (pipeline stage ", *l.getStage(), ")") : "", ": ",
                   lat.getName(), " = ", lawValueText(lat), " <- ", lawProvenanceText(lat),
-                  " (loads the law allows in flight; this tile is loaded synchronously)"));
+                  prefetch_.count(op) ? " (2 k-tiles in flight: this one from registers filled during the previous "
+                                        "k-step, the next one loading below)"
+                                      : " (loads the law allows in flight; this tile is loaded synchronously)"));
+    if (prefetch_.count(op))
+      return emitPrefetchedLoad(l);
     std::string addr = addressText(l.getBuffer(), l.getOffsets(), l.getTileType().getRank());
     if (Value mask = l.getMask())
       return simple(true, [&] { return cat(elem(mask), " ? ", addr, " : ", zeroOf(elt)); });

@@ -147,6 +147,20 @@ protected:
   /// The value whose tile declareTile() is declaring (null for copies such as loop-carried tiles).
   mlir::Value declaring_;
   mlir::LogicalResult emitFor(mlir::scf::ForOp op);
+  /// k-loop software pipeline (pipelineLoad): the loads of a loop body that are prefetched into registers one
+  /// iteration ahead -> the register array holding the next k-tile.
+  struct Prefetch {
+    std::string regs;       // register array (slots of the shared tile's element loop)
+    mlir::Value iv;         // the loop's induction variable
+    std::string next;       // the next iteration's induction value, as text
+    std::string guard;      // condition for a next iteration
+    bool last = false;      // the last prefetched load of the body: the prefetch of all of them follows it
+  };
+  llvm::DenseMap<mlir::Operation *, Prefetch> prefetch_;
+  llvm::SmallVector<mlir::Operation *> prefetchOrder_;
+  /// Emits `regs[slot] = tile element` of `load` for the induction value `ivText` (its mask recomputed for it).
+  mlir::LogicalResult emitPrefetch(tile::LoadOp load, const Prefetch &p, const std::string &ivText);
+  mlir::LogicalResult emitPrefetchedLoad(tile::LoadOp load);
   /// The element-wise tile ops shared by both targets.
   mlir::LogicalResult emitElementwise(mlir::Operation *op, bool &handled);
   /// The element address inside a buffer for a load/store/atomic at the
@@ -174,6 +188,11 @@ protected:
   }
   /// Called around every write of a whole tile (CUDA: barriers for tiles in
   /// shared memory).
+  /// Whether a load into shared memory inside a k-loop is prefetched into registers one iteration ahead (its
+  /// global loads in flight during the mma of the current tile); the text of a register slot of such a copy.
+  virtual bool pipelineLoad(tile::LoadOp) { return false; }
+  virtual int64_t registerSlots(tile::TileType type) { return 0; }
+  virtual std::string slotOf(const std::string &regs) { return regs + "[s]"; }
   virtual void beforeTileWrite(tile::TileType) {}
   virtual void afterTileWrite(tile::TileType) {}
   /// program_id(axis) as an expression.
