@@ -19,7 +19,7 @@ target sm_90 "NVIDIA H100 80GB HBM3" {
   law min_ctas = 264         // split-K below this many output tiles of a matmul (2 CTAs per SM)
   law split_k_chunk = 2048   // k per CTA of a split-K matmul's first stage (weight gradients: k = B*T rows)
   law mma_bits = 16          // mma operands: 16 = bf16 tensor cores, fp32 accumulate (32 = exact fp32 CUDA cores)
-  law mma_schedule = 2       // 2: + padded shared rows, warps owning whole softmax rows (quad shuffles, P from registers)
+  law mma_schedule = 2       // 2: + padded shared rows, row-owning softmax warps, bf16 shared operands (3: + k prefetch)
   fact tuned_20261123 {
     laws: "tile_m=64 tile_n=128 k_lat=2"
     metric: "ms/step"

@@ -15,7 +15,8 @@
   trainer_emu.py test ...      build, then compare (what ctest runs).
 
 Configs: microgpt_bf16 (examples/microgpt/microgpt.dsl, committed rules: bf16 tensor-core mma, tolerance 2e-2),
-microgpt_fp32 (law mma_bits = 32: exact fp32 path, 1e-4), tiny_bf16 / tiny_fp32 (examples/nanogpt/tiny.dsl).
+microgpt_fp32 (law mma_bits = 32: exact fp32 path, 1e-4), tiny_bf16 / tiny_fp32 (examples/nanogpt/tiny.dsl),
+tiny_bf16_s3 (law mma_schedule = 3: k-loop register prefetch).
 """
 import argparse
 import concurrent.futures
@@ -46,6 +47,9 @@ CONFIGS = {
                       args=["--steps", "200", "--stop-after", "5", "--sample", "0"]),
     "tiny_fp32": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_bits": 32}, tol=1e-4, synthetic=True,
                       args=["--steps", "200", "--stop-after", "5", "--sample", "0"]),
+    # law mma_schedule = 3: k-loops prefetching the next k-tile into registers
+    "tiny_bf16_s3": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 3}, tol=2e-2, synthetic=True,
+                         args=["--steps", "200", "--stop-after", "5", "--sample", "0"]),
 }
 TOL_GRAPH = 1e-6  # graph replay vs eager launches: the same kernels in the same order
 TOL_SPLIT = 1e-4  # SPAK_SPLIT_STEP=1 (@backward + main.cu's dp:: optimizer kernels) vs the compiled @train_step

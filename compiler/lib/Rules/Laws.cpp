@@ -28,7 +28,8 @@ static const LawDefault kLawDefaults[] = {
                      "cores with fp32 accumulation (the cpp target always computes in fp32)", true},
     {"mma_schedule", 1, "cuda mma schedule: 1 = fragment accumulators, operands staged in shared memory; 2 = also "
                          "padded shared rows and warps owning whole rows of softmax tiles (quad-shuffle reductions, "
-                         "operand A from registers)", false},
+                         "operand A from registers), bf16 shared operands; 3 = also k-loops prefetching the next "
+                         "k-tile into registers during the mma", false},
     {"min_ctas", 96, "CTA target of a matmul launch: a static output tile grid below it splits k (split-K)", false},
     {"split_k_chunk", 4096, "k extent per CTA of a split-K matmul's first stage (rounded up to tile_k)", false},
 };

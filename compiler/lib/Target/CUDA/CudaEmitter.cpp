@@ -369,11 +369,11 @@ protected:
     return cat(elemOf(name, type), " = ", value, ";");
   }
 
-  /// bf16 operand tiles of a k-loop whose load carries a pipeline depth (law `stages`, `k_lat`, ...) of 2 or more are
-  /// prefetched into registers one k-step ahead.
+  /// Under mma_schedule = 3, bf16 operand tiles of a k-loop whose load carries a pipeline depth (law `stages`, `k_lat`,
+  /// ...) of 2 or more are prefetched into registers one k-step ahead.
   bool pipelineLoad(LoadOp l) override {
     LawAttr lat = l.getLatencyAttr();
-    return lat && lat.isInteger() && lat.getInt() >= 2 && bf16Operand(l.getResult());
+    return mmaSchedule_ >= 3 && lat && lat.isInteger() && lat.getInt() >= 2 && bf16Operand(l.getResult());
   }
   int64_t registerSlots(TileType t) override { return slots(t); }
 
@@ -508,15 +508,15 @@ private:
                " >> 2) % ", f.ni, ") * 8 + (", s, " & 1)");
   }
 
-  /// Reads a law of the kernel that must take one of two values (`fallback` when absent); `note` becomes the
+  /// Reads a law of the kernel that must take one of the `allowed` values (`fallback` when absent); `note` becomes the
   /// "name = value  <- provenance" text the kernel comments cite.
-  LogicalResult readChoiceLaw(llvm::StringRef name, int64_t fallback, int64_t a, int64_t b, llvm::StringRef meaning,
-                              int64_t &value, std::string &note) {
+  LogicalResult readChoiceLaw(llvm::StringRef name, int64_t fallback, ArrayRef<int64_t> allowed,
+                              llvm::StringRef meaning, int64_t &value, std::string &note) {
     value = fallback;
     note = cat(name, " = ", fallback, "  <- default (docs/dialects/tile.md)");
     if (auto config = kernel_.getConfigAttr())
       if (LawAttr law = config.getLaw(name)) {
-        if (!law.isInteger() || (law.getInt() != a && law.getInt() != b))
+        if (!law.isInteger() || !llvm::is_contained(allowed, law.getInt()))
           return kernel_.emitOpError("law '") << name << "' must be " << meaning << " for target cuda, got "
                                               << lawValueText(law) << " (" << lawProvenanceText(law) << ")";
         value = law.getInt();
@@ -527,11 +527,13 @@ private:
 
   /// The laws choosing the mma arithmetic and schedule.
   LogicalResult readMmaLaws() {
-    if (failed(readChoiceLaw("mma_bits", 32, 32, 16,
+    if (failed(readChoiceLaw("mma_bits", 32, {32, 16},
                              "32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 accumulation)", mmaBits_,
                              mmaBitsNote_)))
       return failure();
-    return readChoiceLaw("mma_schedule", 1, 1, 2, "1 (staged operands) or 2 (padded shared rows, row-owning warps)",
+    return readChoiceLaw("mma_schedule", 1, {1, 2, 3},
+                         "1 (staged operands), 2 (padded shared rows, row-owning warps, bf16 shared operands) or 3 "
+                         "(2 + k-loops prefetching the next k-tile into registers)",
                          mmaSchedule_, mmaScheduleNote_);
   }
 
