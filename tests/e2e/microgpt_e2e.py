@@ -26,6 +26,7 @@ Exit status: 0 pass, 1 fail (with the reason), 77 skip (data or numpy missing).
 import argparse
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -307,6 +308,8 @@ def cmd_errors(a):
     expect(["--steps", "20000000"], 2, "--steps 20000000 is past 2^24")
     expect(["--device", "cuda"], 2, "this trainer was built for the cpp target")
     expect(["--device", "tpu"], 2, "--device must be one of cpu|cuda")
+    expect(["--data", a.data, "--save-best", w(a, "best.safetensors")], 2,
+           "--save-best needs validation evaluations, and MicroGPT has none")
     # runtime errors: exit 1
     expect(["--data", "/nonexistent/names.txt"], 1, "error: cannot open '/nonexistent/names.txt': No such file or "
                                                      "directory")
@@ -388,7 +391,8 @@ def cmd_tiny(a):
     run(["cmake", "-S", proj, "-B", build, "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_CXX_COMPILER={a.cxx}"])
     run(["cmake", "--build", build, "-j2"])
     log = w(a, "tiny.jsonl")
-    p = run([trainer(a), "--data", a.data, "--log", log, "--sample", "1"])
+    best = w(a, "best.safetensors")
+    p = run([trainer(a), "--data", a.data, "--log", log, "--sample", "1", "--save-best", best])
     recs = read_log(log)
     steps = [r for r in recs if "event" not in r]
     evals = [r for r in recs if r.get("event") == "eval"]
@@ -408,6 +412,23 @@ def cmd_tiny(a):
         failures.append(f"the loss did not fall as expected: {first:.4f} -> {last:.4f} (ln 65 = 4.17 at init)")
     if "sample  1: " not in p.stdout:
         failures.append("no sample printed")
+    # --save-best: written after every evaluation that lowered the validation loss; the file holds the best one
+    improved, low = [], float("inf")
+    for r in evals:
+        if r["val_loss"] < low:
+            low = r["val_loss"]
+            improved.append(r["step"])
+    saved = [int(m) for m in re.findall(r"saved the weights of step (\d+) \(val loss", p.stdout)]
+    if saved != improved:
+        failures.append(f"--save-best: saved at steps {saved}, the validation loss improved at {improved}")
+    elif not os.path.exists(best):
+        failures.append("--save-best: no file written")
+    else:
+        tensors, meta = read_safetensors(best)
+        if meta.get("spak.step") != str(improved[-1]) or abs(float(meta.get("spak.val_loss", "nan")) - low) > 1e-6:
+            failures.append(f"--save-best: metadata {meta}, want step {improved[-1]} and val loss {low}")
+        if not tensors:
+            failures.append("--save-best: the file holds no tensors")
     if failures:
         raise Fail("\n".join(failures))
 

@@ -248,7 +248,7 @@ void check_status(int32_t status, const std::string& where) {
 
 // Mean loss over kEvalBatches fixed batches of each split (the same batches every time; the training RNG is not
 // touched), printed and logged as {"event":"eval",...}.
-void evaluate(Device& device, const TrainData& data, int64_t step, spak::rt::JsonlLog& log) {
+double evaluate(Device& device, const TrainData& data, int64_t step, spak::rt::JsonlLog& log) {
   double sum[2] = {0.0, 0.0};
   Example ex;
   for (int split = 0; split < 2; ++split)
@@ -267,6 +267,7 @@ void evaluate(Device& device, const TrainData& data, int64_t step, spak::rt::Jso
                     ",\"val_loss\":", spak::rt::json_number(val_loss), "}"));
   if (!std::isfinite(train_loss) || !std::isfinite(val_loss))
     spak::rt::fail(cat("evaluation at step ", step, ": the loss is not finite"));
+  return val_loss;
 }
 
 // One sample as microgpt.py draws it: from the start token, up to kSampleMaxLen tokens, each drawn with
@@ -323,6 +324,7 @@ $DEVICE_CHECK$WORLD_CHECK  check_steps(args.steps);
   if (lead) {
     check_writable(args.save, "--save");
     check_writable(args.checkpoint, "--checkpoint");
+    check_writable(args.save_best, "--save-best");
   }
   const bool resuming = !args.resume.empty();
 
@@ -334,6 +336,10 @@ $DEVICE_CHECK$WORLD_CHECK  check_steps(args.steps);
   if (data.vocab_size() != kVocab)
     spak::rt::fail(cat("the data's vocabulary has ", data.vocab_size(), " tokens but the model expects ", kVocab,
                        " (data '", data_path, "')"));
+  if (!args.save_best.empty() && !(kEvalEvery > 0 && kEvalBatches > 0 && data.has_val()))
+    spak::rt::fail_usage(cat("--save-best needs validation evaluations, and ", kModelName, " has none",
+                             kEvalEvery > 0 && kEvalBatches > 0 ? " (its data has no validation split)"
+                                                                : " (its .dsl sets no eval_every / eval_batches)"));
 
   // ---- parameters and optimizer state: one arena; the init is always drawn, so the RNG stream is the same
   spak::rt::Layout layout;
@@ -387,6 +393,7 @@ $DEVICE_CHECK$WORLD_CHECK  check_steps(args.steps);
   if (lead && !args.log.empty()) log = spak::rt::JsonlLog(args.log, /*append=*/resuming);
 
   // ---- training
+  double best_val = std::numeric_limits<double>::infinity();  // --save-best
   std::vector<double> losses, window_ms;
   double first_ms = 0.0, window_tokens = 0.0;
   spak::rt::StepTimes times(/*warmup=*/1);
@@ -417,7 +424,19 @@ $DEVICE_CHECK$WORLD_CHECK  check_steps(args.steps);
     }
     if (kEvalEvery > 0 && kEvalBatches > 0 && lead && data.has_val() &&
         ((s + 1) % std::max<int64_t>(kEvalEvery, 1) == 0 || s + 1 == stop))
-      evaluate(device, data, s + 1, log);
+    {
+      const double val = evaluate(device, data, s + 1, log);
+      if (!args.save_best.empty() && val < best_val) {
+        best_val = val;
+        device.download();
+        spak::rt::save_weights(args.save_best, arena, "param",
+                               {{"spak.model", kModelName}, {"spak.step", std::to_string(s + 1)},
+                                {"spak.val_loss", cat(spak::rt::json_number(val))}});
+        std::printf("saved the weights of step %lld (val loss %.4f, the best so far) to %s\n",
+                    static_cast<long long>(s + 1), val, args.save_best.c_str());
+        std::fflush(stdout);
+      }
+    }
   }
 
   // ---- after training: --save, --checkpoint, summary, samples

@@ -198,6 +198,7 @@ struct TrainerArgs {
   int64_t sample = 0;          // --sample N (names/text samples after training)
   std::string resume;          // --resume FILE (checkpoint)
   std::string checkpoint;      // --checkpoint FILE (write a resume checkpoint at the end)
+  std::string save_best;       // --save-best FILE (the weights at the lowest validation loss so far)
   int64_t stop_after = -1;     // --stop-after K (stop after step K of --steps; -1: run all steps)
   std::string device = "cpu";  // --device cpu|cuda
   bool help = false;           // --help was given (usage printed; exit 0)
@@ -215,6 +216,9 @@ inline void add_trainer_options(ArgParser& p, TrainerArgs& a) {
   p.add_int("--sample", &a.sample, "N", cat("print N samples after training (default: ", a.sample, ")"));
   p.add_string("--resume", &a.resume, "FILE", "continue from a checkpoint (weights, optimizer, step, RNG, data)");
   p.add_string("--checkpoint", &a.checkpoint, "FILE", "write a resume checkpoint when training ends");
+  p.add_string("--save-best", &a.save_best, "FILE",
+               "after every evaluation that lowers the validation loss, write the weights to a safetensors file "
+               "(nanoGPT's save-on-improvement)");
   p.add_int("--stop-after", &a.stop_after, "K", "stop after step K (the schedule still spans --steps); with "
                                                  "--checkpoint, a resumable partial run");
   p.add_choice("--device", &a.device, {"cpu", "cuda"}, "where to train (default: " + a.device + ")");
