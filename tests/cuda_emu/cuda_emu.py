@@ -41,6 +41,9 @@ CONFIGS = {
     "small_bf16_s3": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 3}, B=2, T=128),
     "small_bf16_splitk_s3": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 3, "split_k_chunk": 64},
                                  B=2, T=120, kc=64),
+    # no power-of-two width anywhere (n_embd 60, head_dim 15, T 20, vocab 65): masked tiles, k not a multiple of 16
+    "odd_bf16": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={}, B=3, T=20),
+    "odd_bf16_s3": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={"mma_schedule": 3}, B=3, T=20),
     # split-K weight gradients (law split_k_chunk = 64: k = B*T = 256 rows in 4 chunks, plus a masked tail at T=120)
     "small_bf16_splitk": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"split_k_chunk": 64}, B=2, T=120, kc=64),
     "small_fp32_splitk": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_bits": 32, "split_k_chunk": 64}, B=2,
