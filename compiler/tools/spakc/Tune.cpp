@@ -242,6 +242,8 @@ constexpr double kToleranceBf16 = 2e-2;
 /// to the others', 3.7e-3 from the cpp target's after 10 steps, 2.2e-2 after 30, 6.6e-2 after 100, at batch 1).
 /// An fp32 sweep is checked over all its steps.
 constexpr int64_t kCheckStepsBf16 = 10;
+/// The loss window a sweep of this tolerance is checked over: 0 = every step.
+int64_t checkStepsFor(double tolerance) { return tolerance > kTolerance ? kCheckStepsBf16 : 0; }
 double toleranceFor(const std::map<std::string, int64_t> &laws, const Space &sp) {
   auto it = laws.find("mma_bits");
   bool bf16 = it != laws.end() && it->second == 16;
@@ -671,8 +673,8 @@ int ingest(const Options &o, Session &s, const Program &prog, const Space &sp, c
   if (date.empty()) date = today();
 
   const double tolerance = plan->getNumber("tolerance").value_or(kTolerance);
-  // Plans written before "check_steps" existed: the same rule as checkStepsFor.
-  int64_t checkSteps = plan->getInteger("check_steps").value_or(tolerance > kTolerance ? kCheckStepsBf16 : 0);
+  // Plans written before "check_steps" existed: the rule that writes it.
+  int64_t checkSteps = plan->getInteger("check_steps").value_or(checkStepsFor(tolerance));
   if (refOk && checkSteps > static_cast<int64_t>(ref.losses.size())) checkSteps = ref.losses.size();
   const std::string window = checkSteps > 0 ? fmt::format(" over the first {} steps", checkSteps) : "";
   std::vector<Outcome> results(planned.size());
@@ -928,13 +930,13 @@ int runTune(const Options &o) {
                       readers.empty() ? std::string("no kernel of this model") : llvm::join(readers, ", "));
   }
   for (const auto &ig : sp.ignored) os << "  ignored: " << ig << "\n";
+  const double tolerance = toleranceFor(moduleLaws(base.compiler->module()), sp);
   os << "metric: " << sp.metric << " (" << sp.objective
      << "); measured as the median per-step ms of the trainer's --log, lower is better; correctness: losses within "
-     << fmt::format("{:g}", toleranceFor(moduleLaws(base.compiler->module()), sp))
-     << " of the cpp target's" << (toleranceFor(moduleLaws(base.compiler->module()), sp) > kTolerance
-                                       ? fmt::format(" over the first {} steps (bf16 mma operands: law mma_bits = 16)\n",
-                                                     kCheckStepsBf16)
-                                       : std::string("\n"));
+     << fmt::format("{:g}", tolerance) << " of the cpp target's"
+     << (checkStepsFor(tolerance) > 0
+             ? fmt::format(" over the first {} steps (bf16 mma operands: law mma_bits = 16)\n", checkStepsFor(tolerance))
+             : std::string("\n"));
 
   // Compile every variant to see what it changes (and which ones are duplicates).
   std::vector<Planned> plan;
@@ -1099,9 +1101,8 @@ int runTune(const Options &o) {
                        {"train_args", json::Array{"--steps", std::max(steps, ti.steps), "--stop-after", steps, "--sample", 0}},
                        {"repeats", repeats},
                        {"warmup_steps", warmup},
-                       {"tolerance", toleranceFor(moduleLaws(base.compiler->module()), sp)},
-                       {"check_steps", toleranceFor(moduleLaws(base.compiler->module()), sp) > kTolerance
-                                           ? std::min(kCheckStepsBf16, steps) : int64_t(0)},
+                       {"tolerance", tolerance},
+                       {"check_steps", std::min(checkStepsFor(tolerance), steps)},
                        {"reference", json::Object{{"dir", "reference-cpp"}, {"target", "cpp"}}},
                        {"data", std::move(data)},
                        {"run_order", std::move(order)},

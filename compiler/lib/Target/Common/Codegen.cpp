@@ -374,7 +374,7 @@ LogicalResult KernelEmitterBase::emitBody() { return emitBlock(kernel_.getBody()
 
 LogicalResult KernelEmitterBase::emitBlock(Block &block) {
   for (Operation &op : block.without_terminator())
-    if (failed(emitOp(&op)))
+    if (!prefetchedMasks_.count(&op) && failed(emitOp(&op)))
       return failure();
   Operation *term = block.getTerminator();
   if (term && !isa<ReturnOp, scf::YieldOp>(term))
@@ -478,6 +478,10 @@ LogicalResult KernelEmitterBase::emitFor(scf::ForOp op) {
     prefetch_[l] = p;
     prefetchOrder_.push_back(l);
   }
+  for (LoadOp l : piped)
+    if (Value m = l.getMask())
+      if (llvm::all_of(m.getUsers(), [&](Operation *u) { return prefetch_.count(u) > 0; }))
+        prefetchedMasks_.insert(m.getDefiningOp());
   if (!piped.empty()) {
     w_.line("{  // the first k-tile");
     w_.indent();

@@ -158,6 +158,8 @@ protected:
   };
   llvm::DenseMap<mlir::Operation *, Prefetch> prefetch_;
   llvm::SmallVector<mlir::Operation *> prefetchOrder_;
+  /// Masks read only by prefetched loads: emitted with each prefetch, not where the loop body has them.
+  llvm::DenseSet<mlir::Operation *> prefetchedMasks_;
   /// Emits `regs[slot] = tile element` of `load` for the induction value `ivText` (its mask recomputed for it).
   mlir::LogicalResult emitPrefetch(tile::LoadOp load, const Prefetch &p, const std::string &ivText);
   mlir::LogicalResult emitPrefetchedLoad(tile::LoadOp load);
