@@ -10,7 +10,9 @@
 #   device:  carry ["gpu-carry/ab"], command "OUT=$OUT bash bench/gpu/ab_prebuilt.sh run"
 #            → ROUNDS (2) rounds over all trainers in turn (A B A B: drift of the card shows as a round-to-round
 #              difference), STEPS (60) steps each with CUDA graphs; prints each run's summary line and a table of
-#              median ms/step per trainer (steps 11.. of every run); logs under $OUT.
+#              median ms/step per trainer (steps 11.. of every run); logs under $OUT. Then the PyTorch anchor
+#              (../shared/anchors/torch_gpt_bench.py, copied by prepare) on ANCHOR_CONFIGS (shakespeare-char gpt2-124M)
+#              in the same call, so the table has its reference beside it (ANCHOR=0 skips it).
 # The data file follows the model: token models (gpt2_*) read data/gpt2_train.bin (+ gpt2_val.bin beside it),
 # char models data/input.txt. Env: SPAKC (build/bin/spakc), JOBS (2), STEPS, ROUNDS, TIMEOUT (120 s a run).
 set -uo pipefail
@@ -35,6 +37,7 @@ case ${1:-} in
     done
     rm -rf "$AB" && mkdir -p "$AB/bin" "$AB/data" "$AB/src"
     cp ../shared/data/tinyshakespeare/{input.txt,gpt2_train.bin,gpt2_val.bin} "$AB/data/"
+    cp ../shared/anchors/torch_gpt_bench.py "$AB/"
     echo "# name model laws data (spakc $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $TARGET)" > "$AB/plan.txt"
     for spec in "$@"; do
       name=${spec%%=*}; rest=${spec#*=}; model=${rest%%@*}; laws=""
@@ -93,6 +96,12 @@ for line in open(plan):
             last = f"{steps[-1]['loss']:.4f} (step {steps[-1]['step']})"
     print(f"| {name} | {os.path.basename(model)} | {laws} | {' / '.join(meds) or 'no log'} | {last} |")
 PY
+    if [ "${ANCHOR:-1}" != 0 ]; then
+      echo; echo "== PyTorch anchor (same call): ${ANCHOR_CONFIGS:-shakespeare-char gpt2-124M}"
+      # shellcheck disable=SC2086
+      timeout "${ANCHOR_TIMEOUT:-240}" python3 "$AB/torch_gpt_bench.py" ${ANCHOR_CONFIGS:-shakespeare-char gpt2-124M} 2>&1 |
+        tee "$OUT/torch.jsonl" | tail -12
+    fi
     ;;
   *)
     echo "usage: bash bench/gpu/ab_prebuilt.sh prepare NAME=MODEL.dsl[@law=v,...] ... | run" >&2

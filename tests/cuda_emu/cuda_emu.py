@@ -12,7 +12,8 @@
 Configs: tiny_* = examples/nanogpt/tiny.dsl (B 4, T 48: partial 64-row tiles, 4 heads of 16), small_* =
 tests/cuda_emu/small_gpt.dsl (B 2, T 128: full 64x128 attention tiles, heads of 64, 128-wide linears). fp32 = the
 rules with every `law mma_bits` set to 32 (exact fp32 path), tolerance 1e-5 of the buffer's max |ref|; bf16 = the
-rules' mma_bits (16): kernels with bf16 mma get 2e-2, the others 1e-5. *_s1: `law mma_schedule = 1` (the rules say 2); *_s3: `law mma_schedule = 3` (k-loop register prefetch).
+rules' mma_bits (16): kernels with bf16 mma get 2e-2, the others 1e-5. *_s1: `law mma_schedule = 1` (the rules say 2); *_s3: `law mma_schedule = 3` (k-loop register prefetch); *_s4: `law mma_schedule = 4` (matmul
+k-loops through cp.async rings of f32 shared k-tiles; the emulator copies synchronously).
 """
 import argparse
 import concurrent.futures
@@ -41,9 +42,16 @@ CONFIGS = {
     "small_bf16_s3": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 3}, B=2, T=128),
     "small_bf16_splitk_s3": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 3, "split_k_chunk": 64},
                                  B=2, T=120, kc=64),
+    # law mma_schedule = 4: matmul k-loops through cp.async rings (`stages` deep) of f32 shared k-tiles
+    "tiny_bf16_s4": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 4}, B=4, T=48),
+    "small_bf16_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 4}, B=2, T=128),
+    "small_fp32_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_bits": 32, "mma_schedule": 4}, B=2, T=128),
+    "small_bf16_splitk_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 4, "split_k_chunk": 64},
+                                 B=2, T=120, kc=64),
     # no power-of-two width anywhere (n_embd 60, head_dim 15, T 20, vocab 65): masked tiles, k not a multiple of 16
     "odd_bf16": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={}, B=3, T=20),
     "odd_bf16_s3": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={"mma_schedule": 3}, B=3, T=20),
+    "odd_bf16_s4": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={"mma_schedule": 4}, B=3, T=20),
     # split-K weight gradients (law split_k_chunk = 64: k = B*T = 256 rows in 4 chunks, plus a masked tail at T=120)
     "small_bf16_splitk": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"split_k_chunk": 64}, B=2, T=120, kc=64),
     "small_fp32_splitk": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_bits": 32, "split_k_chunk": 64}, B=2,
@@ -53,6 +61,7 @@ CONFIGS = {
     "microgpt_fp32": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_bits": 32}, B=1, T=16),
     "microgpt_bf16_s1": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 1}, B=1, T=16),
     "microgpt_bf16_s3": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 3}, B=1, T=16),
+    "microgpt_bf16_s4": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 4}, B=1, T=16),
 }
 TOL_FP32 = 1e-5
 TOL_BF16 = 2e-2

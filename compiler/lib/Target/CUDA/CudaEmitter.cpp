@@ -373,7 +373,174 @@ protected:
   /// ...) of 2 or more are prefetched into registers one k-step ahead.
   bool pipelineLoad(LoadOp l) override {
     LawAttr lat = l.getLatencyAttr();
-    return mmaSchedule_ >= 3 && lat && lat.isInteger() && lat.getInt() >= 2 && bf16Operand(l.getResult());
+    if (!lat || !lat.isInteger() || lat.getInt() < 2)
+      return false;
+    if (mmaSchedule_ >= 4 && ringable(l))
+      return true;
+    return mmaSchedule_ >= 3 && bf16Operand(l.getResult());
+  }
+
+  // ---- mma_schedule = 4: k-tiles through cp.async rings (docs/cuda-mma.md) ---------------------------------------
+  /// A k-loop load that a cp.async ring can carry: a rank-2 f32 tile read only as an operand of fragment mma's, whose
+  /// rows are a multiple of 4 elements (16-byte chunks) and whose mask, if any, is a bounds mask (per chunk: a row
+  /// test and a count of valid leading elements).
+  bool ringable(LoadOp l) const {
+    TileType t = l.getTileType();
+    // The rings carry the matmul main loop, whose depth law is `stages` (rules: "cp.async/TMA pipeline stages of
+    // the matmul main loop"); attention's K/V loads (k_lat, v_lat) keep bf16 tiles prefetched through registers: as
+    // f32 rings their 128 x 64 tiles would leave one CTA per SM.
+    if (l.getLatencyAttr().getName() != "stages")
+      return false;
+    if (t.getRank() != 2 || !t.getElementType().isF32() || t.getShape()[1] % 4 != 0 ||
+        cast<BufferType>(l.getBuffer().getType()).getRank() < 2 || paddedPitch(l.getResult()) <= 0)
+      return false;
+    if (Value m = l.getMask()) {
+      auto mk = m.getDefiningOp<MaskOp>();
+      if (!mk || mk.getKind() == MaskKind::causal || mk.getOffsets().size() != 2 || mk.getBounds().size() != 2)
+        return false;
+    }
+    return true;
+  }
+  /// Whether every mma reads two k-adjacent elements of the tile's rows per operand register (a row-major, b^T): then
+  /// one 8-byte read each, and rows 8 floats apart keep a half-warp's reads on distinct banks; else 4 apart.
+  static bool adjacentPairs(Value v) {
+    for (OpOperand &use : v.getUses()) {
+      auto m = cast<MmaOp>(use.getOwner());
+      if ((use.get() == m.getA() && m.getTransposeA()) || (use.get() == m.getB() && !m.getTransposeB()))
+        return false;
+    }
+    return true;
+  }
+  bool asyncPipeline(ArrayRef<LoadOp> piped) const override {
+    return mmaSchedule_ >= 4 && !ringLoop_ && llvm::all_of(piped, [&](LoadOp l) { return ringable(l); });
+  }
+
+  LogicalResult asyncPrologue(scf::ForOp op, ArrayRef<LoadOp> piped) override {
+    ringLoop_ = op;
+    ringOrder_.assign(piped.begin(), piped.end());
+    ringStep_ = fresh("kstep");
+    ringMinDepth_ = INT64_MAX;
+    int64_t maxDepth = 0;
+    for (LoadOp l : piped) {
+      TileType t = l.getTileType();
+      LawAttr lat = l.getLatencyAttr();
+      Ring r;
+      r.depth = lat.getInt();
+      r.rows = t.getShape()[0];
+      r.cols = t.getShape()[1];
+      r.pitch = r.cols + (adjacentPairs(l.getResult()) ? 8 : 4);
+      r.ring = fresh("ring");
+      r.first = l == piped.front();
+      ringMinDepth_ = std::min(ringMinDepth_, r.depth);
+      maxDepth = std::max(maxDepth, r.depth);
+      int64_t off = tileTop_;
+      tileTop_ = align16(tileTop_ + r.depth * r.rows * r.pitch * 4);
+      w_.line(cat("float* ", r.ring, " = reinterpret_cast<float*>(spak_smem + ", off, ");  // ", r.depth, " x ",
+                  shapeText(t.getShape()), " f32 k-tiles in shared memory: a ring filled by cp.async (",
+                  lat.getName(), " = ", lawValueText(lat), "  <- ", lawProvenanceText(lat), "; ", mmaScheduleNote_,
+                  "), rows ", r.pitch, " apart"));
+      rings_[l] = r;
+    }
+    std::string lb = expr(op.getLowerBound()), step = expr(op.getStep()), ub = expr(op.getUpperBound());
+    w_.line(cat("// the first k-tiles of every ring in flight before the loop (ring depth - 1 of each; one cp.async "
+                "group per k-step)"));
+    for (int64_t st = 0; st + 1 < maxDepth; ++st) {
+      std::string kv = st == 0 ? lb : cat(lb, " + ", st, " * ", step);
+      w_.line(cat("if (", kv, " < ", ub, ") {  // k-step ", st));
+      w_.indent();
+      for (LoadOp l : piped) {
+        const Ring &r = rings_[l];
+        if (st + 1 < r.depth && failed(emitAsyncCopy(l, cat(r.ring, " + ", st * r.rows * r.pitch), cat("(", kv, ")"))))
+          return failure();
+      }
+      w_.dedent();
+      w_.line("}");
+      w_.line("spak_gen::cp_async_commit();");
+    }
+    return success();
+  }
+
+  LogicalResult asyncLoad(LoadOp l) override {
+    const Ring &r = rings_[l];
+    TileType t = l.getTileType();
+    if (r.first) {
+      std::string iv = expr(ringLoop_.getInductionVar()), lb = expr(ringLoop_.getLowerBound()),
+                  step = expr(ringLoop_.getStep()), ub = expr(ringLoop_.getUpperBound());
+      w_.line(cat("const int64_t ", ringStep_, " = (", iv, " - ", lb, ") / ", step,
+                  ";  // this k-step's index: ring slot ", ringStep_, " % depth"));
+      w_.line(cat("spak_gen::cp_async_wait<", ringMinDepth_ - 2, ">();  // this thread's copies of this k-step have "
+                  "landed (", ringMinDepth_ - 2, " later k-steps may stay in flight)"));
+      w_.line("__syncthreads();  // every thread's copies are visible, and the slots refilled below were last read in "
+              "the previous k-step");
+      for (LoadOp o : ringOrder_) {
+        const Ring &q = rings_[o];
+        std::string kn = cat(iv, " + ", q.depth - 1, " * ", step);
+        w_.line(cat("if (", kn, " < ", ub, ") {  // k-step ", ringStep_, " + ", q.depth - 1, " into ", q.ring,
+                    ", in flight during the mma of the next ", q.depth - 1));
+        w_.indent();
+        if (failed(emitAsyncCopy(o, cat(q.ring, " + ((", ringStep_, " + ", q.depth - 1, ") % ", q.depth, ") * ",
+                                        q.rows * q.pitch),
+                                 cat("(", kn, ")"))))
+          return failure();
+        w_.dedent();
+        w_.line("}");
+      }
+      w_.line("spak_gen::cp_async_commit();");
+    }
+    std::string n = bindNew(l.getResult(), "ld");
+    pitch_[n] = {r.cols, r.pitch};
+    ringTiles_.insert(n);
+    w_.line(cat("const float* ", n, " = ", r.ring, " + (", ringStep_, " % ", r.depth, ") * ", r.rows * r.pitch,
+                ";  // this k-step's ", shapeText(t.getShape()), " f32 k-tile, rows ", r.pitch, " apart"));
+    return success();
+  }
+
+  void asyncEpilogue() override {
+    w_.line("spak_gen::cp_async_wait<0>();  // no copy outlives the loop");
+    ringLoop_ = nullptr;
+  }
+
+  /// The cp.async copies of `l`'s k-tile for induction value `kv` into the ring slot at `dst`: 16-byte chunks of 4
+  /// floats (4-byte copies when a chunk is not 16-byte aligned), zero-filled past the mask's bounds.
+  LogicalResult emitAsyncCopy(LoadOp l, const std::string &dst, const std::string &kv) {
+    Value iv = ringLoop_.getInductionVar();
+    std::string savedIv = names_.lookup(iv);
+    names_[iv] = kv;
+    const Ring &r = rings_[l];
+    Value buffer = l.getBuffer();
+    unsigned rank = cast<BufferType>(buffer.getType()).getRank();
+    std::string buf = bufferNames_.lookup(buffer);
+    int64_t perRow = r.cols / 4, chunks = r.rows * perRow, per = (chunks + nt_ - 1) / nt_;
+    std::string count = "4";
+    if (Value m = l.getMask()) {
+      auto mk = m.getDefiningOp<MaskOp>();
+      auto off = [&](unsigned d) {
+        std::string o = expr(mk.getOffsets()[d]);
+        return o == "0" ? cat("i", d) : cat(o, " + i", d);
+      };
+      count = cat("spak_gen::valid4(", off(0), " < ", expr(mk.getBounds()[0]), ", int64_t(", expr(mk.getBounds()[1]),
+                  ") - (", off(1), "))");
+    }
+    w_.line("{");
+    w_.indent();
+    w_.line(cat("const bool vec = spak_gen::aligned16(", buf, ") && (", bufferDimText(buffer, rank - 1),
+                ") % 4 == 0 && (", expr(l.getOffsets()[rank - 1]), ") % 4 == 0;  // 16-byte chunks stay aligned"));
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int s = 0, c = tid; s < ", per, "; ++s, c += ", nt_, ") {"));
+    w_.indent();
+    if (chunks % nt_) {
+      w_.line(cat("if (c >= ", chunks, ") break;"));
+    }
+    w_.line(cat("const int i0 = c / ", perRow, ", i1 = (c % ", perRow, ") * 4;"));
+    w_.line(cat("const int n = ", count, ";  // valid leading elements of this chunk"));
+    w_.line(cat("spak_gen::cp_async_f32x4(", dst, " + i0 * ", r.pitch, " + i1, n > 0 ? &",
+                addressText(buffer, l.getOffsets(), 2), " : ", buf, ", n, vec);"));
+    w_.dedent();
+    w_.line("}");
+    w_.dedent();
+    w_.line("}");
+    names_[iv] = savedIv;
+    return success();
   }
   int64_t registerSlots(TileType t) override { return slots(t); }
 
@@ -531,9 +698,10 @@ private:
                              "32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 accumulation)", mmaBits_,
                              mmaBitsNote_)))
       return failure();
-    return readChoiceLaw("mma_schedule", 1, {1, 2, 3},
-                         "1 (staged operands), 2 (padded shared rows, row-owning warps, bf16 shared operands) or 3 "
-                         "(2 + k-loops prefetching the next k-tile into registers)",
+    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4},
+                         "1 (staged operands), 2 (padded shared rows, row-owning warps, bf16 shared operands), 3 "
+                         "(2 + k-loops prefetching the next k-tile into registers) or 4 (2 + k-loops through cp.async "
+                         "rings of shared k-tiles, as deep as their load law)",
                          mmaSchedule_, mmaScheduleNote_);
   }
 
@@ -676,6 +844,8 @@ private:
         return cat("spak_gen::ld_bf16x2(&", aAt(row, kk), ")");
       if (bfA)
         return cat("spak_gen::pair_bf16(", aAt(row, kk), ", ", aAt(row, kk + " + 1"), ")");
+      if (ringTiles_.count(pa) && !ta)
+        return cat("spak_gen::ld_pack_bf16(&", aAt(row, kk), ")");
       return cat("spak_gen::pack_bf16(", aAt(row, kk), ", ", aAt(row, kk + " + 1"), ")");
     };
     auto pairB = [&](const std::string &kk, const std::string &col) {
@@ -683,6 +853,8 @@ private:
         return cat("spak_gen::ld_bf16x2(&", bAt(kk, col), ")");
       if (bfB)
         return cat("spak_gen::pair_bf16(", bAt(kk, col), ", ", bAt(kk + " + 1", col), ")");
+      if (ringTiles_.count(pb) && tb)
+        return cat("spak_gen::ld_pack_bf16(&", bAt(kk, col), ")");
       return cat("spak_gen::pack_bf16(", bAt(kk, col), ", ", bAt(kk + " + 1", col), ")");
     };
     w_.line(cat("const int wrow = (warp / ", f.wn, ") * ", m / f.wm, " + (lane >> 2);  // this lane's first row"));
@@ -1029,6 +1201,17 @@ private:
   bool replicated_ = false;
   llvm::StringMap<std::pair<int64_t, int64_t>> pitch_;  // padded shared tile -> (columns, row pitch)
   llvm::StringSet<> bf16_;                              // shared tiles stored as bf16 bits (bf16Operand)
+  struct Ring {
+    std::string ring;                              // the ring's base pointer
+    int64_t depth = 0, rows = 0, cols = 0, pitch = 0;
+    bool first = false;                            // the body's first ring load: waits, refills every ring
+  };
+  llvm::DenseMap<Operation *, Ring> rings_;
+  SmallVector<LoadOp> ringOrder_;                  // the ring loads of the loop being emitted, in body order
+  scf::ForOp ringLoop_;                            // that loop (null outside one)
+  std::string ringStep_;                           // its k-step counter
+  int64_t ringMinDepth_ = 0;
+  llvm::StringSet<> ringTiles_;                    // ring slot pointers (f32, rows 8-byte aligned)
   int64_t mmaBits_ = 32;
   std::string mmaBitsNote_;
   int64_t mmaSchedule_ = 1;
@@ -1078,6 +1261,52 @@ __device__ __forceinline__ void mma_bf16_16816(float* d, const uint32_t (&a)[4],
       "{%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+
+// Two adjacent floats of shared memory (8-byte aligned) rounded to one bf16 mma operand register: one 8-byte read.
+__device__ __forceinline__ uint32_t ld_pack_bf16(const float* p) {
+#if defined(SPAK_CUDA_EMULATION)
+  return pack_bf16(p[0], p[1]);
+#else
+  const float2 v = *reinterpret_cast<const float2*>(p);
+  return pack_bf16(v.x, v.y);
+#endif
+}
+
+// Asynchronous global -> shared copies (cp.async, sm_80+; mma_schedule = 4). A chunk is 4 floats of which the first
+// `n` (0..4) are read from `src` and the rest zero-filled: one 16-byte copy when `vec` (both addresses 16-byte
+// aligned), else 4-byte copies. Without cp.async (older GPUs, the CPU emulator) the copy is synchronous, which the
+// wait/barrier protocol around it makes equivalent.
+__device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+__device__ __forceinline__ int valid4(bool row_ok, int64_t remaining) {
+  return !row_ok || remaining <= 0 ? 0 : remaining >= 4 ? 4 : int(remaining);
+}
+__device__ __forceinline__ void cp_async_f32x4(float* dst, const float* src, int n, bool vec) {
+#if defined(SPAK_CUDA_EMULATION) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
+  (void)vec;
+  for (int j = 0; j < 4; ++j) dst[j] = j < n ? src[j] : 0.0f;
+#else
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  if (vec) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n * 4) : "memory");
+  } else {
+    for (int j = 0; j < 4; ++j)
+      asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d + 4u * j), "l"(j < n ? src + j : src),
+                   "r"(j < n ? 4 : 0)
+                   : "memory");
+  }
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if !defined(SPAK_CUDA_EMULATION) && !(defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#if !defined(SPAK_CUDA_EMULATION) && !(defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 #endif
 }
 

@@ -465,7 +465,12 @@ LogicalResult KernelEmitterBase::emitFor(scf::ForOp op) {
     }
     piped.push_back(l);
   }
+  bool async = !piped.empty() && asyncPipeline(piped);
   for (LoadOp l : piped) {
+    if (async) {
+      asyncLoads_.insert(l);
+      continue;
+    }
     Prefetch p;
     p.regs = fresh("next");
     p.iv = op.getInductionVar();
@@ -480,9 +485,11 @@ LogicalResult KernelEmitterBase::emitFor(scf::ForOp op) {
   }
   for (LoadOp l : piped)
     if (Value m = l.getMask())
-      if (llvm::all_of(m.getUsers(), [&](Operation *u) { return prefetch_.count(u) > 0; }))
+      if (llvm::all_of(m.getUsers(), [&](Operation *u) { return prefetch_.count(u) || asyncLoads_.count(u); }))
         prefetchedMasks_.insert(m.getDefiningOp());
-  if (!piped.empty()) {
+  if (async && failed(asyncPrologue(op, piped)))
+    return failure();
+  if (!piped.empty() && !async) {
     w_.line("{  // the first k-tile");
     w_.indent();
     for (LoadOp l : piped)
@@ -534,6 +541,8 @@ LogicalResult KernelEmitterBase::emitFor(scf::ForOp op) {
   }
   w_.dedent();
   w_.line("}");
+  if (async)
+    asyncEpilogue();
   return success();
 }
 
@@ -691,9 +700,13 @@ LogicalResult KernelEmitterBase::emitElementwise(Operation *op, bool &handled) {
     if (auto lat = l.getLatencyAttr())
       w_.line(cat("// load", l.getStage() ? cat(" (pipeline stage ", *l.getStage(), ")") : "", ": ",
                   lat.getName(), " = ", lawValueText(lat), " <- ", lawProvenanceText(lat),
-                  prefetch_.count(op) ? " (2 k-tiles in flight: this one from registers filled during the previous "
-                                        "k-step, the next one loading below)"
-                                      : " (loads the law allows in flight; this tile is loaded synchronously)"));
+                  asyncLoads_.count(op) ? cat(" (a ring of ", lawValueText(lat), " shared k-tiles filled by "
+                                              "asynchronous copies: this one waited for, the later ones in flight)")
+                  : prefetch_.count(op) ? " (2 k-tiles in flight: this one from registers filled during the previous "
+                                          "k-step, the next one loading below)"
+                                        : " (loads the law allows in flight; this tile is loaded synchronously)"));
+    if (asyncLoads_.count(op))
+      return asyncLoad(l);
     if (prefetch_.count(op))
       return emitPrefetchedLoad(l);
     std::string addr = addressText(l.getBuffer(), l.getOffsets(), l.getTileType().getRank());

@@ -193,6 +193,15 @@ protected:
   /// Whether a load into shared memory inside a k-loop is prefetched into registers one iteration ahead (its
   /// global loads in flight during the mma of the current tile); the text of a register slot of such a copy.
   virtual bool pipelineLoad(tile::LoadOp) { return false; }
+  /// Asynchronous k-loop pipeline (CUDA, mma_schedule = 4): the pipelined loads of a loop go through rings of shared
+  /// tiles filled by asynchronous copies (cp.async) instead of register prefetch. asyncPrologue() runs before the
+  /// loop (declares the rings, issues the first k-tiles), asyncLoad() at each such load inside it (waits for its
+  /// k-tile and binds the tile to its ring slot), asyncEpilogue() after it.
+  virtual bool asyncPipeline(llvm::ArrayRef<tile::LoadOp> piped) const { return false; }
+  virtual mlir::LogicalResult asyncPrologue(mlir::scf::ForOp, llvm::ArrayRef<tile::LoadOp>) { return mlir::failure(); }
+  virtual mlir::LogicalResult asyncLoad(tile::LoadOp) { return mlir::failure(); }
+  virtual void asyncEpilogue() {}
+  llvm::DenseSet<mlir::Operation *> asyncLoads_;
   virtual int64_t registerSlots(tile::TileType type) { return 0; }
   virtual std::string slotOf(const std::string &regs) { return regs + "[s]"; }
   virtual void beforeTileWrite(tile::TileType) {}
