@@ -4,7 +4,7 @@
 #
 #   here:    bash bench/gpu/ab_prebuilt.sh prepare NAME=MODEL.dsl[@law=v,law=v] ...
 #              e.g. sc-s2=examples/nanogpt/shakespeare_char.dsl sc-s3=examples/nanogpt/shakespeare_char.dsl@mma_schedule=3
-#            → gpu-carry/ab/bin/NAME (the trainer), gpu-carry/ab/data/ (tiny shakespeare text + GPT-2 tokens),
+#            → gpu-carry/ab/bin/NAME.gz (the trainer, gzipped: the carry is limited to 64 MiB), gpu-carry/ab/data/ (tiny shakespeare text + GPT-2 tokens),
 #              gpu-carry/ab/plan.txt (name, model, laws, data file, spakc commit). TARGET=cpp builds cpp trainers
 #              instead (to try the script without a GPU).
 #   device:  carry ["gpu-carry/ab"], command "OUT=$OUT bash bench/gpu/ab_prebuilt.sh run"
@@ -14,7 +14,8 @@
 #              (../shared/anchors/torch_gpt_bench.py, copied by prepare) on ANCHOR_CONFIGS (shakespeare-char gpt2-124M)
 #              in the same call, so the table has its reference beside it (ANCHOR=0 skips it).
 # The data file follows the model: token models (gpt2_*) read data/gpt2_train.bin (+ gpt2_val.bin beside it),
-# char models data/input.txt. Env: SPAKC (build/bin/spakc), JOBS (2), STEPS, ROUNDS, TIMEOUT (120 s a run).
+# char models data/input.txt. Env: SPAKC (build/bin/spakc), JOBS (2), STEPS, ROUNDS, TIMEOUT (120 s a run);
+# APPEND=1 with prepare adds trainers to an existing gpu-carry/ab (its plan records the spakc commit of each batch).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 AB=gpu-carry/ab
@@ -35,10 +36,18 @@ case ${1:-} in
       case $name in ''|*/*|*' '*|"$spec") echo "ab_prebuilt: bad spec '$spec' (NAME=MODEL.dsl[@law=v,...])" >&2; exit 2;; esac
       [ -f "$model" ] || { echo "ab_prebuilt: no model file '$model' (in '$spec')" >&2; exit 2; }
     done
-    rm -rf "$AB" && mkdir -p "$AB/bin" "$AB/data" "$AB/src"
-    cp ../shared/data/tinyshakespeare/{input.txt,gpt2_train.bin,gpt2_val.bin} "$AB/data/"
-    cp ../shared/anchors/torch_gpt_bench.py "$AB/"
-    echo "# name model laws data (spakc $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $TARGET)" > "$AB/plan.txt"
+    if [ "${APPEND:-0}" = 1 ] && [ -f "$AB/plan.txt" ]; then  # more trainers for the same call
+      for spec in "$@"; do
+        grep -q "^${spec%%=*} " "$AB/plan.txt" && { echo "ab_prebuilt: '${spec%%=*}' is already in $AB/plan.txt" >&2; exit 2; }
+      done
+      mkdir -p "$AB/src"
+      echo "# appended (spakc $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $TARGET)" >> "$AB/plan.txt"
+    else
+      rm -rf "$AB" && mkdir -p "$AB/bin" "$AB/data" "$AB/src"
+      cp ../shared/data/tinyshakespeare/{input.txt,gpt2_train.bin,gpt2_val.bin} "$AB/data/"
+      cp ../shared/anchors/torch_gpt_bench.py "$AB/"
+      echo "# name model laws data (spakc $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $TARGET)" > "$AB/plan.txt"
+    fi
     for spec in "$@"; do
       name=${spec%%=*}; rest=${spec#*=}; model=${rest%%@*}; laws=""
       [ "$rest" != "$model" ] && laws=${rest#*@}
@@ -54,7 +63,7 @@ case ${1:-} in
         > "/tmp/ab-cfg-$name.log" 2>&1 || { tail -30 "/tmp/ab-cfg-$name.log"; exit 1; }
       cmake --build "/tmp/ab-build-$name" -j "${JOBS:-2}" > "/tmp/ab-build-$name.log" 2>&1 ||
         { tail -30 "/tmp/ab-build-$name.log"; exit 1; }
-      cp "/tmp/ab-build-$name/train" "$AB/bin/$name"
+      gzip -9 -c "/tmp/ab-build-$name/train" > "$AB/bin/$name.gz"  # mostly device code: 13 MB -> 2 MB of the carry
       echo "$name $model ${laws:--} $data" >> "$AB/plan.txt"
     done
     rm -rf "$AB/src"
@@ -66,12 +75,19 @@ case ${1:-} in
     OUT=${OUT:-/tmp/ab-out}
     mkdir -p "$OUT"
     export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}
+    BIN=${AB_BIN:-/tmp/ab-bin}
+    mkdir -p "$BIN"
+    for z in "$AB"/bin/*.gz; do
+      [ -e "$z" ] || continue
+      n=$(basename "$z" .gz); gzip -dc "$z" > "$BIN/$n" && chmod +x "$BIN/$n"
+    done
+    for b in "$AB"/bin/*; do case $b in *.gz) ;; *) [ -f "$b" ] && cp "$b" "$BIN/";; esac; done  # uncompressed (older prepares)
     nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader 2>/dev/null || echo "(no nvidia-smi)"
     date -u +%FT%TZ
     head -1 "$AB/plan.txt"
     for r in $(seq 1 "${ROUNDS:-2}"); do
       grep -v '^#' "$AB/plan.txt" | while read -r name model laws data; do
-        timeout "${TIMEOUT:-120}" "$AB/bin/$name" --data "$AB/$data" --steps 5000 --stop-after "${STEPS:-60}" --sample 0 \
+        timeout "${TIMEOUT:-120}" "$BIN/$name" --data "$AB/$data" --steps 5000 --stop-after "${STEPS:-60}" --sample 0 \
           --log "$OUT/$name-$r.jsonl" > "$OUT/$name-$r.txt" 2>&1
         echo "$name round $r (exit $?): $(grep -h summary "$OUT/$name-$r.txt")"
       done
@@ -96,6 +112,35 @@ for line in open(plan):
             last = f"{steps[-1]['loss']:.4f} (step {steps[-1]['step']})"
     print(f"| {name} | {os.path.basename(model)} | {laws} | {' / '.join(meds) or 'no log'} | {last} |")
 PY
+    # PROFILE="NAME ...": per-kernel GPU time of those trainers (ncu, clocks untouched, PROFILE_STEPS (2) eager steps)
+    NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || true)
+    for name in ${PROFILE:-}; do
+      [ -n "$NCU" ] || { echo "ab_prebuilt: no ncu for PROFILE" >&2; break; }
+      data=$(grep "^$name " "$AB/plan.txt" | awk '{print $4}')
+      [ -n "$data" ] || { echo "ab_prebuilt: PROFILE: no trainer '$name'" >&2; continue; }
+      echo; echo "== ncu: $name, ${PROFILE_STEPS:-2} eager steps"
+      timeout 300 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base "$BIN/$name" \
+        --data "$AB/$data" --steps 5000 --stop-after "${PROFILE_STEPS:-2}" --sample 0 --no-cuda-graph \
+        > "/tmp/prof-$name.csv" 2> "$OUT/ncu-$name.err"
+      python3 - "/tmp/prof-$name.csv" "${PROFILE_STEPS:-2}" > "$OUT/kernels-$name.txt" <<'PY'
+import csv, re, sys, collections
+path, steps = sys.argv[1], int(sys.argv[2])
+rows = list(csv.DictReader([l for l in open(path) if l.startswith('"')]))
+tot, cnt = collections.defaultdict(float), collections.Counter()
+for r in rows:
+    if r.get("Metric Name") != "gpu__time_duration.sum": continue
+    n = re.sub(r"^void ", "", r["Kernel Name"].split("(")[0])
+    tot[n] += float(r["Metric Value"].replace(",", "")) / 1e6
+    cnt[n] += 1
+all_ms = sum(tot.values())
+print(f"ncu, {steps} eager steps (+ startup kernels): {all_ms/steps:.2f} ms/step of kernel time, {sum(cnt.values())/steps:.0f} launches/step")
+print("| kernel | launches/step | ms/step | share | us each |")
+print("|---|---|---|---|---|")
+for n in sorted(tot, key=lambda n: -tot[n])[:30]:
+    print(f"| {n} | {cnt[n]/steps:.0f} | {tot[n]/steps:.3f} | {100*tot[n]/all_ms:.1f}% | {1000*tot[n]/cnt[n]:.1f} |")
+PY
+      head -34 "$OUT/kernels-$name.txt"
+    done
     if [ "${ANCHOR:-1}" != 0 ]; then
       echo; echo "== PyTorch anchor (same call): ${ANCHOR_CONFIGS:-shakespeare-char gpt2-124M}"
       # shellcheck disable=SC2086
