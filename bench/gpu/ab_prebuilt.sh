@@ -147,6 +147,8 @@ PY
       timeout "${ANCHOR_TIMEOUT:-240}" python3 "$AB/torch_gpt_bench.py" ${ANCHOR_CONFIGS:-shakespeare-char gpt2-124M} 2>&1 |
         tee "$OUT/torch.jsonl" | tail -12
     fi
+    # one archive: the device tool brings back a limited number of files
+    (cd "$OUT" && tar czf logs.tgz --remove-files -- *.jsonl *.txt *.err 2>/dev/null; ls -la "$OUT")
     ;;
   *)
     echo "usage: bash bench/gpu/ab_prebuilt.sh prepare NAME=MODEL.dsl[@law=v,...] ... | run" >&2

@@ -375,9 +375,11 @@ protected:
     LawAttr lat = l.getLatencyAttr();
     if (!lat || !lat.isInteger() || lat.getInt() < 2)
       return false;
-    if (mmaSchedule_ >= 4 && ringable(l))
-      return true;
-    return mmaSchedule_ >= 3 && bf16Operand(l.getResult());
+    // Schedule 4 pipelines only what its rings carry: measured on the H100 (2026-11-23, docs/benchmarks.md), schedule
+    // 3's register prefetch slows the attention kernels (attention_grad_dq 254 -> 614 us) more than it helps them.
+    if (mmaSchedule_ >= 4)
+      return ringable(l);
+    return mmaSchedule_ == 3 && bf16Operand(l.getResult());
   }
 
   // ---- mma_schedule = 4: k-tiles through cp.async rings (docs/cuda-mma.md) ---------------------------------------
@@ -387,8 +389,8 @@ protected:
   bool ringable(LoadOp l) const {
     TileType t = l.getTileType();
     // The rings carry the matmul main loop, whose depth law is `stages` (rules: "cp.async/TMA pipeline stages of
-    // the matmul main loop"); attention's K/V loads (k_lat, v_lat) keep bf16 tiles prefetched through registers: as
-    // f32 rings their 128 x 64 tiles would leave one CTA per SM.
+    // the matmul main loop"); attention's K/V loads (k_lat, v_lat) keep synchronous bf16 tiles: as f32 rings their
+    // 128 x 64 tiles would leave one CTA per SM.
     if (l.getLatencyAttr().getName() != "stages")
       return false;
     if (t.getRank() != 2 || !t.getElementType().isF32() || t.getShape()[1] % 4 != 0 ||
