@@ -69,7 +69,7 @@ entry
             | directiveEntry
             ;
 
-lawEntry       : LAW name '=' expr ;
+lawEntry       : LAW name ('.' name)? '=' expr ;   // `law matmul.warps = 8`: a law for one kernel kind
 ruleEntry      : RULE (STRING | name) block ;
 factEntry      : FACT name (factParams)? block ;
 factParams     : '(' (factParam (',' factParam)* ','?)? ')' ;

@@ -477,8 +477,9 @@ private:
     if (auto *c = e->lawEntry()) {
       auto n = std::make_unique<LawEntry>();
       n->loc = loc(c);
-      n->name = nameText(c->name());
-      n->nameLoc = loc(c->name());
+      n->name = nameText(c->name(0));
+      if (c->name().size() > 1) n->name += "." + nameText(c->name(1));  // scoped to a kernel kind
+      n->nameLoc = loc(c->name(0));
       n->value = expr(c->expr());
       return n;
     }

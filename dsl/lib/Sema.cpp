@@ -398,6 +398,14 @@ private:
         continue;
       }
       seen[l->name] = l->nameLoc;
+      if (size_t dot = l->name.find('.'); dot != std::string::npos) {  // `law matmul.warps = 8`
+        std::string kind = l->name.substr(0, dot);
+        if (kind != "matmul" && kind != "attention" && kind != "row" && kind != "elementwise") {
+          diags_.error(l->nameLoc, "unknown kernel kind '" + kind + "' in law '" + l->name +
+                                       "' (a law scoped to one kind: matmul, attention, row or elementwise)");
+          continue;
+        }
+      }
       auto v = ev.eval(*l->value);
       if (!v) continue;
       ti.laws.push_back(LawValue{l->name, *v, l->nameLoc});

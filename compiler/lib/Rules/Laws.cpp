@@ -29,7 +29,8 @@ static const LawDefault kLawDefaults[] = {
     {"mma_schedule", 1, "cuda mma schedule: 1 = fragment accumulators, operands staged in shared memory; 2 = also "
                          "padded shared rows and warps owning whole rows of softmax tiles (quad-shuffle reductions, "
                          "operand A from registers), bf16 shared operands; 3 = also k-loops prefetching the next "
-                         "k-tile into registers during the mma", false},
+                         "k-tile into registers during the mma; 4 = schedule 2 with the matmul main loop through "
+                         "cp.async rings of `stages` shared k-tiles", false},
     {"min_ctas", 96, "CTA target of a matmul launch: a static output tile grid below it splits k (split-K)", false},
     {"split_k_chunk", 4096, "k extent per CTA of a split-K matmul's first stage (rounded up to tile_k)", false},
 };
@@ -58,6 +59,57 @@ tile::LawAttr rules::lookupLaw(ModuleOp module, StringRef name) {
   return defaultLaw(module.getContext(), name);
 }
 
+StringRef rules::kindName(KernelKind kind) {
+  switch (kind) {
+  case KernelKind::Matmul: return "matmul";
+  case KernelKind::Attention: return "attention";
+  case KernelKind::Row: return "row";
+  case KernelKind::Elementwise: return "elementwise";
+  case KernelKind::None: break;
+  }
+  return "";
+}
+
+bool rules::splitScopedLaw(StringRef key, KernelKind &kind, StringRef &law) {
+  auto [scope, base] = key.split('.');
+  if (base.empty())
+    return false;
+  kind = llvm::StringSwitch<KernelKind>(scope)
+             .Case("matmul", KernelKind::Matmul)
+             .Case("attention", KernelKind::Attention)
+             .Case("row", KernelKind::Row)
+             .Case("elementwise", KernelKind::Elementwise)
+             .Default(KernelKind::None);
+  law = base;
+  return true;
+}
+
+std::string rules::checkScopedLaw(StringRef key) {
+  KernelKind kind;
+  StringRef law;
+  if (!splitScopedLaw(key, kind, law))
+    return "";
+  if (kind == KernelKind::None)
+    return ("unknown kernel kind '" + key.split('.').first + "' (kinds: matmul, attention, row, elementwise)").str();
+  if (!findLawDefault(law))
+    return ("unknown law '" + law + "'").str();
+  if (!llvm::is_contained(lawsForKind(kind), law)) {
+    std::string reads;
+    for (StringRef l : lawsForKind(kind))
+      reads += (reads.empty() ? "" : ", ") + l.str();
+    return (kindName(kind) + " kernels do not read law '" + law + "' (they read " + reads + ")").str();
+  }
+  return "";
+}
+
+tile::LawAttr rules::lookupLawFor(ModuleOp module, KernelKind kind, StringRef name) {
+  if (auto laws = module->getAttrOfType<DictionaryAttr>(kLawsAttr))
+    if (auto scoped = dyn_cast_or_null<tile::LawAttr>(laws.get((kindName(kind) + "." + name).str())))
+      return tile::LawAttr::get(module.getContext(), name, scoped.getValue(),
+                                (scoped.getProvenance() + " (" + scoped.getName() + ")").str());
+  return lookupLaw(module, name);
+}
+
 LogicalResult rules::verifyModuleLaws(ModuleOp module) {
   Attribute raw = module->getAttr(kLawsAttr);
   if (!raw)
@@ -75,7 +127,14 @@ LogicalResult rules::verifyModuleLaws(ModuleOp module) {
     if (law.getName() != key)
       return module.emitError() << "'" << kLawsAttr << "' entry '" << key << "' holds law '"
                                 << law.getName() << "'";
-    const LawDefault *d = findLawDefault(key);
+    StringRef base = key;
+    KernelKind kind;
+    if (splitScopedLaw(key, kind, base)) {
+      // `law matmul.warps = 8`: the law for one kernel kind (more specific than `law warps`)
+      if (std::string why = checkScopedLaw(key); !why.empty())
+        return module.emitError() << "law '" << key << "' (" << law.getProvenance() << "): " << why;
+    }
+    const LawDefault *d = findLawDefault(base);
     if (!d)
       continue; // laws the compiler does not read (yet) are kept, not judged
     if (!law.isInteger() || law.getInt() <= 0)

@@ -220,6 +220,11 @@ public:
     for (const auto &[name, value] : o_.laws) {
       auto attr = spak::tile::LawAttr::get(&ctx_, name, b.getI64IntegerAttr(value),
                                            "--law " + name + "=" + std::to_string(value));
+      // An unscoped override applies to every kernel: the rules' laws scoped to one kind (`matmul.warps`) go.
+      if (name.find('.') == std::string::npos)
+        llvm::erase_if(laws, [&](mlir::NamedAttribute &na) {
+          return na.getName().getValue().ends_with("." + name) && na.getName().getValue().count('.') == 1;
+        });
       auto it = std::find_if(laws.begin(), laws.end(), [&](auto &na) { return na.getName() == name; });
       if (it != laws.end()) it->setValue(attr);
       else laws.push_back(b.getNamedAttr(name, attr));

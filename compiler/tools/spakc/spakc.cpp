@@ -59,7 +59,9 @@ Options:
                           `target NAME` in the rules dir's targets/*.dsl (e.g. sm_90). May be given once of each kind.
   --rules-dir DIR         the rule library for imports and targets (default: $SPAK_RULES_DIR, else the source tree's rules/)
   --law NAME=VALUE        override one law of the target for this run (repeatable; e.g. --law mma_bits=32 for exact
-                          fp32 mma on the GPU); kernels name the flag as the law's provenance, the rules digest changes
+                          fp32 mma on the GPU); kernels name the flag as the law's provenance, the rules digest changes.
+                          KIND.NAME (matmul, attention, row, elementwise; e.g. --law attention.warps=8) sets the law
+                          for one kernel kind; a plain NAME applies to every kernel (the rules' KIND.NAME laws too)
   --no-fusion             do not run the fusion passes (every op becomes its own kernel)
   --no-dedup              keep one kernel per op instance (identical kernels are merged by default)
   --dry-run               compile -o: list the files that would change, write nothing; tune: print the sweep plan
@@ -127,7 +129,12 @@ int parseArgs(int argc, char **argv, Options &o) {
       size_t eq = v.find('=');
       std::string name = eq == std::string::npos ? v : v.substr(0, eq);
       std::string num = eq == std::string::npos ? "" : v.substr(eq + 1);
-      if (!spak::rules::findLawDefault(name)) {
+      if (std::string why = spak::rules::checkScopedLaw(name); !why.empty())
+        return usageError("--law " + v + ": " + why);
+      llvm::StringRef base = name;
+      spak::rules::KernelKind kind;
+      spak::rules::splitScopedLaw(name, kind, base);  // `--law matmul.warps=8`: base is `warps`
+      if (!spak::rules::findLawDefault(base)) {
         std::string known;
         for (const auto &d : spak::rules::lawDefaults()) known += (known.empty() ? "" : ", ") + d.name.str();
         return usageError("--law " + v + ": unknown law '" + name + "' (laws: " + known + ")");
@@ -136,7 +143,7 @@ int parseArgs(int argc, char **argv, Options &o) {
       long long n = num.empty() ? 0 : std::strtoll(num.c_str(), &end, 10);
       if (num.empty() || *end || n <= 0)
         return usageError("--law " + v + ": the value must be a positive integer (NAME=VALUE, e.g. --law " + name + "=" +
-                          std::to_string(spak::rules::findLawDefault(name)->value) + ")");
+                          std::to_string(spak::rules::findLawDefault(base)->value) + ")");
       o.laws.push_back({name, n});
     } else if (is("--rules-dir")) {
       if (!value("--rules-dir", o.load.rulesDir) || o.load.rulesDir.empty())

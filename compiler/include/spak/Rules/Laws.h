@@ -53,7 +53,8 @@ tile::LawAttr defaultLaw(mlir::MLIRContext *ctx, llvm::StringRef name);
 tile::LawAttr lookupLaw(mlir::ModuleOp module, llvm::StringRef name);
 
 /// Checks `spak.laws`: a dictionary of law attributes, keys equal to law
-/// names, known integer laws positive (and powers of two where required).
+/// names, known integer laws positive (and powers of two where required);
+/// scoped keys (`matmul.warps`) name a kernel kind and a law that kind reads.
 mlir::LogicalResult verifyModuleLaws(mlir::ModuleOp module);
 
 /// The stability floor: `spak.stability_floor` (a law attribute or a float
@@ -70,6 +71,19 @@ KernelKind classifyGraphOp(llvm::StringRef opName);
 llvm::ArrayRef<llvm::StringLiteral> lawsForKind(KernelKind kind);
 /// True for ops that mask logits and therefore take the stability floor.
 bool usesStabilityFloor(llvm::StringRef opName);
+/// "matmul", "attention", "row", "elementwise" ("" for None): the scope of a
+/// kind's laws in a rules file, `law matmul.warps = 8`.
+llvm::StringRef kindName(KernelKind kind);
+/// Splits a scoped law name "matmul.warps" into its kind (None for an unknown
+/// scope) and law; false for an unscoped name.
+bool splitScopedLaw(llvm::StringRef key, KernelKind &kind, llvm::StringRef &law);
+/// Why a scoped law name is wrong (unknown kind, unknown law, a law the kind
+/// does not read), or "" when it is fine or not scoped.
+std::string checkScopedLaw(llvm::StringRef key);
+/// Law `name` for kernels of `kind`: the module's `<kind>.<name>` when the
+/// rules scope it (named `name`, its provenance saying the scoped key), else
+/// lookupLaw(module, name).
+tile::LawAttr lookupLawFor(mlir::ModuleOp module, KernelKind kind, llvm::StringRef name);
 
 bool isPowerOf2(int64_t v);
 /// Smallest power of two >= v (v >= 1).

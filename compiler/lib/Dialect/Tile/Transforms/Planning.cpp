@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "spak/Dialect/Tile/Transforms/Passes.h"
 #include "spak/Rules/Laws.h"
+#include "llvm/ADT/StringSet.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -65,13 +66,20 @@ struct ApplyLawsPass : spak::tile::impl::ApplyLawsBase<ApplyLawsPass> {
       }
     }
 
+    llvm::StringSet<> optionSet;
+    for (auto [name, value] : overrides)
+      if (value != 0)
+        optionSet.insert(name);
     module.walk([&](Operation *op) {
       KernelKind kind = rules::classifyGraphOp(op->getName().getStringRef());
       if (kind == KernelKind::None)
         return;
       SmallVector<NamedAttribute> laws;
+      // An option overrides every kernel; else a law scoped to this kind (`law matmul.warps = 8`) beats the
+      // target's `law warps`.
       for (StringLiteral name : rules::lawsForKind(kind))
-        laws.push_back(b.getNamedAttr(name, resolved[name]));
+        laws.push_back(b.getNamedAttr(name, optionSet.contains(name) ? resolved[name]
+                                                                     : rules::lookupLawFor(module, kind, name)));
       op->setAttr(rules::kTileConfigAttr, ConfigAttr::get(ctx, b.getDictionaryAttr(laws)));
     });
   }
