@@ -14,7 +14,7 @@
 #              (../shared/anchors/torch_gpt_bench.py, copied by prepare) on ANCHOR_CONFIGS (shakespeare-char gpt2-124M)
 #              in the same call, so the table has its reference beside it (ANCHOR=0 skips it).
 # The data file follows the model: token models (gpt2_*) read data/gpt2_train.bin (+ gpt2_val.bin beside it),
-# char models data/input.txt. Env: SPAKC (build/bin/spakc), JOBS (2), STEPS, ROUNDS, TIMEOUT (120 s a run);
+# MicroGPT data/names.txt, other char models data/input.txt. Env: SPAKC (build/bin/spakc), JOBS (2), STEPS, ROUNDS, TIMEOUT (120 s a run);
 # APPEND=1 with prepare adds trainers to an existing gpu-carry/ab (its plan records the spakc commit of each batch).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,7 +44,7 @@ case ${1:-} in
       echo "# appended (spakc $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $TARGET)" >> "$AB/plan.txt"
     else
       rm -rf "$AB" && mkdir -p "$AB/bin" "$AB/data" "$AB/src"
-      cp ../shared/data/tinyshakespeare/{input.txt,gpt2_train.bin,gpt2_val.bin} "$AB/data/"
+      cp ../shared/data/tinyshakespeare/{input.txt,gpt2_train.bin,gpt2_val.bin} ../shared/data/names/names.txt "$AB/data/"
       cp ../shared/anchors/torch_gpt_bench.py "$AB/"
       echo "# name model laws data (spakc $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $TARGET)" > "$AB/plan.txt"
     fi
@@ -55,7 +55,7 @@ case ${1:-} in
       IFS=, read -ra kv <<< "$laws"
       for l in "${kv[@]}"; do [ -n "$l" ] && args+=(--law "$l"); done
       data=data/input.txt
-      case $(basename "$model") in gpt2*) data=data/gpt2_train.bin;; esac
+      case $(basename "$model") in gpt2*) data=data/gpt2_train.bin;; microgpt*) data=data/names.txt;; esac
       echo "== $name: $model ${laws:-(the rules as committed)}"
       "$SPAKC" compile "$model" -o "$AB/src/$name" --target "$TARGET" -q --no-unused-warnings "${args[@]}"
       nccl=(); [ "$TARGET" = cuda ] && nccl=(-DSPAK_NCCL=OFF)

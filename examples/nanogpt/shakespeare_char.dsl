@@ -68,10 +68,11 @@ system ShakespeareChar {
   }
 
   tuning_space {
-    // The next H100 sweep (spakc tune --prepare; docs/rules.md): the mma schedule (3 = 2 + k-loops prefetching the
-    // next k-tile into registers; emulator-verified, unmeasured; 2 measured best of 1/2 on 2026-11-23) against the
-    // warps per CTA, 4 variants, the rules as they are among them.
-    mma_schedule: [2, 3]
-    warps: [4, 8]
+    // The next H100 sweep (spakc tune --prepare; docs/rules.md): the matmul main loop's cp.async ring depth against
+    // the matmul tile rows (attention has its own `attention.tile_m` in the rules, so tile_m moves only the matmuls),
+    // 6 variants, the rules as they are among them. Measured 2026-11-23 (fact measured_20261123_cp_async): schedule 4
+    // with attention at 128 rows / 8 warps 21.80 ms/step, schedule 2 27.38.
+    stages: [2, 3, 4]
+    tile_m: [64, 128]
   }
 }

@@ -19,7 +19,19 @@ target sm_90 "NVIDIA H100 80GB HBM3" {
   law min_ctas = 264         // split-K below this many output tiles of a matmul (2 CTAs per SM)
   law split_k_chunk = 2048   // k per CTA of a split-K matmul's first stage (weight gradients: k = B*T rows)
   law mma_bits = 16          // mma operands: 16 = bf16 tensor cores, fp32 accumulate (32 = exact fp32 CUDA cores)
-  law mma_schedule = 2       // 2: + padded shared rows, row-owning softmax warps, bf16 shared operands (3: + k prefetch)
+  law mma_schedule = 4       // 2: + padded shared rows, row-owning softmax warps, bf16 shared operands; 4: 2 + cp.async rings
+  law attention.tile_m = 128 // attention kernels: 128 query rows per CTA ...
+  law attention.warps = 8    // ... over 8 warps (16 rows each); matmuls keep tile_m = 64 and warps = 4
+  fact measured_20261123_cp_async {
+    laws: "mma_schedule=4 attention.tile_m=128 attention.warps=8"
+    metric: "ms/step"
+    value: 21.80
+    baseline: 27.38
+    note: "shakespeare_char.dsl, bf16, CUDA graphs, median of steps 11..40, 2 rounds, one device call: schedule 2 27.38, schedule 4 22.44, schedule 4 + attention 128 rows / 8 warps 21.80, + matmul 128 / 8 too 23.45, matmul only 23.39; gpt2_124m.dsl schedule 2 238.95, schedule 4 192.2, schedule 4 + all kernels 128 / 8 184.95; tiny.dsl cuda fp32 (schedule 4) vs the cpp target over 40 steps 4.77e-7, bf16 8.25e-5 over 10"
+    date: "2026-11-23"
+    device: "NVIDIA H100 80GB HBM3"
+    evidence: "STEPS=40 PROFILE=... bash bench/gpu/ab_prebuilt.sh run (docs/benchmarks.md 'session 4', call 2)"
+  }
   fact tuned_20261123 {
     laws: "tile_m=64 tile_n=128 k_lat=2"
     metric: "ms/step"

@@ -201,7 +201,14 @@ bool compileVariant(const Options &o, Session &s, const Variant &overrides, Comp
     out.family[k.getSymName().str()] = fam;
     ++out.familySize[fam];
     if (auto cfg = k->getAttrOfType<spak::tile::ConfigAttr>("config"))
-      for (auto na : cfg.getLaws()) out.familyLaws[fam].insert(na.getName().str());
+      for (auto na : cfg.getLaws()) {
+        // A law the rules scope to this kernel's kind (`law attention.tile_m`, provenance "... (attention.tile_m)")
+        // shadows the swept unscoped one: the family does not read the swept law.
+        auto law = mlir::dyn_cast<spak::tile::LawAttr>(na.getValue());
+        if (law && llvm::StringRef(law.getProvenance()).ends_with(("." + na.getName().getValue() + ")").str()))
+          continue;
+        out.familyLaws[fam].insert(na.getName().str());
+      }
   }
   return true;
 }
