@@ -77,13 +77,35 @@ std::string lawFor(const std::string &spelled) {
       {"k_load_latency", "k_lat"}, {"v_load_latency", "v_lat"}, {"klat", "k_lat"},   {"vlat", "v_lat"},
       {"num_stages", "stages"},    {"num_warps", "warps"},      {"ln_tile_m", "row_tile"}};
   if (auto it = aliases.find(n); it != aliases.end()) return it->second;
+  if (size_t dot = n.find('.'); dot != std::string::npos) {  // `attention.warps`: a law scoped to one kernel kind
+    std::string base = lawFor(n.substr(dot + 1));
+    if (base.empty()) return std::string();
+    std::string scoped = n.substr(0, dot) + "." + base;
+    return spak::rules::checkScopedLaw(scoped).empty() ? scoped : std::string();
+  }
   return spak::rules::findLawDefault(n) ? n : std::string();
+}
+
+/// The unscoped law of a (possibly kind-scoped) law name: `attention.warps` → `warps`.
+std::string baseLaw(const std::string &law) {
+  size_t dot = law.find('.');
+  return dot == std::string::npos ? law : law.substr(dot + 1);
+}
+
+/// Whether kernels of family (= kernel kind) `fam`, reading `laws`, read swept law `law`: the law itself, or a law
+/// scoped to that kind (`matmul.warps`) where the rules do not scope it yet (the family reads the plain `warps`).
+bool familyReads(const std::string &fam, const std::set<std::string> &laws, const std::string &law) {
+  if (laws.count(law)) return true;
+  size_t dot = law.find('.');
+  return dot != std::string::npos && law.substr(0, dot) == fam && laws.count(law.substr(dot + 1)) > 0;
 }
 
 void addAxis(Space &sp, DiagnosticEngine &diags, const std::string &name, SourceLoc loc, const Expr *value) {
   std::string law = lawFor(name);
   if (law.empty()) {
-    sp.ignored.push_back(fmt::format("{} ({}:{}): not a law of this compiler", name, loc.line, loc.col));
+    std::string why = name.find('.') != std::string::npos ? spak::rules::checkScopedLaw(name) : std::string();
+    sp.ignored.push_back(fmt::format("{} ({}:{}): {}", name, loc.line, loc.col,
+                                     why.empty() ? std::string("not a law of this compiler") : why));
     return;
   }
   for (const Axis &a : sp.axes)
@@ -98,7 +120,7 @@ void addAxis(Space &sp, DiagnosticEngine &diags, const std::string &name, Source
     return;
   }
   Axis a{law, name, loc, {}};
-  const spak::rules::LawDefault *d = spak::rules::findLawDefault(law);
+  const spak::rules::LawDefault *d = spak::rules::findLawDefault(baseLaw(law));
   for (const auto &e : list->elements) {
     auto *n = e->as<NumberExpr>();
     if (!n || !n->isInteger || n->intValue <= 0) {
@@ -180,7 +202,19 @@ bool compileVariant(const Options &o, Session &s, const Variant &overrides, Comp
   mlir::Builder b(ctx);
   llvm::SmallVector<mlir::NamedAttribute> laws;
   if (auto d = m->getAttrOfType<mlir::DictionaryAttr>(spak::rules::kLawsAttr)) laws.append(d.begin(), d.end());
+  auto has = [&](llvm::StringRef name) {
+    return llvm::any_of(laws, [&](mlir::NamedAttribute &na) { return na.getName() == name; });
+  };
   for (const auto &[law, value] : overrides) {
+    if (law.find('.') != std::string::npos && !has(law)) {
+      // A kind-scoped law the rules do not have yet: at the value its kind reads anyway (the plain law's), it is no
+      // change (and adding it would only rename the kernels' law provenance).
+      std::string base = baseLaw(law);
+      auto plain = llvm::find_if(laws, [&](mlir::NamedAttribute &na) { return na.getName() == base; });
+      auto la = plain != laws.end() ? llvm::dyn_cast<spak::tile::LawAttr>(plain->getValue())
+                                    : spak::rules::defaultLaw(ctx, base);
+      if (la && la.isInteger() && la.getInt() == value) continue;
+    }
     std::string prov = "option:tune";
     for (auto &na : laws)
       if (na.getName() == law)
@@ -203,11 +237,13 @@ bool compileVariant(const Options &o, Session &s, const Variant &overrides, Comp
     if (auto cfg = k->getAttrOfType<spak::tile::ConfigAttr>("config"))
       for (auto na : cfg.getLaws()) {
         // A law the rules scope to this kernel's kind (`law attention.tile_m`, provenance "... (attention.tile_m)")
-        // shadows the swept unscoped one: the family does not read the swept law.
+        // shadows the unscoped one: the family reads `attention.tile_m`, not `tile_m`.
         auto law = mlir::dyn_cast<spak::tile::LawAttr>(na.getValue());
-        if (law && llvm::StringRef(law.getProvenance()).ends_with(("." + na.getName().getValue() + ")").str()))
-          continue;
-        out.familyLaws[fam].insert(na.getName().str());
+        std::string scoped = fam + "." + na.getName().str();
+        if (law && llvm::StringRef(law.getProvenance()).ends_with("(" + scoped + ")"))
+          out.familyLaws[fam].insert(scoped);
+        else
+          out.familyLaws[fam].insert(na.getName().str());
       }
   }
   return true;
@@ -927,10 +963,12 @@ int runTune(const Options &o) {
   os << "sweep space (" << sp.from << "):\n";
   for (const Axis &a : sp.axes) {
     const LawValue *now = t.law(a.law);
+    if (!now && a.law != baseLaw(a.law)) now = t.law(baseLaw(a.law));  // not scoped yet: the target's own law
     std::vector<std::string> vals, readers;
     for (int64_t v : a.values) vals.push_back(std::to_string(v));
     for (const auto &[fam, laws] : base.familyLaws)
-      if (laws.count(a.law)) readers.push_back(fmt::format("{} ({} kernels)", fam, base.familySize[fam]));
+      if (familyReads(fam, laws, a.law))
+        readers.push_back(fmt::format("{} ({} kernels)", fam, base.familySize[fam]));
     os << fmt::format("  {:<10} [{}]  now {} ({})  read by: {}\n", a.law, llvm::join(vals, ", "),
                       now ? std::to_string(now->value.i) : "default",
                       now ? now->origin.str() : std::string("docs/dialects/tile.md"),
@@ -1065,7 +1103,7 @@ int runTune(const Options &o) {
     json::Array vals, readers;
     for (int64_t v : a.values) vals.push_back(v);
     for (const auto &[fam, fl] : base.familyLaws)
-      if (fl.count(a.law)) readers.push_back(fam);
+      if (familyReads(fam, fl, a.law)) readers.push_back(fam);
     axes.push_back(json::Object{{"law", a.law}, {"as", a.spelled}, {"values", std::move(vals)},
                                 {"now", lawsNow.count(a.law) ? json::Value(lawsNow[a.law]) : json::Value(nullptr)},
                                 {"read_by", std::move(readers)}});
