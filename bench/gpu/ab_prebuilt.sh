@@ -93,7 +93,7 @@ case ${1:-} in
       done
     done
     python3 - "$OUT" "$AB/plan.txt" <<'PY'
-import glob, json, os, statistics, sys
+import glob, json, os, re, statistics, sys
 out, plan = sys.argv[1], sys.argv[2]
 print("\n| trainer | model | laws | median ms/step (steps 11..) per round | loss at the last step |")
 print("|---|---|---|---|---|")
@@ -102,7 +102,9 @@ for line in open(plan):
         continue
     name, model, laws, _ = line.split()
     meds, last = [], ""
-    for p in sorted(glob.glob(os.path.join(out, f"{name}-*.jsonl"))):
+    runs = [p for p in glob.glob(os.path.join(out, f"{name}-*.jsonl"))
+            if re.fullmatch(re.escape(name) + r"-[0-9]+\.jsonl", os.path.basename(p))]  # not sc-st2-1 for sc
+    for p in sorted(runs, key=lambda p: int(re.search(r"-([0-9]+)\.jsonl$", p).group(1))):
         rows = [json.loads(l) for l in open(p) if l.strip()]
         ms = [r["ms"] for r in rows if "ms" in r and "loss" in r]
         steps = [r for r in rows if "loss" in r]
