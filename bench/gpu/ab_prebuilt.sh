@@ -124,23 +124,7 @@ PY
       timeout 300 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base "$BIN/$name" \
         --data "$AB/$data" --steps 5000 --stop-after "${PROFILE_STEPS:-2}" --sample 0 --no-cuda-graph \
         > "/tmp/prof-$name.csv" 2> "$OUT/ncu-$name.err"
-      python3 - "/tmp/prof-$name.csv" "${PROFILE_STEPS:-2}" > "$OUT/kernels-$name.txt" <<'PY'
-import csv, re, sys, collections
-path, steps = sys.argv[1], int(sys.argv[2])
-rows = list(csv.DictReader([l for l in open(path) if l.startswith('"')]))
-tot, cnt = collections.defaultdict(float), collections.Counter()
-for r in rows:
-    if r.get("Metric Name") != "gpu__time_duration.sum": continue
-    n = re.sub(r"^void ", "", r["Kernel Name"].split("(")[0])
-    tot[n] += float(r["Metric Value"].replace(",", "")) / 1e6
-    cnt[n] += 1
-all_ms = sum(tot.values())
-print(f"ncu, {steps} eager steps (+ startup kernels): {all_ms/steps:.2f} ms/step of kernel time, {sum(cnt.values())/steps:.0f} launches/step")
-print("| kernel | launches/step | ms/step | share | us each |")
-print("|---|---|---|---|---|")
-for n in sorted(tot, key=lambda n: -tot[n])[:30]:
-    print(f"| {n} | {cnt[n]/steps:.0f} | {tot[n]/steps:.3f} | {100*tot[n]/all_ms:.1f}% | {1000*tot[n]/cnt[n]:.1f} |")
-PY
+      python3 bench/gpu/ncu_table.py "/tmp/prof-$name.csv" "${PROFILE_STEPS:-2}" 30 > "$OUT/kernels-$name.txt"
       head -34 "$OUT/kernels-$name.txt"
     done
     if [ "${ANCHOR:-1}" != 0 ]; then

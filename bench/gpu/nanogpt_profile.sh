@@ -26,22 +26,6 @@ for m in "$@"; do
   "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base /tmp/b-$m/train \
     --data "$data" --steps 1000 --stop-after "${STEPS:-2}" --sample 0 --no-cuda-graph >"/tmp/prof-$m.csv" 2>"$OUT/ncu-$m.err"
   grep -v '^"' "/tmp/prof-$m.csv" | grep -v "^==PROF==" | tail -3
-  python3 - "/tmp/prof-$m.csv" "${STEPS:-2}" >"$OUT/kernels-$m.txt" <<'PY'
-import csv, re, sys, collections
-path, steps = sys.argv[1], int(sys.argv[2])
-rows = list(csv.DictReader([l for l in open(path) if l.startswith('"')]))
-tot, cnt = collections.defaultdict(float), collections.Counter()
-for r in rows:
-    if r.get("Metric Name") != "gpu__time_duration.sum": continue
-    n = re.sub(r"^void ", "", r["Kernel Name"].split("(")[0])
-    tot[n] += float(r["Metric Value"].replace(",", "")) / 1e6
-    cnt[n] += 1
-all_ms = sum(tot.values())
-print(f"ncu, {steps} eager steps: {all_ms/steps:.2f} ms/step of kernel time, {sum(cnt.values())/steps:.0f} launches/step")
-print("| kernel | launches/step | ms/step | share | us each |")
-print("|---|---|---|---|---|")
-for n in sorted(tot, key=lambda n: -tot[n])[:40]:
-    print(f"| {n} | {cnt[n]/steps:.0f} | {tot[n]/steps:.3f} | {100*tot[n]/all_ms:.1f}% | {1000*tot[n]/cnt[n]:.1f} |")
-PY
+  python3 "$(dirname "$0")/ncu_table.py" "/tmp/prof-$m.csv" "${STEPS:-2}" >"$OUT/kernels-$m.txt"
   head -45 "$OUT/kernels-$m.txt"
 done
