@@ -34,7 +34,7 @@ def main():
     print("| kernel | launches/step | ms/step | share | us each |")
     print("|---|---|---|---|---|")
     for n in sorted(tot, key=lambda n: -tot[n])[:limit]:
-        print(f"| {n} | {cnt[n]/steps:.0f} | {tot[n]/steps:.3f} | {100*tot[n]/all_ms:.1f}% | {1000*tot[n]/cnt[n]:.1f} |")
+        print(f"| {n} | {cnt[n]/steps:g} | {tot[n]/steps:.3f} | {100*tot[n]/all_ms:.1f}% | {1000*tot[n]/cnt[n]:.1f} |")
 
 
 if __name__ == "__main__":

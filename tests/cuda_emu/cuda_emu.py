@@ -12,8 +12,9 @@
 Configs: tiny_* = examples/nanogpt/tiny.dsl (B 4, T 48: partial 64-row tiles, 4 heads of 16), small_* =
 tests/cuda_emu/small_gpt.dsl (B 2, T 128: full 64x128 attention tiles, heads of 64, 128-wide linears). fp32 = the
 rules with every `law mma_bits` set to 32 (exact fp32 path), tolerance 1e-5 of the buffer's max |ref|; bf16 = the
-rules' mma_bits (16): kernels with bf16 mma get 2e-2, the others 1e-5. *_s1: `law mma_schedule = 1` (the rules say 2); *_s3: `law mma_schedule = 3` (k-loop register prefetch); *_s4: `law mma_schedule = 4` (matmul
-k-loops through cp.async rings of f32 shared k-tiles; the emulator copies synchronously).
+rules' mma_bits (16): kernels with bf16 mma get 2e-2, the others 1e-5. *_s1: `law mma_schedule = 1` (the rules say 2); *_s3: `law mma_schedule = 3` (k-loop register prefetch); *_s2: schedule 2 with attention at 64 rows / 4
+warps (the rules before; the plain configs now run the rules' schedule 4: matmul k-loops through cp.async rings of
+f32 shared k-tiles, copied synchronously by the emulator).
 """
 import argparse
 import concurrent.futures
@@ -27,6 +28,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 
+S2 = {"mma_schedule": 2, "attention.tile_m": 64, "attention.warps": 4}
 CONFIGS = {
     "tiny_bf16": dict(dsl="examples/nanogpt/tiny.dsl", laws={}, B=4, T=48),
     "tiny_fp32": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_bits": 32}, B=4, T=48),
@@ -42,16 +44,17 @@ CONFIGS = {
     "small_bf16_s3": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 3}, B=2, T=128),
     "small_bf16_splitk_s3": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 3, "split_k_chunk": 64},
                                  B=2, T=120, kc=64),
-    # law mma_schedule = 4: matmul k-loops through cp.async rings (`stages` deep) of f32 shared k-tiles
-    "tiny_bf16_s4": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 4}, B=4, T=48),
-    "small_bf16_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 4}, B=2, T=128),
-    "small_fp32_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_bits": 32, "mma_schedule": 4}, B=2, T=128),
-    "small_bf16_splitk_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 4, "split_k_chunk": 64},
+    # schedule 2 with attention at 64 rows / 4 warps: the H100 rules before 2026-11-23's cp.async schedule (the rules
+    # now say mma_schedule = 4, attention.tile_m = 128, attention.warps = 8, which the plain configs run)
+    "tiny_bf16_s2": dict(dsl="examples/nanogpt/tiny.dsl", laws=S2, B=4, T=48),
+    "small_bf16_s2": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws=S2, B=2, T=128),
+    "small_fp32_s2": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={**S2, "mma_bits": 32}, B=2, T=128),
+    "small_bf16_splitk_s2": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={**S2, "split_k_chunk": 64},
                                  B=2, T=120, kc=64),
     # no power-of-two width anywhere (n_embd 60, head_dim 15, T 20, vocab 65): masked tiles, k not a multiple of 16
     "odd_bf16": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={}, B=3, T=20),
     "odd_bf16_s3": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={"mma_schedule": 3}, B=3, T=20),
-    "odd_bf16_s4": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={"mma_schedule": 4}, B=3, T=20),
+    "odd_bf16_s2": dict(dsl="tests/nanogpt/odd_widths.dsl", laws=S2, B=3, T=20),
     # split-K weight gradients (law split_k_chunk = 64: k = B*T = 256 rows in 4 chunks, plus a masked tail at T=120)
     "small_bf16_splitk": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"split_k_chunk": 64}, B=2, T=120, kc=64),
     "small_fp32_splitk": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_bits": 32, "split_k_chunk": 64}, B=2,
@@ -61,7 +64,7 @@ CONFIGS = {
     "microgpt_fp32": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_bits": 32}, B=1, T=16),
     "microgpt_bf16_s1": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 1}, B=1, T=16),
     "microgpt_bf16_s3": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 3}, B=1, T=16),
-    "microgpt_bf16_s4": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 4}, B=1, T=16),
+    "microgpt_bf16_s2": dict(dsl="examples/microgpt/microgpt.dsl", laws=S2, B=1, T=16),
 }
 TOL_FP32 = 1e-5
 TOL_BF16 = 2e-2
