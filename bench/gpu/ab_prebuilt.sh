@@ -14,7 +14,7 @@
 #              (../shared/anchors/torch_gpt_bench.py, copied by prepare) on ANCHOR_CONFIGS (shakespeare-char gpt2-124M)
 #              in the same call, so the table has its reference beside it (ANCHOR=0 skips it).
 # The data file follows the model: token models (gpt2_*) read data/gpt2_train.bin (+ gpt2_val.bin beside it),
-# MicroGPT data/names.txt, other char models data/input.txt. Env: SPAKC (build/bin/spakc), JOBS (2), STEPS, ROUNDS, TIMEOUT (120 s a run);
+# MicroGPT data/names.txt, other char models data/input.txt. Env: SPAKC (build/bin/spakc), JOBS (2), STEPS, ROUNDS, TIMEOUT (120 s a run), ONLY (run just these trainers);
 # APPEND=1 with prepare adds trainers to an existing gpu-carry/ab (its plan records the spakc commit of each batch).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -87,6 +87,7 @@ case ${1:-} in
     head -1 "$AB/plan.txt"
     for r in $(seq 1 "${ROUNDS:-2}"); do
       grep -v '^#' "$AB/plan.txt" | while read -r name model laws data; do
+        [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || continue  # ONLY="a b": just those trainers
         timeout "${TIMEOUT:-120}" "$BIN/$name" --data "$AB/$data" --steps 5000 --stop-after "${STEPS:-60}" --sample 0 \
           --log "$OUT/$name-$r.jsonl" > "$OUT/$name-$r.txt" 2>&1
         echo "$name round $r (exit $?): $(grep -h summary "$OUT/$name-$r.txt")"

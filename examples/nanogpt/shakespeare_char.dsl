@@ -68,11 +68,11 @@ system ShakespeareChar {
   }
 
   tuning_space {
-    // The next H100 sweep (spakc tune --prepare; docs/rules.md): the matmul main loop's cp.async ring depth against
-    // the matmul tile rows (attention has its own `attention.tile_m` in the rules, so tile_m moves only the matmuls),
-    // 6 variants, the rules as they are among them. Measured 2026-11-23 (fact measured_20261123_cp_async): schedule 4
-    // with attention at 128 rows / 8 warps 21.80 ms/step, schedule 2 27.38.
-    stages: [2, 3, 4]
-    tile_m: [64, 128]
+    // The next H100 sweep (spakc tune --prepare; docs/rules.md): the matmul tile (attention has its own
+    // `attention.*` laws in the rules), 4 variants, the rules as they are among them. Measured 2026-11-23
+    // (docs/benchmarks.md, session 4): the rules 21.88 ms/step, matmul.warps=8 21.54, matmul.tile_n=64 23.17,
+    // attention.tile_n=64 22.02, stages=2 22.73, tile_k=64 23.69.
+    matmul.warps: [4, 8]
+    matmul.tile_m: [64, 128]
   }
 }
