@@ -115,12 +115,13 @@ for line in open(plan):
             last = f"{steps[-1]['loss']:.4f} (step {steps[-1]['step']})"
     print(f"| {name} | {os.path.basename(model)} | {laws} | {' / '.join(meds) or 'no log'} | {last} |")
 PY
+    rc=0
     # PROFILE="NAME ...": per-kernel GPU time of those trainers (ncu, clocks untouched, PROFILE_STEPS (2) eager steps)
     NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || true)
     for name in ${PROFILE:-}; do
-      [ -n "$NCU" ] || { echo "ab_prebuilt: no ncu for PROFILE" >&2; break; }
+      [ -n "$NCU" ] || { echo "ab_prebuilt: PROFILE=$PROFILE but no ncu on this machine" >&2; rc=1; break; }
       data=$(grep "^$name " "$AB/plan.txt" | awk '{print $4}')
-      [ -n "$data" ] || { echo "ab_prebuilt: PROFILE: no trainer '$name'" >&2; continue; }
+      [ -n "$data" ] || { echo "ab_prebuilt: PROFILE: no trainer '$name'" >&2; rc=1; continue; }
       echo; echo "== ncu: $name, ${PROFILE_STEPS:-2} eager steps"
       timeout 300 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --print-units base "$BIN/$name" \
         --data "$AB/$data" --steps 5000 --stop-after "${PROFILE_STEPS:-2}" --sample 0 --no-cuda-graph \
@@ -136,6 +137,7 @@ PY
     fi
     # one archive: the device tool brings back a limited number of files
     (cd "$OUT" && tar czf logs.tgz --remove-files -- *.jsonl *.txt *.err 2>/dev/null; ls -la "$OUT")
+    exit "$rc"
     ;;
   *)
     echo "usage: bash bench/gpu/ab_prebuilt.sh prepare NAME=MODEL.dsl[@law=v,...] ... | run" >&2

@@ -413,9 +413,9 @@ protected:
     }
     return true;
   }
-  bool asyncPipeline(ArrayRef<LoadOp> piped) const override {
-    return mmaSchedule_ >= 4 && !ringLoop_ && llvm::all_of(piped, [&](LoadOp l) { return ringable(l); });
-  }
+  /// Under schedule 4 pipelineLoad selects only ringable loads; a loop nested in a ring loop prefetches through
+  /// registers instead (one ring loop at a time).
+  bool asyncPipeline(ArrayRef<LoadOp>) const override { return mmaSchedule_ >= 4 && !ringLoop_; }
 
   LogicalResult asyncPrologue(scf::ForOp op, ArrayRef<LoadOp> piped) override {
     ringLoop_ = op;

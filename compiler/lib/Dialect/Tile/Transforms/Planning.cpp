@@ -6,7 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "spak/Dialect/Tile/Transforms/Passes.h"
 #include "spak/Rules/Laws.h"
-#include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/DenseMap.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -41,46 +41,48 @@ struct ApplyLawsPass : spak::tile::impl::ApplyLawsBase<ApplyLawsPass> {
     if (failed(rules::verifyModuleLaws(module)))
       return signalPassFailure();
 
-    // Resolve each law once: option override, else rules, else default.
+    // Pass options override a law for every kernel.
     const std::pair<StringRef, int64_t> overrides[] = {
         {"tile_m", tileM}, {"tile_n", tileN},   {"tile_k", tileK},
         {"k_lat", kLat},   {"v_lat", vLat},     {"stages", stages},
         {"warps", warps},  {"row_tile", rowTile}, {"vec_width", vecWidth}, {"mma_bits", mmaBits},
         {"min_ctas", minCtas}, {"split_k_chunk", splitKChunk}, {"mma_schedule", mmaSchedule}};
-    llvm::StringMap<LawAttr> resolved;
+    llvm::StringMap<LawAttr> options;
     Builder b(ctx);
     for (auto [name, value] : overrides) {
+      if (value == 0)
+        continue;
       const rules::LawDefault *d = rules::findLawDefault(name);
-      if (value != 0) {
-        if (value < 0 || (d->mustBePowerOf2 && !rules::isPowerOf2(value))) {
-          module.emitError() << "option for law '" << name << "' must be a positive"
-                             << (d->mustBePowerOf2 ? " power of two" : " integer") << ", got "
-                             << value;
-          return signalPassFailure();
-        }
-        std::string flag = ("option:" + name).str();
-        std::replace(flag.begin(), flag.end(), '_', '-');
-        resolved[name] = LawAttr::get(ctx, name, b.getI64IntegerAttr(value), flag);
-      } else {
-        resolved[name] = rules::lookupLaw(module, name);
+      if (value < 0 || (d->mustBePowerOf2 && !rules::isPowerOf2(value))) {
+        module.emitError() << "option for law '" << name << "' must be a positive"
+                           << (d->mustBePowerOf2 ? " power of two" : " integer") << ", got " << value;
+        return signalPassFailure();
       }
+      std::string flag = ("option:" + name).str();
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      options[name] = LawAttr::get(ctx, name, b.getI64IntegerAttr(value), flag);
     }
 
-    llvm::StringSet<> optionSet;
-    for (auto [name, value] : overrides)
-      if (value != 0)
-        optionSet.insert(name);
+    // Each kind's config once: an option, else a law scoped to the kind (`law matmul.warps = 8`), else the target's
+    // law (`law warps`), else the default.
+    llvm::DenseMap<unsigned, ConfigAttr> configs;
+    auto configFor = [&](KernelKind kind) {
+      ConfigAttr &c = configs[static_cast<unsigned>(kind)];
+      if (!c) {
+        SmallVector<NamedAttribute> laws;
+        for (StringLiteral name : rules::lawsForKind(kind)) {
+          auto it = options.find(name);
+          laws.push_back(b.getNamedAttr(name, it != options.end() ? it->second
+                                                                   : rules::lookupLawFor(module, kind, name)));
+        }
+        c = ConfigAttr::get(ctx, b.getDictionaryAttr(laws));
+      }
+      return c;
+    };
     module.walk([&](Operation *op) {
       KernelKind kind = rules::classifyGraphOp(op->getName().getStringRef());
-      if (kind == KernelKind::None)
-        return;
-      SmallVector<NamedAttribute> laws;
-      // An option overrides every kernel; else a law scoped to this kind (`law matmul.warps = 8`) beats the
-      // target's `law warps`.
-      for (StringLiteral name : rules::lawsForKind(kind))
-        laws.push_back(b.getNamedAttr(name, optionSet.contains(name) ? resolved[name]
-                                                                     : rules::lookupLawFor(module, kind, name)));
-      op->setAttr(rules::kTileConfigAttr, ConfigAttr::get(ctx, b.getDictionaryAttr(laws)));
+      if (kind != KernelKind::None)
+        op->setAttr(rules::kTileConfigAttr, configFor(kind));
     });
   }
 };
