@@ -65,6 +65,14 @@ CONFIGS = {
     "microgpt_bf16_s1": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 1}, B=1, T=16),
     "microgpt_bf16_s3": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 3}, B=1, T=16),
     "microgpt_bf16_s2": dict(dsl="examples/microgpt/microgpt.dsl", laws=S2, B=1, T=16),
+    # law mma_schedule = 5: the matmul k-loops read bf16 copies of their operands (spak-bf16-operands; the case
+    # gives the CUDA kernel the bf16 copy of the cpp kernel's f32 input)
+    "tiny_bf16_s5": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 5}, B=4, T=48),
+    "small_bf16_s5": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 5}, B=2, T=128),
+    "small_bf16_splitk_s5": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 5, "split_k_chunk": 64},
+                                 B=2, T=120, kc=64),
+    "odd_bf16_s5": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={"mma_schedule": 5}, B=3, T=20),
+    "microgpt_bf16_s5": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 5}, B=1, T=16),
 }
 TOL_FP32 = 1e-5
 TOL_BF16 = 2e-2
@@ -302,15 +310,26 @@ def generate(cfg_name, cfg, spakc, work):
             skipped.append((name, str(e)))
             continue
         cu_p, cpp_p = cu_protos[name][2:], cpp_protos[name][1:]
-        if cu_p != cpp_p:
+        # spak-bf16-operands (mma_schedule = 5): the CUDA kernel reads a bf16 copy of an f32 buffer the cpp kernel
+        # reads; the case hands it one (emu_test::bf16_copy, rounded to nearest even like the cast kernel)
+        bf16_args = set()
+        if len(cu_p) == len(cpp_p):
+            for cp_, pp_ in zip(cu_p, cpp_p):
+                if cp_ != pp_ and cp_.startswith("const uint16_t* arg") and pp_ == cp_.replace("uint16_t", "float"):
+                    bf16_args.add(int(cp_.rsplit("arg", 1)[1]))
+        if [c.replace("uint16_t", "float") if c.startswith("const uint16_t* arg") else c for c in cu_p] != cpp_p:
             skipped.append((name, "SIGNATURE MISMATCH cuda (%s) vs cpp (%s)" % (cu_p, cpp_p)))
             continue
         args = k["args"]
-        call, bad = [], None
+        call, cu_call, bad = [], [], None
         for prm in cu_p:
             typ, pname = prm.rsplit(" ", 1)
             m = re.fullmatch(r"arg(\d+)", pname)
             md = re.fullmatch(r"arg(\d+)_d(\d+)", pname)
+            if m and int(m.group(1)) in bf16_args:
+                call.append("(%s)p[%s]" % (typ.replace("uint16_t", "float"), m.group(1)))
+                cu_call.append("h%s.data()" % m.group(1))
+                continue
             if m:
                 call.append("(%s)p[%s]" % (typ, m.group(1)))
             elif md:
@@ -320,6 +339,7 @@ def generate(cfg_name, cfg, spakc, work):
                 call.append("int64_t(%d)" % dyn[i])
             else:
                 bad = "unexpected parameter %r" % prm
+            cu_call.append(call[-1])
         if bad:
             skipped.append((name, bad))
             continue
@@ -351,14 +371,16 @@ def generate(cfg_name, cfg, spakc, work):
                                                     ("[?=%d]" % dyn[i] if None in a.shape else "")
                                                     for i, a in enumerate(args)))
         g = "{%d, %d, %d}" % tuple(grid)
+        copies = "".join(" const auto h%d = emu_test::bf16_copy(p[%d], %d);" % (
+            i, i, math.prod(dyn[i] if s_ is None else s_ for s_ in args[i].shape)) for i in sorted(bf16_args))
         cases.append(
             "  {\n    emu_test::Case c;\n    c.kernel = \"%s\";\n    c.info = \"%s\";\n    c.mma = %s;\n"
             "    c.tol = %r;\n    c.bufs = {%s};\n"
-            "    c.run_cuda = [](void* const* p) { spak_cu::launch_%s(spak_cu::Grid%s, nullptr%s); };\n"
+            "    c.run_cuda = [](void* const* p) {%s spak_cu::launch_%s(spak_cu::Grid%s, nullptr%s); };\n"
             "    c.run_cpp = [](void* const* p) { spak_gen::launch_%s(spak_gen::Grid%s%s); };\n"
             "    cs.push_back(std::move(c));\n  }\n" % (
-                name, info.replace('"', "'"), "true" if mma else "false", tol, ", ".join(bufs), name, g,
-                "".join(", " + c for c in call), name, g, "".join(", " + c for c in call)))
+                name, info.replace('"', "'"), "true" if mma else "false", tol, ", ".join(bufs), copies, name, g,
+                "".join(", " + c for c in cu_call), name, g, "".join(", " + c for c in call)))
         used_cu.add(cu_of[name])
         used_cpp.add(cpp_of[name])
 

@@ -4,6 +4,7 @@
 // guard zones around each buffer (out-of-bounds writes).
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,6 +30,20 @@ struct Case {
   std::function<void(void* const*)> run_cuda;  // emulated CUDA launcher
   std::function<void(void* const*)> run_cpp;   // cpp target launcher
 };
+
+// A bf16 copy (round to nearest even, NaN kept) of n floats: what spak-bf16-operands' cast kernel gives a
+// mma_schedule = 5 kernel in place of the f32 buffer the cpp kernel reads.
+inline std::vector<uint16_t> bf16_copy(const void* p, int64_t n) {
+  std::vector<uint16_t> out(static_cast<size_t>(n));
+  const float* f = static_cast<const float*>(p);
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, &f[i], sizeof u);
+    out[static_cast<size_t>(i)] = (u & 0x7fffffffu) > 0x7f800000u ? uint16_t((u >> 16) | 0x40u)
+                                                                   : uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  }
+  return out;
+}
 
 }  // namespace emu_test
 

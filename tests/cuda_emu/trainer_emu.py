@@ -53,6 +53,11 @@ CONFIGS = {
     # schedule 2 with attention at 64 rows / 4 warps (the H100 rules before the cp.async schedule 4)
     "tiny_bf16_s2": dict(dsl="examples/nanogpt/tiny.dsl", laws=cuda_emu.S2, tol=2e-2, synthetic=True,
                          args=["--steps", "200", "--stop-after", "5", "--sample", "0"]),
+    # law mma_schedule = 5: bf16 operand copies (spak-bf16-operands: the cast kernels and their reuse in the step)
+    "tiny_bf16_s5": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 5}, tol=2e-2, synthetic=True,
+                         args=["--steps", "200", "--stop-after", "5", "--sample", "0"]),
+    "microgpt_bf16_s5": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 5}, tol=2e-2, split=True,
+                             args=["--steps", "1000", "--stop-after", "20", "--sample", "5"]),
 }
 TOL_GRAPH = 1e-6  # graph replay vs eager launches: the same kernels in the same order
 TOL_SPLIT = 1e-4  # SPAK_SPLIT_STEP=1 (@backward + main.cu's dp:: optimizer kernels) vs the compiled @train_step

@@ -2,8 +2,8 @@
 // RUN: spak-translate --emit-cpp %s --split-input-file --verify-diagnostics
 // RUN: spak-translate --emit-cuda %s --split-input-file --verify-diagnostics
 
-// expected-error @+1 {{buffer element type 'bf16' is not supported by the C++/CUDA emitters}}
-spak_tile.kernel @k(%b: !spak_tile.buffer<16xbf16>) attributes {grid = ["1"], math = "b = b"} {
+// expected-error @+1 {{buffer element type 'f16' is not supported by the C++/CUDA emitters}}
+spak_tile.kernel @k(%b: !spak_tile.buffer<16xf16>) attributes {grid = ["1"], math = "b = b"} {
   spak_tile.return
 }
 

@@ -222,6 +222,17 @@ protected:
     std::string elt = *cxxScalarType(type.getElementType());
     if (type.getMemorySpace() == MemorySpace::smem) {
       int64_t off = tileTop_;
+      if (type.getElementType().isBF16()) {
+        // A bf16 tile loaded from a bf16 buffer (spak-bf16-operands) outside a cp.async ring: its bits, rows padded
+        // by 16 bytes when only fragment mma's read it.
+        int64_t cols = type.getShape()[1], pitch = paddedPitch(declaring_) > 0 ? cols + kSmemRowPadBf16 : cols;
+        pitch_[name] = {cols, pitch};
+        bf16_.insert(name);
+        tileTop_ = align16(tileTop_ + type.getShape()[0] * pitch * 2);
+        w_.line(cat("uint16_t* ", name, " = reinterpret_cast<uint16_t*>(spak_smem + ", off, ");  // ",
+                    shapeText(type.getShape()), " bf16 tile in shared memory, rows ", pitch, " apart"));
+        return;
+      }
       if (bf16Operand(declaring_)) {
         // Read only by bf16 tensor-core mma's: kept as bf16 (rounded once, on the way in), rows padded by 16 bytes.
         int64_t cols = type.getShape()[1], pitch = cols + kSmemRowPadBf16;
@@ -364,7 +375,7 @@ protected:
   }
 
   std::string storeElem(const std::string &name, TileType type, const std::string &value) override {
-    if (bf16_.count(name))
+    if (bf16_.count(name) && !type.getElementType().isBF16())
       return cat(elemOf(name, type), " = spak_gen::bf16_bits(", value, ");");
     return cat(elemOf(name, type), " = ", value, ";");
   }
@@ -393,7 +404,8 @@ protected:
     // 128 x 64 tiles would leave one CTA per SM.
     if (l.getLatencyAttr().getName() != "stages")
       return false;
-    if (t.getRank() != 2 || !t.getElementType().isF32() || t.getShape()[1] % 4 != 0 ||
+    int64_t chunk = t.getElementType().isBF16() ? 8 : 4;  // elements per 16-byte cp.async chunk
+    if (t.getRank() != 2 || !(t.getElementType().isF32() || t.getElementType().isBF16()) || t.getShape()[1] % chunk != 0 ||
         cast<BufferType>(l.getBuffer().getType()).getRank() < 2 || paddedPitch(l.getResult()) <= 0)
       return false;
     if (Value m = l.getMask()) {
@@ -430,15 +442,20 @@ protected:
       r.depth = lat.getInt();
       r.rows = t.getShape()[0];
       r.cols = t.getShape()[1];
-      r.pitch = r.cols + (adjacentPairs(l.getResult()) ? 8 : 4);
+      r.bf16 = t.getElementType().isBF16();
+      // f32: rows 8 floats apart when every read is an 8-byte pair (a half-warp on 32 distinct banks), else 4; bf16:
+      // 16 bytes of padding (rows 4 words apart modulo 32 banks: a fragment read's 8 rows x 4 lanes are distinct).
+      r.pitch = r.cols + (r.bf16 ? kSmemRowPadBf16 : adjacentPairs(l.getResult()) ? 8 : 4);
       r.ring = fresh("ring");
       r.first = l == piped.front();
       ringMinDepth_ = std::min(ringMinDepth_, r.depth);
       maxDepth = std::max(maxDepth, r.depth);
       int64_t off = tileTop_;
-      tileTop_ = align16(tileTop_ + r.depth * r.rows * r.pitch * 4);
-      w_.line(cat("float* ", r.ring, " = reinterpret_cast<float*>(spak_smem + ", off, ");  // ", r.depth, " x ",
-                  shapeText(t.getShape()), " f32 k-tiles in shared memory: a ring filled by cp.async (",
+      tileTop_ = align16(tileTop_ + r.depth * r.rows * r.pitch * (r.bf16 ? 2 : 4));
+      const char *elt = r.bf16 ? "uint16_t" : "float";
+      w_.line(cat(elt, "* ", r.ring, " = reinterpret_cast<", elt, "*>(spak_smem + ", off, ");  // ", r.depth, " x ",
+                  shapeText(t.getShape()), r.bf16 ? " bf16" : " f32",
+                  " k-tiles in shared memory: a ring filled by cp.async (",
                   lat.getName(), " = ", lawValueText(lat), "  <- ", lawProvenanceText(lat), "; ", mmaScheduleNote_,
                   "), rows ", r.pitch, " apart"));
       rings_[l] = r;
@@ -491,9 +508,10 @@ protected:
     }
     std::string n = bindNew(l.getResult(), "ld");
     pitch_[n] = {r.cols, r.pitch};
-    ringTiles_.insert(n);
-    w_.line(cat("const float* ", n, " = ", r.ring, " + (", ringStep_, " % ", r.depth, ") * ", r.rows * r.pitch,
-                ";  // this k-step's ", shapeText(t.getShape()), " f32 k-tile, rows ", r.pitch, " apart"));
+    (r.bf16 ? bf16_ : ringTiles_).insert(n);
+    w_.line(cat("const ", r.bf16 ? "uint16_t" : "float", "* ", n, " = ", r.ring, " + (", ringStep_, " % ", r.depth,
+                ") * ", r.rows * r.pitch, ";  // this k-step's ", shapeText(t.getShape()), r.bf16 ? " bf16" : " f32",
+                " k-tile, rows ", r.pitch, " apart"));
     return success();
   }
 
@@ -512,31 +530,33 @@ protected:
     Value buffer = l.getBuffer();
     unsigned rank = cast<BufferType>(buffer.getType()).getRank();
     std::string buf = bufferNames_.lookup(buffer);
-    int64_t perRow = r.cols / 4, chunks = r.rows * perRow, per = (chunks + nt_ - 1) / nt_;
-    std::string count = "4";
+    int64_t ce = r.bf16 ? 8 : 4;  // elements per 16-byte chunk
+    int64_t perRow = r.cols / ce, chunks = r.rows * perRow, per = (chunks + nt_ - 1) / nt_;
+    std::string count = std::to_string(ce);
     if (Value m = l.getMask()) {
       auto mk = m.getDefiningOp<MaskOp>();
       auto off = [&](unsigned d) {
         std::string o = expr(mk.getOffsets()[d]);
         return o == "0" ? cat("i", d) : cat(o, " + i", d);
       };
-      count = cat("spak_gen::valid4(", off(0), " < ", expr(mk.getBounds()[0]), ", int64_t(", expr(mk.getBounds()[1]),
-                  ") - (", off(1), "))");
+      count = cat("spak_gen::valid_n<", ce, ">(", off(0), " < ", expr(mk.getBounds()[0]), ", int64_t(",
+                  expr(mk.getBounds()[1]), ") - (", off(1), "))");
     }
     w_.line("{");
     w_.indent();
     w_.line(cat("const bool vec = spak_gen::aligned16(", buf, ") && (", bufferDimText(buffer, rank - 1),
-                ") % 4 == 0 && (", expr(l.getOffsets()[rank - 1]), ") % 4 == 0;  // 16-byte chunks stay aligned"));
+                ") % ", ce, " == 0 && (", expr(l.getOffsets()[rank - 1]), ") % ", ce,
+                " == 0;  // 16-byte chunks stay aligned"));
     w_.line("#pragma unroll");
     w_.line(cat("for (int s = 0, c = tid; s < ", per, "; ++s, c += ", nt_, ") {"));
     w_.indent();
     if (chunks % nt_) {
       w_.line(cat("if (c >= ", chunks, ") break;"));
     }
-    w_.line(cat("const int i0 = c / ", perRow, ", i1 = (c % ", perRow, ") * 4;"));
+    w_.line(cat("const int i0 = c / ", perRow, ", i1 = (c % ", perRow, ") * ", ce, ";"));
     w_.line(cat("const int n = ", count, ";  // valid leading elements of this chunk"));
-    w_.line(cat("spak_gen::cp_async_f32x4(", dst, " + i0 * ", r.pitch, " + i1, n > 0 ? &",
-                addressText(buffer, l.getOffsets(), 2), " : ", buf, ", n, vec);"));
+    w_.line(cat(r.bf16 ? "spak_gen::cp_async_bf16x8(" : "spak_gen::cp_async_f32x4(", dst, " + i0 * ", r.pitch,
+                " + i1, n > 0 ? &", addressText(buffer, l.getOffsets(), 2), " : ", buf, ", n, vec);"));
     w_.dedent();
     w_.line("}");
     w_.dedent();
@@ -567,7 +587,7 @@ protected:
     if (!v || mmaSchedule_ < 2)
       return 0;
     auto t = dyn_cast<TileType>(v.getType());
-    if (!t || t.getRank() != 2 || !t.getElementType().isF32() || v.use_empty())
+    if (!t || t.getRank() != 2 || !(t.getElementType().isF32() || t.getElementType().isBF16()) || v.use_empty())
       return 0;
     for (OpOperand &use : v.getUses()) {
       auto m = dyn_cast<MmaOp>(use.getOwner());
@@ -700,10 +720,11 @@ private:
                              "32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 accumulation)", mmaBits_,
                              mmaBitsNote_)))
       return failure();
-    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4},
+    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5},
                          "1 (staged operands), 2 (padded shared rows, row-owning warps, bf16 shared operands), 3 "
-                         "(2 + k-loops prefetching the next k-tile into registers) or 4 (2 + k-loops through cp.async "
-                         "rings of shared k-tiles, as deep as their load law)",
+                         "(2 + k-loops prefetching the next k-tile into registers), 4 (2 + k-loops through cp.async "
+                         "rings of shared k-tiles, as deep as their load law) or 5 (4 with the matmul operands read "
+                         "from bf16 copies: spak-bf16-operands)",
                          mmaSchedule_, mmaScheduleNote_);
   }
 
@@ -804,7 +825,9 @@ private:
     bool ta = op.getTransposeA(), tb = op.getTransposeB();
     int64_t m = f.m, n = f.n;
     int64_t k = ta ? a.getShape()[0] : a.getShape()[1];
-    bool tensorCores = mmaBits_ == 16 && k % 16 == 0 && a.getElementType().isF32() && b.getElementType().isF32() &&
+    bool bf16In = a.getElementType().isBF16() && b.getElementType().isBF16();  // spak-bf16-operands
+    bool tensorCores = mmaBits_ == 16 && k % 16 == 0 &&
+                       ((a.getElementType().isF32() && b.getElementType().isF32()) || bf16In) &&
                        dst.getElementType().isF32();
     std::string res = defineTile(op.getResult());
     w_.line(cat("// ", res, " = ", ta ? "a^T" : "a", " * ", tb ? "b^T" : "b", " + acc  (", shapeText(dst.getShape()),
@@ -812,6 +835,8 @@ private:
                 (tensorCores ? " on tensor cores (bf16 mma.sync.m16n8k16, fp32 accumulation)"
                              : " on CUDA cores (fp32, register-blocked, k in order)"),
                 "; ", mmaBitsNote_, "; ", mmaScheduleNote_));
+    if (bf16In && !tensorCores)
+      return op.emitOpError("bf16 operands need the tensor-core path (mma_bits = 16, k a multiple of 16)");
     if (mmaBits_ == 16 && !tensorCores)
       w_.line(cat("// (mma_bits = 16 asks for tensor cores, but k = ", k,
                   " is not a multiple of 16 or the types are not f32: exact fp32 instead)"));
@@ -1135,7 +1160,11 @@ private:
     std::string bIdx = tb ? cat("i1 * ", k, " + kk") : cat("kk * ", b.getShape()[1], " + i1");
     w_.line(cat(elt, " sum = ", elem(op.getAcc()), ";"));
     w_.line("#pragma unroll 4");
-    w_.line(cat("for (int kk = 0; kk < ", k, "; ++kk) sum += ", pa, "[", aIdx, "] * ", pb, "[", bIdx, "];"));
+    auto rd = [](Type t, const std::string &p, const std::string &i) {
+      return t.isBF16() ? cat("spak_gen::bf16_to_f32(", p, "[", i, "])") : cat(p, "[", i, "]");
+    };
+    w_.line(cat("for (int kk = 0; kk < ", k, "; ++kk) sum += ", rd(a.getElementType(), pa, aIdx), " * ",
+                rd(b.getElementType(), pb, bIdx), ";"));
     w_.line(cat(elemOf(n, dst), " = sum;"));
     closeElementLoop();
     afterTileWrite(dst);
@@ -1206,6 +1235,7 @@ private:
   struct Ring {
     std::string ring;                              // the ring's base pointer
     int64_t depth = 0, rows = 0, cols = 0, pitch = 0;
+    bool bf16 = false;                             // bf16 k-tiles (spak-bf16-operands), else f32
     bool first = false;                            // the body's first ring load: waits, refills every ring
   };
   llvm::DenseMap<Operation *, Ring> rings_;
@@ -1281,8 +1311,9 @@ __device__ __forceinline__ uint32_t ld_pack_bf16(const float* p) {
 // aligned), else 4-byte copies. Without cp.async (older GPUs, the CPU emulator) the copy is synchronous, which the
 // wait/barrier protocol around it makes equivalent.
 __device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
-__device__ __forceinline__ int valid4(bool row_ok, int64_t remaining) {
-  return !row_ok || remaining <= 0 ? 0 : remaining >= 4 ? 4 : int(remaining);
+template <int N>
+__device__ __forceinline__ int valid_n(bool row_ok, int64_t remaining) {
+  return !row_ok || remaining <= 0 ? 0 : remaining >= N ? N : int(remaining);
 }
 __device__ __forceinline__ void cp_async_f32x4(float* dst, const float* src, int n, bool vec) {
 #if defined(SPAK_CUDA_EMULATION) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
@@ -1297,6 +1328,21 @@ __device__ __forceinline__ void cp_async_f32x4(float* dst, const float* src, int
       asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d + 4u * j), "l"(j < n ? src + j : src),
                    "r"(j < n ? 4 : 0)
                    : "memory");
+  }
+#endif
+}
+// The same for 8 bf16 values (mma_schedule = 5: bf16 operand copies). A chunk that is not 16-byte aligned is copied
+// synchronously (cp.async has no 2-byte copy); the wait/barrier protocol orders it like the asynchronous ones.
+__device__ __forceinline__ void cp_async_bf16x8(uint16_t* dst, const uint16_t* src, int n, bool vec) {
+#if defined(SPAK_CUDA_EMULATION) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
+  (void)vec;
+  for (int j = 0; j < 8; ++j) dst[j] = j < n ? src[j] : uint16_t(0);
+#else
+  if (vec) {
+    const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n * 2) : "memory");
+  } else {
+    for (int j = 0; j < 8; ++j) dst[j] = j < n ? src[j] : uint16_t(0);
   }
 #endif
 }

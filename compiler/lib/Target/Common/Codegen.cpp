@@ -38,6 +38,8 @@ FailureOr<std::string> cxxScalarType(Type type) {
     return std::string("float");
   if (type.isF64())
     return std::string("double");
+  if (type.isBF16())
+    return std::string("uint16_t");  // bf16 is held as its bits: f32_to_bf16 / bf16_to_f32 in the prelude
   if (type.isInteger(1))
     return std::string("bool");
   if (auto it = dyn_cast<IntegerType>(type)) {
@@ -746,6 +748,14 @@ LogicalResult KernelEmitterBase::emitElementwise(Operation *op, bool &handled) {
   }
   if (isa<NegOp>(op))
     return simple(false, [&] { return cat("-", elem(op->getOperand(0))); });
+  if (auto c = dyn_cast<ConvertOp>(op)) {
+    Type from = c.getX().getType().getElementType(), to = resultTile().getElementType();
+    return simple(false, [&] {
+      if (from == to)
+        return elem(c.getX());
+      return cat(to.isBF16() ? "spak_gen::f32_to_bf16(" : "spak_gen::bf16_to_f32(", elem(c.getX()), ")");
+    });
+  }
   auto binary = [&](const char *sym) {
     return simple(false, [&] { return cat(elem(op->getOperand(0)), " ", sym, " ", elem(op->getOperand(1))); });
   };
@@ -1030,6 +1040,7 @@ std::string commonPrelude(TargetKind kind) {
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -1119,6 +1130,21 @@ inline Buf<T, Rank2> view(const Buf<T, Rank>& b, std::array<int64_t, Rank2> dims
 };
 
 SPAK_HD int64_t ceildiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// bf16 buffers hold the upper 16 bits of an f32 (spak_tile.convert): round to nearest even, NaN stays NaN.
+SPAK_HD uint16_t f32_to_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+SPAK_HD float bf16_to_f32(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
 template <typename T> SPAK_HD T min_of(T a, T b) { return b < a ? b : a; }
 template <typename T> SPAK_HD T max_of(T a, T b) { return a < b ? b : a; }
 

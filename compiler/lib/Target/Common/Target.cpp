@@ -7,7 +7,10 @@
 //===----------------------------------------------------------------------===//
 #include "Codegen.h"
 
+#include "spak/Dialect/Tile/Transforms/Passes.h"
+
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
 
 using namespace mlir;
 
@@ -40,8 +43,16 @@ FailureOr<EmittedUnit> emitUnit(ModuleOp module, TargetKind kind, const EmitOpti
   if (module.getOps<tile::KernelOp>().empty() && module.getOps<func::FuncOp>().empty())
     return module.emitError("nothing to emit: the module has no spak_tile.kernel and no host function "
                             "(run the graph-to-tile lowering first)");
-  return kind == TargetKind::Cuda ? detail::emitCudaUnit(module, options)
-                                  : detail::emitCppUnit(module, options);
+  if (kind == TargetKind::Cpp)
+    return detail::emitCppUnit(module, options);
+  // The CUDA target's own lowering, on a copy (the cpp target, emitted from the same module, keeps fp32 operands):
+  // spak-bf16-operands, where the kernels' laws ask for it (mma_schedule = 5).
+  OwningOpRef<ModuleOp> cuda(module.clone());
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  pm.addPass(tile::createBf16Operands());
+  if (failed(pm.run(*cuda)))
+    return failure();
+  return detail::emitCudaUnit(*cuda, options);
 }
 
 static LogicalResult emitWhole(ModuleOp module, TargetKind kind, const EmitOptions &options,

@@ -153,8 +153,20 @@ LogicalResult ViewOp::verify() {
     return emitOpError("element counts differ: ") << shapeStr(src.getShape()) << " has " << *a
                                                   << ", " << shapeStr(dst.getShape()) << " has "
                                                   << *b;
-  if (a && !b)
-    return emitOpError("a static buffer cannot be viewed with dynamic dimensions");
+  if (a && !b) {
+    // A static buffer seen with one inferred dimension (spak-bf16-operands' flat 1 x ? views): the known dims must
+    // divide its element count.
+    if (dst.getNumDynamicDims() != 1)
+      return emitOpError("a static buffer can be viewed with one dynamic (inferred) dimension, not ")
+             << dst.getNumDynamicDims();
+    int64_t known = 1;
+    for (int64_t d : dst.getShape())
+      if (!ShapedType::isDynamic(d))
+        known *= d;
+    if (known == 0 || *a % known != 0)
+      return emitOpError("element counts differ: ") << shapeStr(src.getShape()) << " has " << *a
+                                                    << ", not a multiple of " << known;
+  }
   return success();
 }
 
@@ -264,6 +276,21 @@ LogicalResult MmaOp::verify() {
   if (getResult().getType().getShape() != acc.getShape() ||
       getResult().getType().getElementType() != acc.getElementType())
     return emitOpError("result type must equal the accumulator type");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ConvertOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConvertOp::verify() {
+  TileType src = getX().getType(), dst = getResult().getType();
+  if (src.getShape() != dst.getShape() || src.getMemorySpace() != dst.getMemorySpace())
+    return emitOpError("changes only the element type: ") << src << " -> " << dst;
+  auto supported = [](Type t) { return t.isF32() || t.isBF16(); };
+  if (!supported(src.getElementType()) || !supported(dst.getElementType()))
+    return emitOpError("converts between f32 and bf16, got ") << src.getElementType() << " -> "
+                                                              << dst.getElementType();
   return success();
 }
 

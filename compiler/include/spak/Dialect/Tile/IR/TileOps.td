@@ -377,6 +377,23 @@ def Tile_TanhOp  : Tile_UnaryOp<"tanh", "hyperbolic tangent">;
 def Tile_ReluOp  : Tile_UnaryOp<"relu", "max(x, 0)">;
 def Tile_NegOp   : Tile_UnaryOp<"neg", "-x">;
 
+def Tile_ConvertOp : Tile_Op<"convert", [Pure]> {
+  let summary = "elementwise float conversion (f32 <-> bf16)";
+  let description = [{
+    ```mlir
+    %h = spak_tile.convert %x : !spak_tile.tile<1x512xf32> -> !spak_tile.tile<1x512xbf16>
+    ```
+    Same shape and memory space, another float element type. Narrowing rounds
+    to nearest even (NaN stays NaN); widening is exact. The emitters hold bf16
+    as its 16 bits (`uint16_t`), so a bf16 buffer is half the bytes of f32.
+    `spak-bf16-operands` makes the cast kernels that use it.
+  }];
+  let arguments = (ins Tile_FloatTile:$x);
+  let results = (outs Tile_FloatTile:$result);
+  let assemblyFormat = "$x attr-dict `:` qualified(type($x)) `->` qualified(type($result))";
+  let hasVerifier = 1;
+}
+
 class Tile_BinaryOp<string mnemonic, string formula, Type operandType = Tile_AnyTile>
     : Tile_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
   let summary = "elementwise " # formula;

@@ -106,4 +106,22 @@ def DedupKernels : Pass<"spak-dedup-kernels", "::mlir::ModuleOp"> {
   }];
 }
 
+def Bf16Operands : Pass<"spak-bf16-operands", "::mlir::ModuleOp"> {
+  let summary = "Matmul k-loops read bf16 copies of their operands, made once by a cast kernel (cuda, mma_schedule = 5)";
+  let description = [{
+    With `mma_bits = 16` the tensor-core mma rounds its operands to bf16, so
+    a k-loop reading f32 activations and weights moves twice the bytes it
+    uses. In kernels whose laws say `mma_bits = 16` and `mma_schedule >= 5`,
+    an argument read only by k-loop loads (depth law `stages`) that feed mma
+    operands (both operands of each such mma, k a multiple of 16) becomes a
+    bf16 buffer and its loads bf16 tiles. Every host-function launch of such a
+    kernel gets a bf16 copy of the argument: an alloc and a launch of
+    `@cast_bf16` (one flat elementwise kernel, `vec_width * 32 * warps`
+    elements per program), reused until a launch writes that buffer (or any
+    view of it) or a call intervenes. spakc runs it only on the module the
+    CUDA emitter gets; the cpp target keeps fp32 operands.
+  }];
+  let dependentDialects = ["::spak::tile::TileDialect", "::mlir::arith::ArithDialect"];
+}
+
 #endif // SPAK_TILE_TRANSFORMS_PASSES

@@ -1,0 +1,302 @@
+//===- Bf16Operands.cpp - matmul operands read from bf16 copies -----------===//
+//
+// spak-bf16-operands (cuda target, `mma_bits = 16` and `mma_schedule = 5`):
+// the bf16 tensor-core mma rounds its operands to bf16 anyway, so a matmul
+// k-loop that reads f32 activations and weights from global memory moves
+// twice the bytes it uses. This pass gives such a kernel bf16 buffers
+// instead, and has the host step make each bf16 copy once:
+//
+//  1. Kernels. An argument buffer of a kernel whose laws say mma_bits = 16,
+//     mma_schedule >= 5 is retyped to bf16 when every use is a `dim` or a
+//     k-loop load (depth law `stages`: the matmul main loop) of a rank-2
+//     shared tile read only as operand a / b of mma's whose other operand is
+//     such a load too (an mma takes two operands of one type) and whose k is
+//     a multiple of 16 (the tensor-core path). The loads then produce bf16
+//     tiles; nothing else in the kernel changes.
+//  2. Host functions. Before a launch of a retyped kernel, each retyped
+//     argument gets a bf16 copy: an alloc of the same shape and a launch of
+//     the cast kernel `@cast_bf16` (flat, `vec_width * 32 * warps` elements per
+//     program, the elementwise laws) over 1 x n views of both. Copies are
+//     reused while their source is unchanged: a launch that writes any view
+//     of a buffer (store / atomic_add into that argument) and any call drop
+//     the copies of that buffer, so a weight is cast once per step for its
+//     forward and backward matmuls, an activation once for its forward use
+//     and its weight-gradient matmul.
+//
+// The cpp target never sees this pass (it computes in fp32); spakc runs it on
+// the module the CUDA emitter gets (Target.cpp), spak-opt for the lit tests.
+//
+//===----------------------------------------------------------------------===//
+#include "spak/Dialect/Tile/Transforms/Passes.h"
+#include "spak/Rules/Laws.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace spak::tile {
+#define GEN_PASS_DEF_BF16OPERANDS
+#include "spak/Dialect/Tile/Transforms/Passes.h.inc"
+} // namespace spak::tile
+
+using namespace mlir;
+using namespace spak::tile;
+
+namespace {
+
+constexpr llvm::StringLiteral kCastKernel = "cast_bf16";
+
+bool lawIs(ConfigAttr cfg, llvm::StringRef name, int64_t atLeast, bool exact) {
+  LawAttr law = cfg ? cfg.getLaw(name) : LawAttr();
+  if (!law || !law.isInteger())
+    return false;
+  return exact ? law.getInt() == atLeast : law.getInt() >= atLeast;
+}
+
+/// Whether `kernel`'s laws ask for bf16 operand copies.
+bool wantsBf16Operands(KernelOp kernel) {
+  ConfigAttr cfg = kernel.getConfigAttr();
+  return lawIs(cfg, "mma_bits", 16, /*exact=*/true) && lawIs(cfg, "mma_schedule", 5, /*exact=*/false);
+}
+
+/// The kernel argument a load reads, if it reads one directly.
+BlockArgument loadedArg(Value operand) {
+  auto l = operand.getDefiningOp<LoadOp>();
+  return l ? dyn_cast<BlockArgument>(l.getBuffer()) : BlockArgument();
+}
+
+/// Step 1 for one kernel: the argument numbers to retype (empty: none).
+llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
+  llvm::SetVector<unsigned> cand;
+  Block &entry = kernel.getBody().front();
+  for (BlockArgument arg : entry.getArguments()) {
+    auto bt = dyn_cast<BufferType>(arg.getType());
+    if (!bt || !bt.getElementType().isF32() || bt.getRank() < 2)
+      continue;
+    bool ok = true, any = false;
+    for (Operation *user : arg.getUsers()) {
+      if (isa<DimOp>(user))
+        continue;
+      auto l = dyn_cast<LoadOp>(user);
+      LawAttr lat = l ? l.getLatencyAttr() : LawAttr();
+      TileType t = l ? l.getTileType() : TileType();
+      if (!l || l.getBuffer() != arg || !lat || lat.getName() != "stages" || !l->getParentOfType<scf::ForOp>() ||
+          t.getRank() != 2 || t.getMemorySpace() != MemorySpace::smem || l.getResult().use_empty()) {
+        ok = false;
+        break;
+      }
+      for (OpOperand &use : l.getResult().getUses()) {
+        auto m = dyn_cast<MmaOp>(use.getOwner());
+        if (!m || use.get() == m.getAcc() || !m.getAcc().getType().getElementType().isF32()) {
+          ok = false;
+          break;
+        }
+        TileType a = m.getA().getType();
+        if ((m.getTransposeA() ? a.getShape()[0] : a.getShape()[1]) % 16 != 0)
+          ok = false;
+      }
+      any = true;
+      if (!ok)
+        break;
+    }
+    if (ok && any)
+      cand.insert(arg.getArgNumber());
+  }
+  // An mma's two operands share one type: both become bf16 or neither does.
+  for (bool changed = true; changed;) {
+    changed = false;
+    kernel.walk([&](MmaOp m) {
+      BlockArgument a = loadedArg(m.getA()), b = loadedArg(m.getB());
+      bool aIn = a && cand.contains(a.getArgNumber()), bIn = b && cand.contains(b.getArgNumber());
+      if (aIn == bIn)
+        return;
+      cand.remove(aIn ? a.getArgNumber() : b.getArgNumber());
+      changed = true;
+    });
+  }
+  llvm::SmallVector<unsigned> out(cand.begin(), cand.end());
+  llvm::sort(out);
+  return out;
+}
+
+/// Retypes the arguments `idx` of `kernel` and their loads to bf16.
+void retype(KernelOp kernel, llvm::ArrayRef<unsigned> idx) {
+  Block &entry = kernel.getBody().front();
+  Type bf16 = BFloat16Type::get(kernel.getContext());
+  for (unsigned i : idx) {
+    BlockArgument arg = entry.getArgument(i);
+    auto bt = cast<BufferType>(arg.getType());
+    arg.setType(BufferType::get(bt.getShape(), bf16));
+    for (Operation *user : arg.getUsers())
+      if (auto l = dyn_cast<LoadOp>(user))
+        l.getResult().setType(l.getTileType().withElementType(bf16));
+  }
+  SmallVector<Type> inputs(entry.getArgumentTypes());
+  kernel.setFunctionTypeAttr(TypeAttr::get(FunctionType::get(kernel.getContext(), inputs, {})));
+}
+
+/// Which arguments `kernel` writes (store / atomic_add).
+llvm::SmallVector<bool> writtenArgs(KernelOp kernel) {
+  Block &entry = kernel.getBody().front();
+  llvm::SmallVector<bool> w(entry.getNumArguments(), false);
+  kernel.walk([&](Operation *op) {
+    Value buf;
+    if (auto s = dyn_cast<StoreOp>(op))
+      buf = s.getBuffer();
+    else if (auto a = dyn_cast<AtomicAddOp>(op))
+      buf = a.getBuffer();
+    if (auto arg = dyn_cast_or_null<BlockArgument>(buf))
+      if (arg.getOwner() == &entry)
+        w[arg.getArgNumber()] = true;
+  });
+  return w;
+}
+
+/// The buffer a (chain of) view(s) starts from.
+Value rootOf(Value v) {
+  while (auto view = v.getDefiningOp<ViewOp>())
+    v = view.getSource();
+  return v;
+}
+
+struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = module.getContext();
+    llvm::DenseMap<StringAttr, llvm::SmallVector<unsigned>> retyped;
+    llvm::DenseMap<StringAttr, llvm::SmallVector<bool>> writes;
+    for (KernelOp kernel : module.getOps<KernelOp>()) {
+      if (wantsBf16Operands(kernel))
+        if (auto idx = bf16Args(kernel); !idx.empty()) {
+          retype(kernel, idx);
+          retyped[kernel.getSymNameAttr()] = idx;
+        }
+      writes[kernel.getSymNameAttr()] = writtenArgs(kernel);
+    }
+    if (retyped.empty())
+      return;
+
+    KernelOp cast = castKernel(module);
+    if (!cast)
+      return signalPassFailure();
+    int64_t block = elementsPerProgram(module);
+    Type bf16 = BFloat16Type::get(ctx);
+
+    for (auto fn : module.getOps<func::FuncOp>()) {
+      if (fn.isExternal())
+        continue;
+      // (root buffer, type of the view launched) -> its bf16 copy
+      llvm::DenseMap<std::pair<Value, Type>, Value> copies;
+      for (Operation &op : llvm::make_early_inc_range(fn.getBody().front())) {
+        if (isa<func::CallOp>(op)) {
+          copies.clear();
+          continue;
+        }
+        auto launch = dyn_cast<LaunchOp>(op);
+        if (!launch)
+          continue;
+        StringAttr callee = launch.getKernelAttr().getAttr();
+        if (auto it = retyped.find(callee); it != retyped.end()) {
+          OpBuilder b(launch);
+          Location loc = launch.getLoc();
+          unsigned gridN = launch.getGrid().size();
+          for (unsigned i : it->second) {
+            Value src = launch.getArgs()[i];
+            auto key = std::make_pair(rootOf(src), src.getType());
+            Value &copy = copies[key];
+            if (!copy)
+              copy = makeCopy(b, loc, src, cast, block, bf16);
+            launch->setOperand(gridN + i, copy);
+          }
+        }
+        auto w = writes.find(callee);
+        if (w == writes.end())
+          continue;
+        for (auto [i, arg] : llvm::enumerate(launch.getArgs())) {
+          if (i >= w->second.size() || !w->second[i] || !isa<BufferType>(arg.getType()))
+            continue;
+          Value root = rootOf(arg);
+          llvm::SmallVector<std::pair<Value, Type>> stale;
+          for (auto &[key, copy] : copies)
+            if (key.first == root)
+              stale.push_back(key);
+          for (auto &key : stale)
+            copies.erase(key);
+        }
+      }
+    }
+  }
+
+  /// vec_width * 32 * warps of the elementwise kernels (their laws, else the defaults).
+  static int64_t elementsPerProgram(ModuleOp module) {
+    using spak::rules::KernelKind;
+    auto law = [&](llvm::StringRef name) {
+      LawAttr l = spak::rules::lookupLawFor(module, KernelKind::Elementwise, name);
+      return l && l.isInteger() ? l.getInt() : 0;
+    };
+    return std::max<int64_t>(1, law("vec_width")) * 32 * std::max<int64_t>(1, law("warps"));
+  }
+
+  /// `@cast_bf16(src: buffer<1x?xf32>, dst: buffer<1x?xbf16>)`: dst = bf16(src), flat.
+  KernelOp castKernel(ModuleOp module) {
+    MLIRContext *ctx = module.getContext();
+    if (auto existing = SymbolTable::lookupNearestSymbolFrom<KernelOp>(module, StringAttr::get(ctx, kCastKernel)))
+      return existing;
+    using spak::rules::KernelKind;
+    int64_t block = elementsPerProgram(module);
+    Type f32 = Float32Type::get(ctx), bf16 = BFloat16Type::get(ctx);
+    int64_t dyn = ShapedType::kDynamic;
+    auto srcT = BufferType::get({1, dyn}, f32), dstT = BufferType::get({1, dyn}, bf16);
+    OpBuilder b(ctx);
+    b.setInsertionPointToStart(module.getBody());
+    Location loc = module.getLoc();
+    std::string grid = "ceildiv(n, " + std::to_string(block) + ")";
+    auto kernel = KernelOp::create(b, loc, kCastKernel, b.getFunctionType({srcT, dstT}, {}),
+                                   llvm::ArrayRef<llvm::StringRef>{grid},
+                                   "dst[i] = bf16(src[i])  (round to nearest even; the bf16 operand copies of "
+                                   "spak-bf16-operands)");
+    SmallVector<NamedAttribute> laws;
+    for (llvm::StringRef name : {"vec_width", "warps"})
+      if (LawAttr l = spak::rules::lookupLawFor(module, KernelKind::Elementwise, name))
+        laws.push_back(b.getNamedAttr(name, l));
+    kernel.setConfigAttr(ConfigAttr::get(ctx, b.getDictionaryAttr(laws)));
+    Block *entry = kernel.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    Value src = entry->getArgument(0), dst = entry->getArgument(1);
+    Value pid = ProgramIdOp::create(b, loc, 0);
+    Value off = arith::MulIOp::create(b, loc, pid, arith::ConstantIndexOp::create(b, loc, block));
+    Value c0 = arith::ConstantIndexOp::create(b, loc, 0), c1 = arith::ConstantIndexOp::create(b, loc, 1);
+    Value n = DimOp::create(b, loc, src, 1);
+    auto tf = TileType::get({1, block}, f32), th = TileType::get({1, block}, bf16);
+    Value mask = MaskOp::create(b, loc, tf.getMaskType(), MaskKind::bounds, ValueRange{c0, off}, ValueRange{c1, n});
+    Value x = LoadOp::create(b, loc, tf, src, ValueRange{c0, off}, mask, LawAttr(), IntegerAttr());
+    Value h = ConvertOp::create(b, loc, th, x);
+    StoreOp::create(b, loc, h, dst, ValueRange{c0, off}, mask);
+    ReturnOp::create(b, loc);
+    return kernel;
+  }
+
+  /// Before `b`'s insertion point: a bf16 buffer shaped like `src` and the cast kernel's launch filling it.
+  static Value makeCopy(OpBuilder &b, Location loc, Value src, KernelOp cast, int64_t block, Type bf16) {
+    auto st = llvm::cast<BufferType>(src.getType());
+    SmallVector<Value> sizes;
+    for (unsigned d = 0; d < st.getRank(); ++d)
+      if (st.isDynamicDim(d))
+        sizes.push_back(DimOp::create(b, loc, src, d));
+    auto dstT = BufferType::get(st.getShape(), bf16);
+    Value copy = AllocOp::create(b, loc, dstT, sizes);
+    int64_t dyn = ShapedType::kDynamic;
+    Value flatSrc = ViewOp::create(b, loc, BufferType::get({1, dyn}, st.getElementType()), src);
+    Value flatDst = ViewOp::create(b, loc, BufferType::get({1, dyn}, bf16), copy);
+    Value n = DimOp::create(b, loc, flatSrc, 1);
+    Value grid = arith::CeilDivUIOp::create(b, loc, n, arith::ConstantIndexOp::create(b, loc, block));
+    LaunchOp::create(b, loc, cast.getSymName(), ValueRange{grid}, ValueRange{flatSrc, flatDst});
+    return copy;
+  }
+};
+
+} // namespace
