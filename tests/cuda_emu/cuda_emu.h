@@ -515,6 +515,38 @@ inline void mma_bf16_16816(float* d, const uint32_t (&a)[4], const uint32_t (&b)
   }
 }
 
+// ldmatrix.sync.aligned.m8n8.x{n}[.trans].shared.b16: lane l publishes its row address (row l % 8 of block l / 8),
+// a warp barrier, then register i of lane l = row l / 4, columns 2 (l % 4), +1 of block i (trans: column l / 4, rows
+// 2 (l % 4), +1), the lower column (row) in the low 16 bits. Lanes 16..31 of an x2 publish addresses nobody reads.
+inline void ldmatrix(uint32_t* r, const uint16_t* row, int n, bool trans) {
+  Worker& wk = worker();
+  Warp& w = wk.my_warp();
+  if (w.lanes != 32) fatal("ldmatrix in a partial warp");
+  const int lane = wk.cur & 31;
+  const int slot = int(w.gen & 1);
+  std::memcpy(w.xchg[slot][lane], &row, sizeof(row));
+  wk.warp_sync(w);
+  auto rowOf = [&](int src) {
+    const uint16_t* p;
+    std::memcpy(&p, w.xchg[slot][src], sizeof(p));
+    if (reinterpret_cast<uintptr_t>(p) & 15u) fatal("ldmatrix: a row address is not 16-byte aligned");
+    return p;
+  };
+  const int g = lane >> 2, t = lane & 3;
+  for (int i = 0; i < n; ++i) {
+    uint16_t lo, hi;
+    if (!trans) {
+      const uint16_t* p = rowOf(8 * i + g);
+      lo = p[2 * t];
+      hi = p[2 * t + 1];
+    } else {
+      lo = rowOf(8 * i + 2 * t)[g];
+      hi = rowOf(8 * i + 2 * t + 1)[g];
+    }
+    r[i] = uint32_t(lo) | (uint32_t(hi) << 16);
+  }
+}
+
 }  // namespace spak_emu
 
 // ---- device intrinsics ---------------------------------------------------------------------------------------------

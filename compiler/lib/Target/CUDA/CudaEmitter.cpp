@@ -887,16 +887,33 @@ private:
     w_.line(cat("const int wrow = (warp / ", f.wn, ") * ", m / f.wm, " + (lane >> 2);  // this lane's first row"));
     w_.line(cat("const int wcol = (warp % ", f.wn, ") * ", n / f.wn, ";  // this warp's first column"));
     w_.line("const int quad = lane & 3;");
+    // Schedule 5: bf16 shared operands (rows 16-byte aligned) are read with ldmatrix, four 8 x 8 blocks per
+    // instruction (.trans where the tile's rows run along k for b, along m for a^T).
+    auto ldmatrixOk = [&](const std::string &p, int64_t pitch) {
+      return mmaSchedule_ >= 5 && bf16_.count(p) && pitch % 8 == 0;
+    };
+    bool ldA = !regA && ldmatrixOk(pa, pitchA), ldB = ldmatrixOk(pb, pitchB);
+    if (ldA || ldB)
+      w_.line(cat("// operands by ldmatrix (", ldA ? (ta ? "a: .trans" : "a") : "", ldA && ldB ? ", " : "",
+                  ldB ? (tb ? "b" : "b: .trans") : "", "); ", mmaScheduleNote_));
     if (tensorCores) {
-      if (regA)
-        w_.line("#pragma unroll");
+      w_.line(cat("const int wrow0 = (warp / ", f.wn, ") * ", m / f.wm, ";  // this warp's first row"));
+      w_.line("#pragma unroll");
       w_.line(cat("for (int k0 = 0; k0 < ", k, "; k0 += 16) {"));
       w_.indent();
       w_.line(cat("uint32_t fa[", f.mi, "][4], fb[", f.ni, "][2];"));
       w_.line("#pragma unroll");
       w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi) {"));
       w_.indent();
-      if (regA) {  // k block k0 / 16 = accumulator blocks 2 (k0 / 16) and 2 (k0 / 16) + 1 of a's rows
+      if (ldA) {
+        // lane l addresses row l % 8 of block l / 8: blocks (rows 0-7 | 8-15) x (k 0-7 | 8-15) = a0..a3
+        if (!ta)
+          w_.line(cat("spak_gen::ldmatrix<4, false>(fa[mi], &", pa, "[(wrow0 + mi * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * ",
+                      pitchA, " + k0 + (lane >> 4) * 8]);"));
+        else
+          w_.line(cat("spak_gen::ldmatrix<4, true>(fa[mi], &", pa, "[(k0 + (lane >> 4) * 8 + (lane & 7)) * ", pitchA,
+                      " + wrow0 + mi * 16 + ((lane >> 3) & 1) * 8]);"));
+      } else if (regA) {  // k block k0 / 16 = accumulator blocks 2 (k0 / 16) and 2 (k0 / 16) + 1 of a's rows
         std::string blk = cat("(mi * ", fa->ni, " + (k0 >> 3)) * 4");
         std::string blk1 = cat("(mi * ", fa->ni, " + (k0 >> 3) + 1) * 4");
         w_.line(cat("fa[mi][0] = spak_gen::pack_bf16(", pa, "[", blk, "], ", pa, "[", blk, " + 1]);"));
@@ -912,6 +929,25 @@ private:
       }
       w_.dedent();
       w_.line("}");
+      if (ldB) {
+        // two 8-column blocks per instruction: (block ni | ni + 1) x (k 0-7 | 8-15) = fb[ni][0..1], fb[ni + 1][0..1]
+        std::string addr4 = tb ? cat("&", pb, "[(wcol + (ni + (lane >> 4)) * 8 + (lane & 7)) * ", pitchB,
+                                     " + k0 + ((lane >> 3) & 1) * 8]")
+                               : cat("&", pb, "[(k0 + ((lane >> 3) & 1) * 8 + (lane & 7)) * ", pitchB,
+                                     " + wcol + (ni + (lane >> 4)) * 8]");
+        w_.line("#pragma unroll");
+        w_.line(cat("for (int ni = 0; ni + 1 < ", f.ni, "; ni += 2)"));
+        w_.line(cat("  spak_gen::ldmatrix<4, ", tb ? "false" : "true", ">(&fb[ni][0], ", addr4, ");"));
+        if (f.ni % 2) {
+          std::string last = std::to_string(f.ni - 1);
+          std::string addr2 = tb ? cat("&", pb, "[(wcol + ", last, " * 8 + (lane & 7)) * ", pitchB,
+                                       " + k0 + ((lane >> 3) & 1) * 8]")
+                                 : cat("&", pb, "[(k0 + ((lane >> 3) & 1) * 8 + (lane & 7)) * ", pitchB, " + wcol + ",
+                                       last, " * 8]");
+          w_.line(cat("spak_gen::ldmatrix<2, ", tb ? "false" : "true", ">(fb[", last, "], ", addr2,
+                      ");  // the odd last block"));
+        }
+      } else {
       w_.line("#pragma unroll");
       w_.line(cat("for (int ni = 0; ni < ", f.ni, "; ++ni) {"));
       w_.indent();
@@ -920,6 +956,7 @@ private:
       w_.line(cat("fb[ni][1] = ", pairB("k2", "col"), ";"));
       w_.dedent();
       w_.line("}");
+      }
       w_.line("#pragma unroll");
       w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi)"));
       w_.line("#pragma unroll");
@@ -1293,6 +1330,32 @@ __device__ __forceinline__ void mma_bf16_16816(float* d, const uint32_t (&a)[4],
       "{%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+
+// ldmatrix (mma_schedule = 5): the warp reads N (2 or 4) 8 x 8 blocks of bf16 from shared memory; lane l gives the
+// address of row l % 8 of block l / 8 (16 bytes, 16-byte aligned). Register i of lane l then holds row l / 4, columns
+// 2 (l % 4) and 2 (l % 4) + 1 of block i -- the m16n8k16 operand layout; with Trans, column l / 4 and rows 2 (l % 4),
+// 2 (l % 4) + 1 (a block stored with its rows along k).
+template <int N, bool Trans>
+__device__ __forceinline__ void ldmatrix(uint32_t* r, const uint16_t* row) {
+#if defined(SPAK_CUDA_EMULATION)
+  spak_emu::ldmatrix(r, row, N, Trans);  // the CPU emulator's warp-wide exchange (tests/cuda_emu/cuda_emu.h)
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  (void)r; (void)row;
+  asm volatile("trap;");  // bf16 mma operands need sm_80+: set law mma_bits = 32 for this GPU
+#else
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  if constexpr (N == 4 && !Trans)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+  else if constexpr (N == 4)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+  else if constexpr (!Trans)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
 #endif
 }
 

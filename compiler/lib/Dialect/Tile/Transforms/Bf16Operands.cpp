@@ -10,8 +10,9 @@
 //     mma_schedule >= 5 is retyped to bf16 when every use is a `dim` or a
 //     k-loop load (depth law `stages`: the matmul main loop) of a rank-2
 //     shared tile read only as operand a / b of mma's whose other operand is
-//     such a load too (an mma takes two operands of one type) and whose k is
-//     a multiple of 16 (the tensor-core path). The loads then produce bf16
+//     such a load too (an mma takes two operands of one type), whose k is a
+//     multiple of 16 and whose result splits into 16 x 8 blocks over the
+//     kernel's warps (the tensor-core path; else the mma runs in fp32). The loads then produce bf16
 //     tiles; nothing else in the kernel changes.
 //  2. Host functions. Before a launch of a retyped kernel, each retyped
 //     argument gets a bf16 copy: an alloc of the same shape and a launch of
@@ -69,8 +70,22 @@ BlockArgument loadedArg(Value operand) {
   return l ? dyn_cast<BlockArgument>(l.getBuffer()) : BlockArgument();
 }
 
+/// Whether the cuda emitter gives an mma producing `t` its tensor-core fragment layout: the tile splits into 16 x 8
+/// blocks over the kernel's `warps` (some wm x wn = warps with M % 16 wm == 0 and N % 8 wn == 0). Otherwise the mma
+/// runs on CUDA cores in fp32, and bf16 operands would only lose precision.
+bool tensorCoreShape(TileType t, int64_t warps) {
+  if (t.getRank() != 2 || warps <= 0)
+    return false;
+  for (int64_t wm = 1; wm <= warps; wm *= 2)
+    if (warps % wm == 0 && t.getShape()[0] % (16 * wm) == 0 && t.getShape()[1] % (8 * (warps / wm)) == 0)
+      return true;
+  return false;
+}
+
 /// Step 1 for one kernel: the argument numbers to retype (empty: none).
 llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
+  LawAttr warpsLaw = kernel.getConfigAttr() ? kernel.getConfigAttr().getLaw("warps") : LawAttr();
+  int64_t warps = warpsLaw && warpsLaw.isInteger() ? warpsLaw.getInt() : 4;
   llvm::SetVector<unsigned> cand;
   Block &entry = kernel.getBody().front();
   for (BlockArgument arg : entry.getArguments()) {
@@ -91,7 +106,8 @@ llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
       }
       for (OpOperand &use : l.getResult().getUses()) {
         auto m = dyn_cast<MmaOp>(use.getOwner());
-        if (!m || use.get() == m.getAcc() || !m.getAcc().getType().getElementType().isF32()) {
+        if (!m || use.get() == m.getAcc() || !m.getAcc().getType().getElementType().isF32() ||
+            !tensorCoreShape(m.getResult().getType(), warps)) {
           ok = false;
           break;
         }
