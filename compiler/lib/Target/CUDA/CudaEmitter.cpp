@@ -897,71 +897,96 @@ private:
       w_.line(cat("// operands by ldmatrix (", ldA ? (ta ? "a: .trans" : "a") : "", ldA && ldB ? ", " : "",
                   ldB ? (tb ? "b" : "b: .trans") : "", "); ", mmaScheduleNote_));
     if (tensorCores) {
+      // Operand fragments of the 16-wide k blocks. Schedule 5 double-buffers them: block k0 + 16 is read (ldmatrix)
+      // while the mma's of block k0 run, so a warp does not wait on shared memory between them.
+      bool dbl = mmaSchedule_ >= 5 && k > 16;
+      auto fa_ = [&](const std::string &b) { return dbl ? cat("fa[", b, "]") : std::string("fa"); };
+      auto fb_ = [&](const std::string &b) { return dbl ? cat("fb[", b, "]") : std::string("fb"); };
+      // The fragments of k block `kv` (an expression) into buffer `b`.
+      auto loadFragments = [&](const std::string &b, const std::string &kv) {
+        std::string FA = fa_(b), FB = fb_(b);
+        w_.line("#pragma unroll");
+        w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi) {"));
+        w_.indent();
+        if (ldA) {
+          // lane l addresses row l % 8 of block l / 8: blocks (rows 0-7 | 8-15) x (k 0-7 | 8-15) = a0..a3
+          if (!ta)
+            w_.line(cat("spak_gen::ldmatrix<4, false>(", FA, "[mi], &", pa,
+                        "[(wrow0 + mi * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * ", pitchA, " + ", kv,
+                        " + (lane >> 4) * 8]);"));
+          else
+            w_.line(cat("spak_gen::ldmatrix<4, true>(", FA, "[mi], &", pa, "[(", kv, " + (lane >> 4) * 8 + (lane & 7)) * ",
+                        pitchA, " + wrow0 + mi * 16 + ((lane >> 3) & 1) * 8]);"));
+        } else if (regA) {  // k block kv / 16 = accumulator blocks 2 (kv / 16) and 2 (kv / 16) + 1 of a's rows
+          std::string blk = cat("(mi * ", fa->ni, " + ((", kv, ") >> 3)) * 4");
+          std::string blk1 = cat("(mi * ", fa->ni, " + ((", kv, ") >> 3) + 1) * 4");
+          w_.line(cat(FA, "[mi][0] = spak_gen::pack_bf16(", pa, "[", blk, "], ", pa, "[", blk, " + 1]);"));
+          w_.line(cat(FA, "[mi][1] = spak_gen::pack_bf16(", pa, "[", blk, " + 2], ", pa, "[", blk, " + 3]);"));
+          w_.line(cat(FA, "[mi][2] = spak_gen::pack_bf16(", pa, "[", blk1, "], ", pa, "[", blk1, " + 1]);"));
+          w_.line(cat(FA, "[mi][3] = spak_gen::pack_bf16(", pa, "[", blk1, " + 2], ", pa, "[", blk1, " + 3]);"));
+        } else {
+          w_.line(cat("const int r0 = wrow + mi * 16, r1 = r0 + 8, c0 = ", kv, " + 2 * quad, c1 = c0 + 8;"));
+          w_.line(cat(FA, "[mi][0] = ", pairA("r0", "c0"), ";"));
+          w_.line(cat(FA, "[mi][1] = ", pairA("r1", "c0"), ";"));
+          w_.line(cat(FA, "[mi][2] = ", pairA("r0", "c1"), ";"));
+          w_.line(cat(FA, "[mi][3] = ", pairA("r1", "c1"), ";"));
+        }
+        w_.dedent();
+        w_.line("}");
+        if (ldB) {
+          // two 8-column blocks per instruction: (block ni | ni + 1) x (k 0-7 | 8-15) = fb[ni][0..1], fb[ni + 1][0..1]
+          std::string addr4 = tb ? cat("&", pb, "[(wcol + (ni + (lane >> 4)) * 8 + (lane & 7)) * ", pitchB, " + ", kv,
+                                       " + ((lane >> 3) & 1) * 8]")
+                                 : cat("&", pb, "[(", kv, " + ((lane >> 3) & 1) * 8 + (lane & 7)) * ", pitchB,
+                                       " + wcol + (ni + (lane >> 4)) * 8]");
+          w_.line("#pragma unroll");
+          w_.line(cat("for (int ni = 0; ni + 1 < ", f.ni, "; ni += 2)"));
+          w_.line(cat("  spak_gen::ldmatrix<4, ", tb ? "false" : "true", ">(&", FB, "[ni][0], ", addr4, ");"));
+          if (f.ni % 2) {
+            std::string last = std::to_string(f.ni - 1);
+            std::string addr2 = tb ? cat("&", pb, "[(wcol + ", last, " * 8 + (lane & 7)) * ", pitchB, " + ", kv,
+                                         " + ((lane >> 3) & 1) * 8]")
+                                   : cat("&", pb, "[(", kv, " + ((lane >> 3) & 1) * 8 + (lane & 7)) * ", pitchB,
+                                         " + wcol + ", last, " * 8]");
+            w_.line(cat("spak_gen::ldmatrix<2, ", tb ? "false" : "true", ">(", FB, "[", last, "], ", addr2,
+                        ");  // the odd last block"));
+          }
+        } else {
+          w_.line("#pragma unroll");
+          w_.line(cat("for (int ni = 0; ni < ", f.ni, "; ++ni) {"));
+          w_.indent();
+          w_.line(cat("const int col = wcol + ni * 8 + (lane >> 2), k1 = ", kv, " + 2 * quad, k2 = k1 + 8;"));
+          w_.line(cat(FB, "[ni][0] = ", pairB("k1", "col"), ";"));
+          w_.line(cat(FB, "[ni][1] = ", pairB("k2", "col"), ";"));
+          w_.dedent();
+          w_.line("}");
+        }
+      };
       w_.line(cat("const int wrow0 = (warp / ", f.wn, ") * ", m / f.wm, ";  // this warp's first row"));
+      if (dbl) {
+        w_.line(cat("uint32_t fa[2][", f.mi, "][4], fb[2][", f.ni,
+                    "][2];  // two k blocks of operand fragments: this one and the next"));
+        loadFragments("0", "0");
+      }
       w_.line("#pragma unroll");
       w_.line(cat("for (int k0 = 0; k0 < ", k, "; k0 += 16) {"));
       w_.indent();
-      w_.line(cat("uint32_t fa[", f.mi, "][4], fb[", f.ni, "][2];"));
-      w_.line("#pragma unroll");
-      w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi) {"));
-      w_.indent();
-      if (ldA) {
-        // lane l addresses row l % 8 of block l / 8: blocks (rows 0-7 | 8-15) x (k 0-7 | 8-15) = a0..a3
-        if (!ta)
-          w_.line(cat("spak_gen::ldmatrix<4, false>(fa[mi], &", pa, "[(wrow0 + mi * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * ",
-                      pitchA, " + k0 + (lane >> 4) * 8]);"));
-        else
-          w_.line(cat("spak_gen::ldmatrix<4, true>(fa[mi], &", pa, "[(k0 + (lane >> 4) * 8 + (lane & 7)) * ", pitchA,
-                      " + wrow0 + mi * 16 + ((lane >> 3) & 1) * 8]);"));
-      } else if (regA) {  // k block k0 / 16 = accumulator blocks 2 (k0 / 16) and 2 (k0 / 16) + 1 of a's rows
-        std::string blk = cat("(mi * ", fa->ni, " + (k0 >> 3)) * 4");
-        std::string blk1 = cat("(mi * ", fa->ni, " + (k0 >> 3) + 1) * 4");
-        w_.line(cat("fa[mi][0] = spak_gen::pack_bf16(", pa, "[", blk, "], ", pa, "[", blk, " + 1]);"));
-        w_.line(cat("fa[mi][1] = spak_gen::pack_bf16(", pa, "[", blk, " + 2], ", pa, "[", blk, " + 3]);"));
-        w_.line(cat("fa[mi][2] = spak_gen::pack_bf16(", pa, "[", blk1, "], ", pa, "[", blk1, " + 1]);"));
-        w_.line(cat("fa[mi][3] = spak_gen::pack_bf16(", pa, "[", blk1, " + 2], ", pa, "[", blk1, " + 3]);"));
+      if (dbl) {
+        w_.line("const int kb = (k0 >> 4) & 1;  // this k block's fragment buffer (a constant once unrolled)");
+        w_.line(cat("if (k0 + 16 < ", k, ") {  // the next k block's fragments, read during this block's mma's"));
+        w_.indent();
+        loadFragments("kb ^ 1", "k0 + 16");
+        w_.dedent();
+        w_.line("}");
       } else {
-      w_.line("const int r0 = wrow + mi * 16, r1 = r0 + 8, c0 = k0 + 2 * quad, c1 = c0 + 8;");
-      w_.line(cat("fa[mi][0] = ", pairA("r0", "c0"), ";"));
-      w_.line(cat("fa[mi][1] = ", pairA("r1", "c0"), ";"));
-      w_.line(cat("fa[mi][2] = ", pairA("r0", "c1"), ";"));
-      w_.line(cat("fa[mi][3] = ", pairA("r1", "c1"), ";"));
-      }
-      w_.dedent();
-      w_.line("}");
-      if (ldB) {
-        // two 8-column blocks per instruction: (block ni | ni + 1) x (k 0-7 | 8-15) = fb[ni][0..1], fb[ni + 1][0..1]
-        std::string addr4 = tb ? cat("&", pb, "[(wcol + (ni + (lane >> 4)) * 8 + (lane & 7)) * ", pitchB,
-                                     " + k0 + ((lane >> 3) & 1) * 8]")
-                               : cat("&", pb, "[(k0 + ((lane >> 3) & 1) * 8 + (lane & 7)) * ", pitchB,
-                                     " + wcol + (ni + (lane >> 4)) * 8]");
-        w_.line("#pragma unroll");
-        w_.line(cat("for (int ni = 0; ni + 1 < ", f.ni, "; ni += 2)"));
-        w_.line(cat("  spak_gen::ldmatrix<4, ", tb ? "false" : "true", ">(&fb[ni][0], ", addr4, ");"));
-        if (f.ni % 2) {
-          std::string last = std::to_string(f.ni - 1);
-          std::string addr2 = tb ? cat("&", pb, "[(wcol + ", last, " * 8 + (lane & 7)) * ", pitchB,
-                                       " + k0 + ((lane >> 3) & 1) * 8]")
-                                 : cat("&", pb, "[(k0 + ((lane >> 3) & 1) * 8 + (lane & 7)) * ", pitchB, " + wcol + ",
-                                       last, " * 8]");
-          w_.line(cat("spak_gen::ldmatrix<2, ", tb ? "false" : "true", ">(fb[", last, "], ", addr2,
-                      ");  // the odd last block"));
-        }
-      } else {
-      w_.line("#pragma unroll");
-      w_.line(cat("for (int ni = 0; ni < ", f.ni, "; ++ni) {"));
-      w_.indent();
-      w_.line("const int col = wcol + ni * 8 + (lane >> 2), k1 = k0 + 2 * quad, k2 = k1 + 8;");
-      w_.line(cat("fb[ni][0] = ", pairB("k1", "col"), ";"));
-      w_.line(cat("fb[ni][1] = ", pairB("k2", "col"), ";"));
-      w_.dedent();
-      w_.line("}");
+        w_.line(cat("uint32_t fa[", f.mi, "][4], fb[", f.ni, "][2];"));
+        loadFragments("", "k0");
       }
       w_.line("#pragma unroll");
       w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi)"));
       w_.line("#pragma unroll");
       w_.line(cat("  for (int ni = 0; ni < ", f.ni, "; ++ni) spak_gen::mma_bf16_16816(&", res, "[(mi * ", f.ni,
-                  " + ni) * 4], fa[mi], fb[ni]);"));
+                  " + ni) * 4], ", fa_("kb"), "[mi], ", fb_("kb"), "[ni]);"));
       w_.dedent();
       w_.line("}");
     } else {
