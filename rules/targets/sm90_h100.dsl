@@ -11,7 +11,7 @@ target sm_90 "NVIDIA H100 80GB HBM3" {
   law tile_k = 32            // depth of one k-step of the matmul main loop
   law k_lat = 2              // pipeline depth (stages in flight) of attention K loads
   law v_lat = 5              // pipeline depth of attention V loads (causal)
-  law stages = 3             // cp.async/TMA pipeline stages of the matmul main loop
+  law stages = 4             // cp.async/TMA pipeline stages of the matmul main loop
   law warps = 4              // warps per CTA for tile kernels
   law row_tile = 4           // rows per CTA of row-wise kernels (norms, softmax): SPAK's ln_tile_m
   law vec_width = 4          // elements per thread per memory op in elementwise kernels
@@ -19,9 +19,19 @@ target sm_90 "NVIDIA H100 80GB HBM3" {
   law min_ctas = 264         // split-K below this many output tiles of a matmul (2 CTAs per SM)
   law split_k_chunk = 2048   // k per CTA of a split-K matmul's first stage (weight gradients: k = B*T rows)
   law mma_bits = 16          // mma operands: 16 = bf16 tensor cores, fp32 accumulate (32 = exact fp32 CUDA cores)
-  law mma_schedule = 4       // 2: + padded shared rows, row-owning softmax warps, bf16 shared operands; 4: 2 + cp.async rings
+  law mma_schedule = 5       // 2: + padded shared rows, row-owning softmax warps, bf16 shared operands; 4: 2 + cp.async rings; 5: 4 + bf16 operand copies, ldmatrix
   law attention.tile_m = 128 // attention kernels: 128 query rows per CTA ...
   law attention.warps = 8    // ... over 8 warps (16 rows each); matmuls keep tile_m = 64 and warps = 4
+  fact measured_20261123_bf16_operands {
+    laws: "mma_schedule=5 stages=4"
+    metric: "ms/step"
+    value: 19.13
+    baseline: 21.94
+    note: "shakespeare_char.dsl, bf16, CUDA graphs, median of steps 11..40, 2 rounds: schedule 4 21.94, schedule 5 without ldmatrix 20.26, with ldmatrix 19.72, + stages 4 19.16, + double-buffered fragments 19.13 (committed), + matmul.tile_m=128 matmul.warps=8 18.60 (not committed yet); gpt2_124m.dsl schedule 4 185.6, schedule 5 164.4, + ldmatrix 150.7, + matmul 128 / 8 144.9, + double-buffered fragments 141.7 (stages 3); MicroGPT unchanged (its 16 x 16 matmuls take no copies); losses at step 40 equal to 4 digits"
+    date: "2026-11-23"
+    device: "NVIDIA H100 80GB HBM3"
+    evidence: "STEPS=40 bash bench/gpu/ab_prebuilt.sh run, two device calls (docs/benchmarks.md 'session 5')"
+  }
   fact measured_20261123_cp_async {
     laws: "mma_schedule=4 attention.tile_m=128 attention.warps=8"
     metric: "ms/step"

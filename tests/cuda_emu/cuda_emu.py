@@ -28,7 +28,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 
-S2 = {"mma_schedule": 2, "attention.tile_m": 64, "attention.warps": 4}
+S2 = {"mma_schedule": 2, "attention.tile_m": 64, "attention.warps": 4, "stages": 3}
+S4 = {"mma_schedule": 4, "stages": 3}
 CONFIGS = {
     "tiny_bf16": dict(dsl="examples/nanogpt/tiny.dsl", laws={}, B=4, T=48),
     "tiny_fp32": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_bits": 32}, B=4, T=48),
@@ -65,14 +66,13 @@ CONFIGS = {
     "microgpt_bf16_s1": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 1}, B=1, T=16),
     "microgpt_bf16_s3": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 3}, B=1, T=16),
     "microgpt_bf16_s2": dict(dsl="examples/microgpt/microgpt.dsl", laws=S2, B=1, T=16),
-    # law mma_schedule = 5: the matmul k-loops read bf16 copies of their operands (spak-bf16-operands; the case
-    # gives the CUDA kernel the bf16 copy of the cpp kernel's f32 input)
-    "tiny_bf16_s5": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 5}, B=4, T=48),
-    "small_bf16_s5": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 5}, B=2, T=128),
-    "small_bf16_splitk_s5": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 5, "split_k_chunk": 64},
+    # schedule 4 with 3 stages: the H100 rules before 2026-11-23's schedule 5 (the plain configs now run it: bf16
+    # operand copies, bf16 rings, ldmatrix, 4 stages)
+    "tiny_bf16_s4": dict(dsl="examples/nanogpt/tiny.dsl", laws=S4, B=4, T=48),
+    "small_bf16_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws=S4, B=2, T=128),
+    "small_bf16_splitk_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={**S4, "split_k_chunk": 64},
                                  B=2, T=120, kc=64),
-    "odd_bf16_s5": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={"mma_schedule": 5}, B=3, T=20),
-    "microgpt_bf16_s5": dict(dsl="examples/microgpt/microgpt.dsl", laws={"mma_schedule": 5}, B=1, T=16),
+    "odd_bf16_s4": dict(dsl="tests/nanogpt/odd_widths.dsl", laws=S4, B=3, T=20),
 }
 TOL_FP32 = 1e-5
 TOL_BF16 = 2e-2

@@ -12,7 +12,9 @@
 //     shared tile read only as operand a / b of mma's whose other operand is
 //     such a load too (an mma takes two operands of one type), whose k is a
 //     multiple of 16 and whose result splits into 16 x 8 blocks over the
-//     kernel's warps (the tensor-core path; else the mma runs in fp32). The loads then produce bf16
+//     kernel's warps (the tensor-core path; else the mma runs in fp32) and
+//     is at least the laws' tile_m x tile_n (a tile the bounds shrank is a
+//     matmul too small for a copy to pay). The loads then produce bf16
 //     tiles; nothing else in the kernel changes.
 //  2. Host functions. Before a launch of a retyped kernel, each retyped
 //     argument gets a bf16 copy: an alloc of the same shape and a launch of
@@ -84,8 +86,16 @@ bool tensorCoreShape(TileType t, int64_t warps) {
 
 /// Step 1 for one kernel: the argument numbers to retype (empty: none).
 llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
-  LawAttr warpsLaw = kernel.getConfigAttr() ? kernel.getConfigAttr().getLaw("warps") : LawAttr();
-  int64_t warps = warpsLaw && warpsLaw.isInteger() ? warpsLaw.getInt() : 4;
+  ConfigAttr cfg = kernel.getConfigAttr();
+  auto lawInt = [&](llvm::StringRef name, int64_t fallback) {
+    LawAttr l = cfg ? cfg.getLaw(name) : LawAttr();
+    return l && l.isInteger() ? l.getInt() : fallback;
+  };
+  int64_t warps = lawInt("warps", 4);
+  // A matmul whose output tile the bounds shrank below the laws' tile_m x tile_n (MicroGPT: 16 x 16 tiles) is too
+  // small for a copy to pay: the cast launches cost more than the bytes they save (measured: MicroGPT 0.10 -> 0.12
+  // ms/step on the H100 with a copy per operand, docs/benchmarks.md).
+  int64_t minM = lawInt("tile_m", 0), minN = lawInt("tile_n", 0);
   llvm::SetVector<unsigned> cand;
   Block &entry = kernel.getBody().front();
   for (BlockArgument arg : entry.getArguments()) {
@@ -107,7 +117,8 @@ llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
       for (OpOperand &use : l.getResult().getUses()) {
         auto m = dyn_cast<MmaOp>(use.getOwner());
         if (!m || use.get() == m.getAcc() || !m.getAcc().getType().getElementType().isF32() ||
-            !tensorCoreShape(m.getResult().getType(), warps)) {
+            !tensorCoreShape(m.getResult().getType(), warps) || m.getResult().getType().getShape()[0] < minM ||
+            m.getResult().getType().getShape()[1] < minN) {
           ok = false;
           break;
         }
