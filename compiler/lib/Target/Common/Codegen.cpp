@@ -155,16 +155,8 @@ std::vector<KernelParam> kernelParams(KernelOp kernel) {
     p.type = arg.getType();
     params.push_back(p);
   }
-  kernel.walk([&](Operation *op) {
-    Value buf;
-    if (auto s = dyn_cast<StoreOp>(op))
-      buf = s.getBuffer();
-    else if (auto a = dyn_cast<AtomicAddOp>(op))
-      buf = a.getBuffer();
-    if (auto ba = dyn_cast_or_null<BlockArgument>(buf))
-      if (ba.getOwner() == &entry)
-        params[ba.getArgNumber()].written = true;
-  });
+  for (auto [i, w] : llvm::enumerate(kernel.getWrittenArguments()))
+    params[i].written = w;
   return params;
 }
 

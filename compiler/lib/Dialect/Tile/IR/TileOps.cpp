@@ -99,6 +99,22 @@ LogicalResult KernelOp::verifyRegions() {
   return success();
 }
 
+SmallVector<bool> KernelOp::getWrittenArguments() {
+  Block &entry = getBody().front();
+  SmallVector<bool> written(entry.getNumArguments(), false);
+  walk([&](Operation *op) {
+    Value buf;
+    if (auto s = dyn_cast<StoreOp>(op))
+      buf = s.getBuffer();
+    else if (auto a = dyn_cast<AtomicAddOp>(op))
+      buf = a.getBuffer();
+    if (auto arg = dyn_cast_or_null<BlockArgument>(buf))
+      if (arg.getOwner() == &entry)
+        written[arg.getArgNumber()] = true;
+  });
+  return written;
+}
+
 //===----------------------------------------------------------------------===//
 // LaunchOp
 //===----------------------------------------------------------------------===//

@@ -166,23 +166,6 @@ void retype(KernelOp kernel, llvm::ArrayRef<unsigned> idx) {
   kernel.setFunctionTypeAttr(TypeAttr::get(FunctionType::get(kernel.getContext(), inputs, {})));
 }
 
-/// Which arguments `kernel` writes (store / atomic_add).
-llvm::SmallVector<bool> writtenArgs(KernelOp kernel) {
-  Block &entry = kernel.getBody().front();
-  llvm::SmallVector<bool> w(entry.getNumArguments(), false);
-  kernel.walk([&](Operation *op) {
-    Value buf;
-    if (auto s = dyn_cast<StoreOp>(op))
-      buf = s.getBuffer();
-    else if (auto a = dyn_cast<AtomicAddOp>(op))
-      buf = a.getBuffer();
-    if (auto arg = dyn_cast_or_null<BlockArgument>(buf))
-      if (arg.getOwner() == &entry)
-        w[arg.getArgNumber()] = true;
-  });
-  return w;
-}
-
 /// The buffer a (chain of) view(s) starts from.
 Value rootOf(Value v) {
   while (auto view = v.getDefiningOp<ViewOp>())
@@ -202,7 +185,7 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
           retype(kernel, idx);
           retyped[kernel.getSymNameAttr()] = idx;
         }
-      writes[kernel.getSymNameAttr()] = writtenArgs(kernel);
+      writes[kernel.getSymNameAttr()] = kernel.getWrittenArguments();
     }
     if (retyped.empty())
       return;

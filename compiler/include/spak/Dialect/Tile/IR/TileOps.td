@@ -71,6 +71,8 @@ def Tile_KernelOp : Tile_Op<"kernel", [
     unsigned getGridRank() { return getGrid().size(); }
     /// Creates the entry block with one argument per function input.
     ::mlir::Block *addEntryBlock();
+    /// Per argument: whether the body stores into it (store / atomic_add).
+    ::llvm::SmallVector<bool> getWrittenArguments();
   }];
 }
 
