@@ -222,27 +222,22 @@ protected:
     std::string elt = *cxxScalarType(type.getElementType());
     if (type.getMemorySpace() == MemorySpace::smem) {
       int64_t off = tileTop_;
-      if (type.getElementType().isBF16()) {
-        // A bf16 tile loaded from a bf16 buffer (spak-bf16-operands) outside a cp.async ring: its bits, rows padded
-        // by 16 bytes when only fragment mma's read it.
-        int64_t cols = type.getShape()[1], pitch = paddedPitch(declaring_) > 0 ? cols + kSmemRowPadBf16 : cols;
+      bool loadedBf16 = type.getElementType().isBF16();
+      if (loadedBf16 || bf16Operand(declaring_)) {
+        // bf16 bits: a tile loaded from a bf16 buffer (spak-bf16-operands) outside a cp.async ring, rows padded by 16
+        // bytes when only fragment mma's read it; or an f32 tile read only by bf16 tensor-core mma's, kept as bf16
+        // (rounded once, on the way in), rows padded by 16 bytes.
+        int64_t cols = type.getShape()[1];
+        int64_t pitch = !loadedBf16 || paddedPitch(declaring_) > 0 ? cols + kSmemRowPadBf16 : cols;
         pitch_[name] = {cols, pitch};
         bf16_.insert(name);
         tileTop_ = align16(tileTop_ + type.getShape()[0] * pitch * 2);
+        std::string what = loadedBf16 ? cat(" bf16 tile in shared memory, rows ", pitch, " apart")
+                                      : cat(" ", elt, " tile in shared memory as bf16 (mma operand only; ", mmaBitsNote_,
+                                            "; ", mmaScheduleNote_, "), rows ", pitch,
+                                            " apart (padded: successive rows start ", (pitch / 2) % 32, " banks apart)");
         w_.line(cat("uint16_t* ", name, " = reinterpret_cast<uint16_t*>(spak_smem + ", off, ");  // ",
-                    shapeText(type.getShape()), " bf16 tile in shared memory, rows ", pitch, " apart"));
-        return;
-      }
-      if (bf16Operand(declaring_)) {
-        // Read only by bf16 tensor-core mma's: kept as bf16 (rounded once, on the way in), rows padded by 16 bytes.
-        int64_t cols = type.getShape()[1], pitch = cols + kSmemRowPadBf16;
-        pitch_[name] = {cols, pitch};
-        bf16_.insert(name);
-        tileTop_ = align16(tileTop_ + type.getShape()[0] * pitch * 2);
-        w_.line(cat("uint16_t* ", name, " = reinterpret_cast<uint16_t*>(spak_smem + ", off, ");  // ",
-                    shapeText(type.getShape()), " ", elt, " tile in shared memory as bf16 (mma operand only; ",
-                    mmaBitsNote_, "; ", mmaScheduleNote_, "), rows ", pitch, " apart (padded: successive rows start ",
-                    (pitch / 2) % 32, " banks apart)"));
+                    shapeText(type.getShape()), what));
         return;
       }
       if (int64_t pitch = paddedPitch(declaring_); pitch > 0) {

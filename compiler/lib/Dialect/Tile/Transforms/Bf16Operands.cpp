@@ -53,17 +53,16 @@ namespace {
 
 constexpr llvm::StringLiteral kCastKernel = "cast_bf16";
 
-bool lawIs(ConfigAttr cfg, llvm::StringRef name, int64_t atLeast, bool exact) {
+/// An integer law of the kernel's config, `fallback` when it has none.
+int64_t lawInt(KernelOp kernel, llvm::StringRef name, int64_t fallback) {
+  ConfigAttr cfg = kernel.getConfigAttr();
   LawAttr law = cfg ? cfg.getLaw(name) : LawAttr();
-  if (!law || !law.isInteger())
-    return false;
-  return exact ? law.getInt() == atLeast : law.getInt() >= atLeast;
+  return law && law.isInteger() ? law.getInt() : fallback;
 }
 
 /// Whether `kernel`'s laws ask for bf16 operand copies.
 bool wantsBf16Operands(KernelOp kernel) {
-  ConfigAttr cfg = kernel.getConfigAttr();
-  return lawIs(cfg, "mma_bits", 16, /*exact=*/true) && lawIs(cfg, "mma_schedule", 5, /*exact=*/false);
+  return lawInt(kernel, "mma_bits", 0) == 16 && lawInt(kernel, "mma_schedule", 0) >= 5;
 }
 
 /// The kernel argument a load reads, if it reads one directly.
@@ -84,52 +83,46 @@ bool tensorCoreShape(TileType t, int64_t warps) {
   return false;
 }
 
+/// Whether `use` is operand a or b of an mma that takes the tensor-core path with an f32 accumulator (k a multiple of
+/// 16, the result split into 16 x 8 blocks over `warps`) and whose result is at least `minM x minN`.
+bool tensorCoreOperand(OpOperand &use, int64_t warps, int64_t minM, int64_t minN) {
+  auto m = dyn_cast<MmaOp>(use.getOwner());
+  if (!m || use.get() == m.getAcc() || !m.getAcc().getType().getElementType().isF32())
+    return false;
+  TileType a = m.getA().getType(), r = m.getResult().getType();
+  int64_t k = m.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
+  return k % 16 == 0 && tensorCoreShape(r, warps) && r.getShape()[0] >= minM && r.getShape()[1] >= minN;
+}
+
 /// Step 1 for one kernel: the argument numbers to retype (empty: none).
 llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
-  ConfigAttr cfg = kernel.getConfigAttr();
-  auto lawInt = [&](llvm::StringRef name, int64_t fallback) {
-    LawAttr l = cfg ? cfg.getLaw(name) : LawAttr();
-    return l && l.isInteger() ? l.getInt() : fallback;
-  };
-  int64_t warps = lawInt("warps", 4);
+  int64_t warps = lawInt(kernel, "warps", 4);
   // A matmul whose output tile the bounds shrank below the laws' tile_m x tile_n (MicroGPT: 16 x 16 tiles) is too
   // small for a copy to pay: the cast launches cost more than the bytes they save (measured: MicroGPT 0.10 -> 0.12
   // ms/step on the H100 with a copy per operand, docs/benchmarks.md).
-  int64_t minM = lawInt("tile_m", 0), minN = lawInt("tile_n", 0);
+  int64_t minM = lawInt(kernel, "tile_m", 0), minN = lawInt(kernel, "tile_n", 0);
+  auto ringLoadOfMmaOperands = [&](Operation *user, Value arg) {
+    auto l = dyn_cast<LoadOp>(user);
+    LawAttr lat = l ? l.getLatencyAttr() : LawAttr();
+    if (!l || l.getBuffer() != arg || !lat || lat.getName() != "stages" || !l->getParentOfType<scf::ForOp>() ||
+        l.getTileType().getRank() != 2 || l.getTileType().getMemorySpace() != MemorySpace::smem ||
+        l.getResult().use_empty())
+      return false;
+    return llvm::all_of(l.getResult().getUses(),
+                        [&](OpOperand &use) { return tensorCoreOperand(use, warps, minM, minN); });
+  };
   llvm::SetVector<unsigned> cand;
   Block &entry = kernel.getBody().front();
   for (BlockArgument arg : entry.getArguments()) {
     auto bt = dyn_cast<BufferType>(arg.getType());
     if (!bt || !bt.getElementType().isF32() || bt.getRank() < 2)
       continue;
-    bool ok = true, any = false;
-    for (Operation *user : arg.getUsers()) {
+    bool any = false, ok = llvm::all_of(arg.getUsers(), [&](Operation *user) {
       if (isa<DimOp>(user))
-        continue;
-      auto l = dyn_cast<LoadOp>(user);
-      LawAttr lat = l ? l.getLatencyAttr() : LawAttr();
-      TileType t = l ? l.getTileType() : TileType();
-      if (!l || l.getBuffer() != arg || !lat || lat.getName() != "stages" || !l->getParentOfType<scf::ForOp>() ||
-          t.getRank() != 2 || t.getMemorySpace() != MemorySpace::smem || l.getResult().use_empty()) {
-        ok = false;
-        break;
-      }
-      for (OpOperand &use : l.getResult().getUses()) {
-        auto m = dyn_cast<MmaOp>(use.getOwner());
-        if (!m || use.get() == m.getAcc() || !m.getAcc().getType().getElementType().isF32() ||
-            !tensorCoreShape(m.getResult().getType(), warps) || m.getResult().getType().getShape()[0] < minM ||
-            m.getResult().getType().getShape()[1] < minN) {
-          ok = false;
-          break;
-        }
-        TileType a = m.getA().getType();
-        if ((m.getTransposeA() ? a.getShape()[0] : a.getShape()[1]) % 16 != 0)
-          ok = false;
-      }
+        return true;
       any = true;
-      if (!ok)
-        break;
-    }
+      return ringLoadOfMmaOperands(user, arg);
+    });
     if (ok && any)
       cand.insert(arg.getArgNumber());
   }
@@ -190,10 +183,10 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
     if (retyped.empty())
       return;
 
-    KernelOp cast = castKernel(module);
+    int64_t block = elementsPerProgram(module);
+    KernelOp cast = castKernel(module, block);
     if (!cast)
       return signalPassFailure();
-    int64_t block = elementsPerProgram(module);
     Type bf16 = BFloat16Type::get(ctx);
 
     for (auto fn : module.getOps<func::FuncOp>()) {
@@ -252,12 +245,11 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
   }
 
   /// `@cast_bf16(src: buffer<1x?xf32>, dst: buffer<1x?xbf16>)`: dst = bf16(src), flat.
-  KernelOp castKernel(ModuleOp module) {
+  KernelOp castKernel(ModuleOp module, int64_t block) {
     MLIRContext *ctx = module.getContext();
     if (auto existing = SymbolTable::lookupNearestSymbolFrom<KernelOp>(module, StringAttr::get(ctx, kCastKernel)))
       return existing;
     using spak::rules::KernelKind;
-    int64_t block = elementsPerProgram(module);
     Type f32 = Float32Type::get(ctx), bf16 = BFloat16Type::get(ctx);
     int64_t dyn = ShapedType::kDynamic;
     auto srcT = BufferType::get({1, dyn}, f32), dstT = BufferType::get({1, dyn}, bf16);
