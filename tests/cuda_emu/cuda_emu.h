@@ -547,6 +547,43 @@ inline void ldmatrix(uint32_t* r, const uint16_t* row, int n, bool trans) {
   }
 }
 
+// wgmma (mma_schedule = 6). The descriptor's start address is an offset into the CTA's shared memory.
+inline uint32_t smem_offset(const void* p) {
+  const unsigned char* b = smem();
+  const unsigned char* q = static_cast<const unsigned char*>(p);
+  if (q < b || q - b >= (1 << 18)) fatal("wgmma_desc: the operand tile is not in this CTA's shared memory");
+  if ((q - b) & 15) fatal("wgmma_desc: the operand tile is not 16-byte aligned");
+  return uint32_t(q - b);
+}
+
+// wgmma.mma_async.sync.aligned.m64nNk16.f32.bf16.bf16 with both operands in shared memory, no swizzle: this thread's
+// N / 2 accumulators (warp w of the warpgroup: rows 16 w + lane / 4 (+ 8), columns 8 j + 2 (lane % 4) (+ 1), the
+// m16n8 fragment order d[4 j + r]) += A B over 16 k, A and B decoded from the descriptors (start, LBO = bytes to the
+// next 8 k, SBO = bytes to the next 8 m / n; 8 x 8 core matrices of 128 contiguous bytes, K-major: a row of 8 k in
+// 16 bytes; MN-major (ta / tb): a row of 8 m / n in 16 bytes). Each thread reads shared memory itself: no exchange
+// (the real instruction also reads the operands from shared memory, asynchronously until wgmma.wait_group).
+inline void wgmma_m64k16(float* d, int n, uint64_t a, uint64_t b, int ta, int tb) {
+  Worker& wk = worker();
+  if (wk.nt % 128) fatal("wgmma in a CTA that is not whole warpgroups");
+  auto field = [](uint64_t desc, int shift) { return uint32_t((desc >> shift) & 0x3FFFu) << 4; };
+  const unsigned char* base = smem();
+  auto at = [&](uint64_t desc, bool mnMajor, int mn, int k) {
+    const unsigned char* p = base + field(desc, 0) + (mn / 8) * field(desc, 32) + (k / 8) * field(desc, 16) +
+                             (mnMajor ? (mn % 8) * 2 + (k % 8) * 16 : (mn % 8) * 16 + (k % 8) * 2);
+    if (p + 2 > wk.smem_store.data() + wk.smem_store.size()) fatal("wgmma: an operand element lies past the CTA's shared memory");
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return bf16_to_float(v);
+  };
+  const int t = wk.cur & 127, warp = t >> 5, lane = t & 31;
+  for (int i = 0; i < n / 2; ++i) {
+    const int row = warp * 16 + (lane >> 2) + ((i >> 1) & 1) * 8, col = (i >> 2) * 8 + 2 * (lane & 3) + (i & 1);
+    float acc = d[i];
+    for (int k = 0; k < 16; ++k) acc += at(a, ta != 0, row, k) * at(b, tb != 0, col, k);
+    d[i] = acc;
+  }
+}
+
 }  // namespace spak_emu
 
 // ---- device intrinsics ---------------------------------------------------------------------------------------------

@@ -206,6 +206,7 @@ public:
   }
 
   std::string declaration() const { return decl_ + ";"; }
+  const std::set<int64_t> &wgmmaShapes() const { return wgmmaNs_; }
 
 protected:
   // ---- storage -------------------------------------------------------------
@@ -441,6 +442,11 @@ protected:
       // f32: rows 8 floats apart when every read is an 8-byte pair (a half-warp on 32 distinct banks), else 4; bf16:
       // 16 bytes of padding (rows 4 words apart modulo 32 banks: a fragment read's 8 rows x 4 lanes are distinct).
       r.pitch = r.cols + (r.bf16 ? kSmemRowPadBf16 : adjacentPairs(l.getResult()) ? 8 : 4);
+      // Schedule 6: the tensor cores read the slots themselves (wgmma descriptors): 8 x 8 core matrices of 128
+      // contiguous bytes, no padding (bench/gpu/wgmma_probe.cu).
+      r.wgmma = r.bf16 && r.rows % 8 == 0 && wgmmaRing(l);
+      if (r.wgmma)
+        r.pitch = r.cols;
       r.ring = fresh("ring");
       r.first = l == piped.front();
       ringMinDepth_ = std::min(ringMinDepth_, r.depth);
@@ -452,7 +458,9 @@ protected:
                   shapeText(t.getShape()), r.bf16 ? " bf16" : " f32",
                   " k-tiles in shared memory: a ring filled by cp.async (",
                   lat.getName(), " = ", lawValueText(lat), "  <- ", lawProvenanceText(lat), "; ", mmaScheduleNote_,
-                  "), rows ", r.pitch, " apart"));
+                  r.wgmma ? cat("), in wgmma core matrices: element (r, c) at ((c / 8) * ", r.rows / 8,
+                                " + r / 8) * 64 + (r % 8) * 8 + c % 8")
+                          : cat("), rows ", r.pitch, " apart")));
       rings_[l] = r;
     }
     std::string lb = expr(op.getLowerBound()), step = expr(op.getStep()), ub = expr(op.getUpperBound());
@@ -484,6 +492,8 @@ protected:
                   ";  // this k-step's index: ring slot ", ringStep_, " % depth"));
       w_.line(cat("spak_gen::cp_async_wait<", ringMinDepth_ - 2, ">();  // this thread's copies of this k-step have "
                   "landed (", ringMinDepth_ - 2, " later k-steps may stay in flight)"));
+      if (llvm::any_of(ringOrder_, [&](LoadOp o) { return rings_[o].wgmma; }))
+        w_.line("spak_gen::fence_proxy_async();  // this thread's ring writes, visible to the wgmma's (async proxy)");
       w_.line("__syncthreads();  // every thread's copies are visible, and the slots refilled below were last read in "
               "the previous k-step");
       for (LoadOp o : ringOrder_) {
@@ -502,11 +512,14 @@ protected:
       w_.line("spak_gen::cp_async_commit();");
     }
     std::string n = bindNew(l.getResult(), "ld");
-    pitch_[n] = {r.cols, r.pitch};
+    if (r.wgmma)
+      wgmmaRows_[n] = r.rows;
+    else
+      pitch_[n] = {r.cols, r.pitch};
     (r.bf16 ? bf16_ : ringTiles_).insert(n);
     w_.line(cat("const ", r.bf16 ? "uint16_t" : "float", "* ", n, " = ", r.ring, " + (", ringStep_, " % ", r.depth,
                 ") * ", r.rows * r.pitch, ";  // this k-step's ", shapeText(t.getShape()), r.bf16 ? " bf16" : " f32",
-                " k-tile, rows ", r.pitch, " apart"));
+                r.wgmma ? " k-tile in wgmma core matrices" : cat(" k-tile, rows ", r.pitch, " apart")));
     return success();
   }
 
@@ -548,10 +561,18 @@ protected:
     if (chunks % nt_) {
       w_.line(cat("if (c >= ", chunks, ") break;"));
     }
-    w_.line(cat("const int i0 = c / ", perRow, ", i1 = (c % ", perRow, ") * ", ce, ";"));
+    std::string at = cat("i0 * ", r.pitch, " + i1");
+    if (r.wgmma) {
+      // 8 consecutive threads copy the same 16-byte column chunk of 8 consecutive rows: one 128-byte core matrix,
+      // no bank conflicts (each row's 4 chunks of a warp still read 64 contiguous bytes of global memory).
+      w_.line(cat("const int i0 = (c / ", 8 * perRow, ") * 8 + (c & 7), i1 = ((c >> 3) % ", perRow, ") * 8;"));
+      at = cat("((i1 >> 3) * ", r.rows / 8, " + (i0 >> 3)) * 64 + (i0 & 7) * 8");
+    } else {
+      w_.line(cat("const int i0 = c / ", perRow, ", i1 = (c % ", perRow, ") * ", ce, ";"));
+    }
     w_.line(cat("const int n = ", count, ";  // valid leading elements of this chunk"));
-    w_.line(cat(r.bf16 ? "spak_gen::cp_async_bf16x8(" : "spak_gen::cp_async_f32x4(", dst, " + i0 * ", r.pitch,
-                " + i1, n > 0 ? &", addressText(buffer, l.getOffsets(), 2), " : ", buf, ", n, vec);"));
+    w_.line(cat(r.bf16 ? "spak_gen::cp_async_bf16x8(" : "spak_gen::cp_async_f32x4(", dst, " + ", at, ", n > 0 ? &",
+                addressText(buffer, l.getOffsets(), 2), " : ", buf, ", n, vec);"));
     w_.dedent();
     w_.line("}");
     w_.dedent();
@@ -715,11 +736,12 @@ private:
                              "32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 accumulation)", mmaBits_,
                              mmaBitsNote_)))
       return failure();
-    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5},
+    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5, 6},
                          "1 (staged operands), 2 (padded shared rows, row-owning warps, bf16 shared operands), 3 "
                          "(2 + k-loops prefetching the next k-tile into registers), 4 (2 + k-loops through cp.async "
-                         "rings of shared k-tiles, as deep as their load law) or 5 (4 with the matmul operands read "
-                         "from bf16 copies: spak-bf16-operands)",
+                         "rings of shared k-tiles, as deep as their load law), 5 (4 with the matmul operands read "
+                         "from bf16 copies: spak-bf16-operands) or 6 (5 with the matmul k-loops on wgmma: warpgroup mma's "
+                         "reading the bf16 rings through shared-memory descriptors, sm_90a)",
                          mmaSchedule_, mmaScheduleNote_);
   }
 
@@ -753,6 +775,16 @@ private:
       if (best)
         frags_[{m, n}] = *best;
     });
+    // Schedule 6: an mma that runs as wgmma takes the warpgroup accumulator layout, which is the m16n8 fragment layout
+    // with the warps stacked along the rows (WM = warps, WN = 1, one 16-row block each): warp w of warpgroup g holds
+    // rows 64 g + 16 w + {lane / 4, lane / 4 + 8} of every 8-column block.
+    kernel_.walk([&](MmaOp op) {
+      if (!wgmmaMma(op))
+        return;
+      TileType t = op.getResult().getType();
+      int64_t m = t.getShape()[0], n = t.getShape()[1];
+      frags_[{m, n}] = Frag{m, n, warps_, 1, 1, n / 8, cat("frag_", m, "x", n)};
+    });
     // Row layout: where a kernel reduces a fragment tile along its rows (softmax) or feeds one to an mma as the
     // register operand A (P * V), every warp takes whole rows (WN = 1): the row reductions then stay inside the 4
     // lanes of a quad and A's fragments come straight from the accumulator registers (no shared memory).
@@ -779,6 +811,36 @@ private:
       rows_[m] = RowLayout{m, warps_, m / warps_ / 16, cat("row_", m)};
     }
     return success();
+  }
+
+  /// mma_schedule = 6: an mma that runs as wgmma.mma_async.m64nNk16 (sm_90a): bf16 operands loaded by two ringable
+  /// loads of one k-loop (cp.async rings, depth law `stages`), an f32 result of 16 x `warps` rows (one warpgroup per
+  /// 64 rows) and n a multiple of 8 up to 256, k a multiple of 16.
+  bool wgmmaMma(MmaOp op) const {
+    if (mmaSchedule_ < 6 || mmaBits_ != 16 || warps_ % 4)
+      return false;
+    TileType a = op.getA().getType(), b = op.getB().getType(), dst = op.getResult().getType();
+    if (!a.getElementType().isBF16() || !b.getElementType().isBF16() || !dst.getElementType().isF32() ||
+        dst.getRank() != 2 || dst.getMemorySpace() == MemorySpace::smem)
+      return false;
+    int64_t k = op.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
+    int64_t m = dst.getShape()[0], n = dst.getShape()[1];
+    if (k % 16 || m != 16 * warps_ || n % 8 || n > 256)
+      return false;
+    auto la = op.getA().getDefiningOp<LoadOp>(), lb = op.getB().getDefiningOp<LoadOp>();
+    return la && lb && la->getParentOp() == lb->getParentOp() && isa<scf::ForOp>(la->getParentOp()) &&
+           ringable(la) && ringable(lb);
+  }
+  /// A ring load read only by wgmma's: its slots take the wgmma core-matrix layout instead of padded rows.
+  bool wgmmaRing(LoadOp l) const {
+    if (l.getResult().use_empty())
+      return false;
+    for (OpOperand &use : l.getResult().getUses()) {
+      auto m = dyn_cast<MmaOp>(use.getOwner());
+      if (!m || use.get() == m.getAcc() || !wgmmaMma(m))
+        return false;
+    }
+    return true;
   }
 
   /// A row reduction of a fragment tile into a row-layout tile: quad shuffles, no shared memory.
@@ -827,8 +889,9 @@ private:
     std::string res = defineTile(op.getResult());
     w_.line(cat("// ", res, " = ", ta ? "a^T" : "a", " * ", tb ? "b^T" : "b", " + acc  (", shapeText(dst.getShape()),
                 ", k = ", k, "), fragment layout: warps ", f.wm, " x ", f.wn, ", each ", m / f.wm, " x ", n / f.wn,
-                (tensorCores ? " on tensor cores (bf16 mma.sync.m16n8k16, fp32 accumulation)"
-                             : " on CUDA cores (fp32, register-blocked, k in order)"),
+                (!tensorCores ? " on CUDA cores (fp32, register-blocked, k in order)"
+                 : wgmmaMma(op) ? " on tensor cores (bf16 wgmma.mma_async, fp32 accumulation)"
+                                : " on tensor cores (bf16 mma.sync.m16n8k16, fp32 accumulation)"),
                 "; ", mmaBitsNote_, "; ", mmaScheduleNote_));
     if (bf16In && !tensorCores)
       return op.emitOpError("bf16 operands need the tensor-core path (mma_bits = 16, k a multiple of 16)");
@@ -852,6 +915,38 @@ private:
     openElementLoop(dst, false);
     w_.line(cat(elemOf(res, dst), " = ", elem(op.getAcc()), ";"));
     closeElementLoop();
+    auto wa = wgmmaRows_.find(pa), wb = wgmmaRows_.find(pb);
+    if ((wa == wgmmaRows_.end()) != (wb == wgmmaRows_.end()))
+      return op.emitOpError("cuda emitter: one operand of this mma is in the wgmma layout and the other is not");
+    if (wa != wgmmaRows_.end()) {
+      if (stagedA || stagedB || !tensorCores || f.wn != 1 || f.mi != 1 || f.wm != warps_)
+        return op.emitOpError("cuda emitter: a wgmma operand pair needs the warpgroup accumulator layout");
+      // Schedule 6 (bench/gpu/wgmma_probe.cu checks these conventions on the GPU): K-major operands (a [m, k], b^T
+      // [n, k]) step 8 k by LBO = rows * 16 bytes and 8 rows by SBO = 128; MN-major ones (a^T [k, m], b [k, n]) step
+      // 8 k by LBO = 128 and 8 m / n by SBO = rows * 16. Warpgroup wg takes a's rows 64 wg .. 64 wg + 63.
+      int64_t ra = wa->second, rb = wb->second;
+      std::string offA = ta ? cat("wg * ", 64 * ra, " + 8 * k0") : cat("wg * 512 + k0 * ", ra);
+      int64_t lboA = ta ? 128 : ra * 16, sboA = ta ? ra * 16 : 128;
+      std::string offB = tb ? cat("k0 * ", rb) : std::string("8 * k0");
+      int64_t lboB = tb ? rb * 16 : 128, sboB = tb ? 128 : rb * 16;
+      wgmmaNs_.insert(n);
+      w_.line(cat("// wgmma.mma_async.m64n", n, "k16 (sm_90a): warpgroup wg = warp / 4 computes rows 64 wg .. 64 wg + 63; "
+                  "the tensor cores read a (", ta ? "M-major" : "K-major", ") and b (", tb ? "K-major" : "N-major",
+                  ") from the ring slots through shared-memory descriptors; ", mmaScheduleNote_));
+      w_.line("const int wg = warp >> 2;");
+      w_.line("spak_gen::wgmma_fence();  // the accumulator registers were written above");
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int k0 = 0; k0 < ", k, "; k0 += 16)"));
+      w_.line(cat("  spak_gen::wgmma_m64n", n, "k16<", ta ? 1 : 0, ", ", tb ? 0 : 1, ">(", res,
+                  ", spak_gen::wgmma_desc(", pa, " + ", offA, ", ", lboA, ", ", sboA, "), spak_gen::wgmma_desc(", pb,
+                  " + ", offB, ", ", lboB, ", ", sboB, "));"));
+      w_.line("spak_gen::wgmma_commit();");
+      w_.line("spak_gen::wgmma_wait<0>();  // done: the ring slots may be refilled and the accumulators read");
+      w_.line(cat("spak_gen::wgmma_fence_operands<", n / 2, ">(", res, ");"));
+      w_.dedent();
+      w_.line("}");
+      return success();
+    }
     auto aAt = [&](const std::string &row, const std::string &kk) {
       return ta ? cat(pa, "[(", kk, ") * ", pitchA, " + ", row, "]") : cat(pa, "[(", row, ") * ", pitchA, " + ", kk, "]");
     };
@@ -1294,6 +1389,7 @@ private:
     int64_t depth = 0, rows = 0, cols = 0, pitch = 0;
     bool bf16 = false;                             // bf16 k-tiles (spak-bf16-operands), else f32
     bool first = false;                            // the body's first ring load: waits, refills every ring
+    bool wgmma = false;                            // read only by wgmma's: 8 x 8 core matrices, no padding
   };
   llvm::DenseMap<Operation *, Ring> rings_;
   SmallVector<LoadOp> ringOrder_;                  // the ring loads of the loop being emitted, in body order
@@ -1301,6 +1397,8 @@ private:
   std::string ringStep_;                           // its k-step counter
   int64_t ringMinDepth_ = 0;
   llvm::StringSet<> ringTiles_;                    // ring slot pointers (f32, rows 8-byte aligned)
+  llvm::StringMap<int64_t> wgmmaRows_;             // ring slot pointers in the wgmma core-matrix layout -> rows
+  std::set<int64_t> wgmmaNs_;                      // the n of every wgmma.m64nNk16 this kernel issues
   int64_t mmaBits_ = 32;
   std::string mmaBitsNote_;
   int64_t mmaSchedule_ = 1;
@@ -1376,6 +1474,54 @@ __device__ __forceinline__ void ldmatrix(uint32_t* r, const uint16_t* row) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
   else
     asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
+#endif
+}
+
+// wgmma (mma_schedule = 6, sm_90a; bench/gpu/wgmma_probe.cu checks the conventions on the GPU). A shared operand
+// tile is described by a 64-bit descriptor: its start address, LBO (bytes to the next 8 k) and SBO (bytes to the next
+// 8 rows of m / n), no swizzle: 8 x 8 core matrices of 128 contiguous bytes. Other GPUs trap (set mma_schedule <= 5).
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL) && !defined(SPAK_CUDA_EMULATION)
+#define SPAK_NO_WGMMA 1
+#endif
+__device__ __forceinline__ uint64_t wgmma_desc(const void* tile, uint32_t lbo, uint32_t sbo) {
+#if defined(SPAK_CUDA_EMULATION)
+  const uint32_t a = spak_emu::smem_offset(tile);
+#else
+  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(tile));
+#endif
+  return uint64_t((a & 0x3FFFFu) >> 4) | (uint64_t(lbo >> 4) << 16) | (uint64_t(sbo >> 4) << 32);
+}
+// Shared memory written by this thread (cp.async, plain stores) is read next by the tensor cores: order the two
+// proxies (each writing thread, before the barrier).
+__device__ __forceinline__ void fence_proxy_async() {
+#if !defined(SPAK_CUDA_EMULATION) && !defined(SPAK_NO_WGMMA)
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wgmma_fence() {
+#if !defined(SPAK_CUDA_EMULATION) && !defined(SPAK_NO_WGMMA)
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wgmma_commit() {
+#if !defined(SPAK_CUDA_EMULATION) && !defined(SPAK_NO_WGMMA)
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+#if !defined(SPAK_CUDA_EMULATION) && !defined(SPAK_NO_WGMMA)
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+// After wgmma_wait: the accumulators are read only from here on (the compiler may not move their reads above it).
+template <int N>
+__device__ __forceinline__ void wgmma_fence_operands(float* d) {
+#if !defined(SPAK_CUDA_EMULATION)
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(d[i])::"memory");
+#else
+  (void)d;
 #endif
 }
 
@@ -1457,24 +1603,52 @@ __device__ __forceinline__ T warp_max(T v) {
 )";
 }
 
+/// `wgmma_m64n<n>k16<TA, TB>(d, a, b)`: d (n / 2 fp32 accumulators per thread, the m16n8 fragment layout of the
+/// warpgroup's 64 rows) += a * b over 16 k, bf16 operands from shared memory (descriptors); TA: a is M-major, TB: b
+/// is N-major.
+std::string wgmmaWrapperText(int64_t n) {
+  std::string outs, cons;
+  for (int64_t i = 0; i < n / 2; ++i) {
+    outs += cat(i ? ", " : "", "%", i);
+    cons += cat(i ? ", " : "", i % 8 == 0 ? "\n        " : "", "\"+f\"(d[", i, "])");
+  }
+  int64_t r = n / 2;
+  return cat("template <int TA, int TB>\n__device__ __forceinline__ void wgmma_m64n", n,
+             "k16(float* d, uint64_t a, uint64_t b) {\n#if defined(SPAK_CUDA_EMULATION)\n  spak_emu::wgmma_m64k16(d, ", n,
+             ", a, b, TA, TB);  // tests/cuda_emu/cuda_emu.h\n#elif defined(SPAK_NO_WGMMA)\n  (void)d; (void)a; (void)b;\n"
+             "  asm volatile(\"trap;\");  // wgmma needs sm_90a: set law mma_schedule <= 5 for this GPU\n#else\n"
+             "  asm volatile(\n      \"{\\n.reg .pred p;\\nsetp.ne.b32 p, %", r + 2, ", 0;\\n\"\n"
+             "      \"wgmma.mma_async.sync.aligned.m64n", n, "k16.f32.bf16.bf16 {", outs, "}, %", r, ", %", r + 1,
+             ", p, 1, 1, %", r + 3, ", %", r + 4, ";\\n}\\n\"\n      :", cons,
+             "\n      : \"l\"(a), \"l\"(b), \"r\"(1), \"n\"(TA), \"n\"(TB));\n#endif\n}\n");
+}
+
 } // namespace
 
 FailureOr<EmittedUnit> emitCudaUnit(ModuleOp module, const EmitOptions &) {
   EmittedUnit unit;
   unit.kind = TargetKind::Cuda;
   SourceWriter decls, kernels, host;
+  std::set<int64_t> wgmmaNs;
   for (auto kernel : module.getOps<KernelOp>()) {
     size_t start = kernels.size();
     CudaKernelEmitter ke(kernel, kernels);
     if (failed(ke.emit()))
       return failure();
+    wgmmaNs.insert(ke.wgmmaShapes().begin(), ke.wgmmaShapes().end());
     decls.line(ke.declaration());
     unit.kernelSources.push_back({kernel.getSymName().str(), kernels.str().substr(start)});
   }
   SourceWriter hostDecls;
   if (failed(emitHostFunctions(module, TargetKind::Cuda, hostDecls, host, unit.hostFunctions)))
     return failure();
-  unit.prelude = commonPrelude(TargetKind::Cuda) + cudaPrelude() +
+  std::string wrappers;
+  for (int64_t n : wgmmaNs)
+    wrappers += "\n" + wgmmaWrapperText(n);
+  if (!wrappers.empty())
+    wrappers = "\nnamespace spak_gen {\n\n// The wgmma shapes this unit's kernels issue (mma_schedule = 6).\n" + wrappers +
+               "\n}  // namespace spak_gen\n";
+  unit.prelude = commonPrelude(TargetKind::Cuda) + cudaPrelude() + wrappers +
                  "\nnamespace spak_gen {\n\n// Kernel launchers (asynchronous on `stream`).\n" + decls.take() +
                  "\n// Host step functions.\n" + hostDecls.take() + "\n}  // namespace spak_gen\n";
   unit.kernels = "namespace spak_gen {\n\n" + kernels.take() + "}  // namespace spak_gen\n";
