@@ -463,16 +463,31 @@ protected:
                           : cat("), rows ", r.pitch, " apart")));
       rings_[l] = r;
     }
+    // Schedule 6: when every ring of the loop feeds its one wgmma, which accumulates into the loop-carried tile in
+    // place, that k-step's wgmma's stay in flight through the next k-step's barrier and copies (wgmma_wait<1>). The
+    // slot refilled in k-step s is then the one k-step s - 2 read (complete in every warpgroup once all threads pass
+    // the barrier), so the rings run depth - 2 k-steps ahead instead of depth - 1.
+    ringLag_ = 1;
+    wgmmaPipe_ = MmaOp();
+    if (ringMinDepth_ >= 3 && llvm::all_of(piped, [&](LoadOp l) { return rings_[l].wgmma; })) {
+      SmallVector<MmaOp> mmas;
+      op.getBody()->walk([&](MmaOp m) { mmas.push_back(m); });
+      if (mmas.size() == 1 && inPlaceAccumulator(mmas[0], op)) {
+        wgmmaPipe_ = mmas[0];
+        ringLag_ = 2;
+      }
+    }
     std::string lb = expr(op.getLowerBound()), step = expr(op.getStep()), ub = expr(op.getUpperBound());
-    w_.line(cat("// the first k-tiles of every ring in flight before the loop (ring depth - 1 of each; one cp.async "
-                "group per k-step)"));
-    for (int64_t st = 0; st + 1 < maxDepth; ++st) {
+    w_.line(cat("// the first k-tiles of every ring in flight before the loop (ring depth - ", ringLag_,
+                " of each; one cp.async group per k-step)"));
+    for (int64_t st = 0; st + ringLag_ < maxDepth; ++st) {
       std::string kv = st == 0 ? lb : cat(lb, " + ", st, " * ", step);
       w_.line(cat("if (", kv, " < ", ub, ") {  // k-step ", st));
       w_.indent();
       for (LoadOp l : piped) {
         const Ring &r = rings_[l];
-        if (st + 1 < r.depth && failed(emitAsyncCopy(l, cat(r.ring, " + ", st * r.rows * r.pitch), cat("(", kv, ")"))))
+        if (st + ringLag_ < r.depth &&
+            failed(emitAsyncCopy(l, cat(r.ring, " + ", st * r.rows * r.pitch), cat("(", kv, ")"))))
           return failure();
       }
       w_.dedent();
@@ -490,19 +505,23 @@ protected:
                   step = expr(ringLoop_.getStep()), ub = expr(ringLoop_.getUpperBound());
       w_.line(cat("const int64_t ", ringStep_, " = (", iv, " - ", lb, ") / ", step,
                   ";  // this k-step's index: ring slot ", ringStep_, " % depth"));
-      w_.line(cat("spak_gen::cp_async_wait<", ringMinDepth_ - 2, ">();  // this thread's copies of this k-step have "
-                  "landed (", ringMinDepth_ - 2, " later k-steps may stay in flight)"));
+      int64_t ahead = ringMinDepth_ - ringLag_ - 1;
+      w_.line(cat("spak_gen::cp_async_wait<", ahead, ">();  // this thread's copies of this k-step have landed (",
+                  ahead, " later k-steps may stay in flight)"));
       if (llvm::any_of(ringOrder_, [&](LoadOp o) { return rings_[o].wgmma; }))
         w_.line("spak_gen::fence_proxy_async();  // this thread's ring writes, visible to the wgmma's (async proxy)");
-      w_.line("__syncthreads();  // every thread's copies are visible, and the slots refilled below were last read in "
-              "the previous k-step");
+      w_.line(ringLag_ == 1 ? "__syncthreads();  // every thread's copies are visible, and the slots refilled below "
+                              "were last read in the previous k-step"
+                            : "__syncthreads();  // every thread's copies are visible, and the wgmma's of k-step - 2 "
+                              "(the slots refilled below) are complete in every warpgroup");
       for (LoadOp o : ringOrder_) {
         const Ring &q = rings_[o];
-        std::string kn = cat(iv, " + ", q.depth - 1, " * ", step);
-        w_.line(cat("if (", kn, " < ", ub, ") {  // k-step ", ringStep_, " + ", q.depth - 1, " into ", q.ring,
-                    ", in flight during the mma of the next ", q.depth - 1));
+        int64_t d = q.depth - ringLag_;
+        std::string kn = cat(iv, " + ", d, " * ", step);
+        w_.line(cat("if (", kn, " < ", ub, ") {  // k-step ", ringStep_, " + ", d, " into ", q.ring,
+                    ", in flight during the mma of the next ", d));
         w_.indent();
-        if (failed(emitAsyncCopy(o, cat(q.ring, " + ((", ringStep_, " + ", q.depth - 1, ") % ", q.depth, ") * ",
+        if (failed(emitAsyncCopy(o, cat(q.ring, " + ((", ringStep_, " + ", d, ") % ", q.depth, ") * ",
                                         q.rows * q.pitch),
                                  cat("(", kn, ")"))))
           return failure();
@@ -525,7 +544,26 @@ protected:
 
   void asyncEpilogue() override {
     w_.line("spak_gen::cp_async_wait<0>();  // no copy outlives the loop");
+    if (wgmmaPipe_) {
+      std::string acc = names_.lookup(wgmmaPipe_.getResult());
+      w_.line("spak_gen::wgmma_wait<0>();  // the last k-step's wgmma's");
+      w_.line(cat("spak_gen::wgmma_fence_operands<", slots(wgmmaPipe_.getResult().getType()), ">(", acc,
+                  ");  // the accumulators are read from here on"));
+    }
+    wgmmaPipe_ = MmaOp();
+    ringLag_ = 1;
     ringLoop_ = nullptr;
+  }
+
+  /// An mma whose accumulator is an iter arg of `loop` read by nothing else and whose result is only yielded back in
+  /// its place: the emitter accumulates into the loop-carried tile itself (no copies in and out).
+  static bool inPlaceAccumulator(MmaOp op, scf::ForOp loop) {
+    auto ba = dyn_cast<BlockArgument>(op.getAcc());
+    if (!ba || ba.getOwner() != loop.getBody() || ba.getArgNumber() == 0 || !ba.hasOneUse() ||
+        !op.getResult().hasOneUse() || op->getParentOp() != loop.getOperation())
+      return false;
+    OpOperand &use = *op.getResult().getUses().begin();
+    return isa<scf::YieldOp>(use.getOwner()) && use.getOperandNumber() == ba.getArgNumber() - 1;
   }
 
   /// The cp.async copies of `l`'s k-tile for induction value `kv` into the ring slot at `dst`: 16-byte chunks of 4
@@ -886,7 +924,8 @@ private:
     bool tensorCores = mmaBits_ == 16 && k % 16 == 0 &&
                        ((a.getElementType().isF32() && b.getElementType().isF32()) || bf16In) &&
                        dst.getElementType().isF32();
-    std::string res = defineTile(op.getResult());
+    bool inPlace = op == wgmmaPipe_;  // accumulates into the loop-carried tile itself
+    std::string res = inPlace ? (names_[op.getResult()] = expr(op.getAcc())) : defineTile(op.getResult());
     w_.line(cat("// ", res, " = ", ta ? "a^T" : "a", " * ", tb ? "b^T" : "b", " + acc  (", shapeText(dst.getShape()),
                 ", k = ", k, "), fragment layout: warps ", f.wm, " x ", f.wn, ", each ", m / f.wm, " x ", n / f.wn,
                 (!tensorCores ? " on CUDA cores (fp32, register-blocked, k in order)"
@@ -912,9 +951,11 @@ private:
       w_.line("__syncthreads();");
     int64_t pitchA = pitchOf(pa, ta ? m : k), pitchB = pitchOf(pb, tb ? k : n);
     // The accumulator: same shape, so the same layout; copied slot by slot.
-    openElementLoop(dst, false);
-    w_.line(cat(elemOf(res, dst), " = ", elem(op.getAcc()), ";"));
-    closeElementLoop();
+    if (!inPlace) {
+      openElementLoop(dst, false);
+      w_.line(cat(elemOf(res, dst), " = ", elem(op.getAcc()), ";"));
+      closeElementLoop();
+    }
     auto wa = wgmmaRows_.find(pa), wb = wgmmaRows_.find(pb);
     if ((wa == wgmmaRows_.end()) != (wb == wgmmaRows_.end()))
       return op.emitOpError("cuda emitter: one operand of this mma is in the wgmma layout and the other is not");
@@ -934,15 +975,21 @@ private:
                   "the tensor cores read a (", ta ? "M-major" : "K-major", ") and b (", tb ? "K-major" : "N-major",
                   ") from the ring slots through shared-memory descriptors; ", mmaScheduleNote_));
       w_.line("const int wg = warp >> 2;");
-      w_.line("spak_gen::wgmma_fence();  // the accumulator registers were written above");
+      w_.line(inPlace ? "spak_gen::wgmma_fence();"
+                      : "spak_gen::wgmma_fence();  // the accumulator registers were written above");
       w_.line("#pragma unroll");
       w_.line(cat("for (int k0 = 0; k0 < ", k, "; k0 += 16)"));
       w_.line(cat("  spak_gen::wgmma_m64n", n, "k16<", ta ? 1 : 0, ", ", tb ? 0 : 1, ">(", res,
                   ", spak_gen::wgmma_desc(", pa, " + ", offA, ", ", lboA, ", ", sboA, "), spak_gen::wgmma_desc(", pb,
                   " + ", offB, ", ", lboB, ", ", sboB, "));"));
       w_.line("spak_gen::wgmma_commit();");
-      w_.line("spak_gen::wgmma_wait<0>();  // done: the ring slots may be refilled and the accumulators read");
-      w_.line(cat("spak_gen::wgmma_fence_operands<", n / 2, ">(", res, ");"));
+      if (inPlace) {
+        w_.line("spak_gen::wgmma_wait<1>();  // the previous k-step's wgmma's are done; this k-step's stay in flight "
+                "(the accumulators are touched by nothing else until the wait after the loop)");
+      } else {
+        w_.line("spak_gen::wgmma_wait<0>();  // done: the ring slots may be refilled and the accumulators read");
+        w_.line(cat("spak_gen::wgmma_fence_operands<", n / 2, ">(", res, ");"));
+      }
       w_.dedent();
       w_.line("}");
       return success();
@@ -1399,6 +1446,8 @@ private:
   llvm::StringSet<> ringTiles_;                    // ring slot pointers (f32, rows 8-byte aligned)
   llvm::StringMap<int64_t> wgmmaRows_;             // ring slot pointers in the wgmma core-matrix layout -> rows
   std::set<int64_t> wgmmaNs_;                      // the n of every wgmma.m64nNk16 this kernel issues
+  MmaOp wgmmaPipe_;                                // the ring loop's wgmma kept in flight across k-steps, if any
+  int64_t ringLag_ = 1;                            // k-steps between a slot's last read and its refill
   int64_t mmaBits_ = 32;
   std::string mmaBitsNote_;
   int64_t mmaSchedule_ = 1;

@@ -519,6 +519,8 @@ LogicalResult KernelEmitterBase::emitFor(scf::ForOp op) {
     if (auto ba = dyn_cast<BlockArgument>(v))
       if (ba.getOwner() == op.getBody() && ba.getArgNumber() - 1 == i)
         continue; // yields itself
+    if (isa<TileType>(v.getType()) && names_.count(v) && names_.lookup(v) == carried[i])
+      continue; // computed in place in the loop-carried variable (the cuda emitter's wgmma accumulators)
     if (auto tt = dyn_cast<TileType>(v.getType())) {
       if (temps.count(v)) {
         beforeTileWrite(tt);
