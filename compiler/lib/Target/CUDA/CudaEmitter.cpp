@@ -445,21 +445,22 @@ protected:
       // Schedule 6: the tensor cores read the slots themselves (wgmma descriptors): 8 x 8 core matrices of 128
       // contiguous bytes, no padding (bench/gpu/wgmma_probe.cu).
       r.wgmma = r.bf16 && r.rows % 8 == 0 && wgmmaRing(l);
-      if (r.wgmma)
-        r.pitch = r.cols;
+      if (r.wgmma)  // `pitch` is then the elements between two 8-column blocks: rows * 8 + 16 (see wgmmaPitch)
+        r.pitch = wgmmaPitch(r.rows);
       r.ring = fresh("ring");
       r.first = l == piped.front();
       ringMinDepth_ = std::min(ringMinDepth_, r.depth);
       maxDepth = std::max(maxDepth, r.depth);
       int64_t off = tileTop_;
-      tileTop_ = align16(tileTop_ + r.depth * r.rows * r.pitch * (r.bf16 ? 2 : 4));
+      r.slot = r.wgmma ? (r.cols / 8) * r.pitch : r.rows * r.pitch;
+      tileTop_ = align16(tileTop_ + r.depth * r.slot * (r.bf16 ? 2 : 4));
       const char *elt = r.bf16 ? "uint16_t" : "float";
       w_.line(cat(elt, "* ", r.ring, " = reinterpret_cast<", elt, "*>(spak_smem + ", off, ");  // ", r.depth, " x ",
                   shapeText(t.getShape()), r.bf16 ? " bf16" : " f32",
                   " k-tiles in shared memory: a ring filled by cp.async (",
                   lat.getName(), " = ", lawValueText(lat), "  <- ", lawProvenanceText(lat), "; ", mmaScheduleNote_,
-                  r.wgmma ? cat("), in wgmma core matrices: element (r, c) at ((c / 8) * ", r.rows / 8,
-                                " + r / 8) * 64 + (r % 8) * 8 + c % 8")
+                  r.wgmma ? cat("), in wgmma core matrices: element (r, c) at (c / 8) * ", r.pitch,
+                                " + (r / 8) * 64 + (r % 8) * 8 + c % 8")
                           : cat("), rows ", r.pitch, " apart")));
       rings_[l] = r;
     }
@@ -487,7 +488,7 @@ protected:
       for (LoadOp l : piped) {
         const Ring &r = rings_[l];
         if (st + ringLag_ < r.depth &&
-            failed(emitAsyncCopy(l, cat(r.ring, " + ", st * r.rows * r.pitch), cat("(", kv, ")"))))
+            failed(emitAsyncCopy(l, cat(r.ring, " + ", st * r.slot), cat("(", kv, ")"))))
           return failure();
       }
       w_.dedent();
@@ -522,7 +523,7 @@ protected:
                     ", in flight during the mma of the next ", d));
         w_.indent();
         if (failed(emitAsyncCopy(o, cat(q.ring, " + ((", ringStep_, " + ", d, ") % ", q.depth, ") * ",
-                                        q.rows * q.pitch),
+                                        q.slot),
                                  cat("(", kn, ")"))))
           return failure();
         w_.dedent();
@@ -537,7 +538,7 @@ protected:
       pitch_[n] = {r.cols, r.pitch};
     (r.bf16 ? bf16_ : ringTiles_).insert(n);
     w_.line(cat("const ", r.bf16 ? "uint16_t" : "float", "* ", n, " = ", r.ring, " + (", ringStep_, " % ", r.depth,
-                ") * ", r.rows * r.pitch, ";  // this k-step's ", shapeText(t.getShape()), r.bf16 ? " bf16" : " f32",
+                ") * ", r.slot, ";  // this k-step's ", shapeText(t.getShape()), r.bf16 ? " bf16" : " f32",
                 r.wgmma ? " k-tile in wgmma core matrices" : cat(" k-tile, rows ", r.pitch, " apart")));
     return success();
   }
@@ -600,14 +601,9 @@ protected:
       w_.line(cat("if (c >= ", chunks, ") break;"));
     }
     std::string at = cat("i0 * ", r.pitch, " + i1");
-    if (r.wgmma) {
-      // 8 consecutive threads copy the same 16-byte column chunk of 8 consecutive rows: one 128-byte core matrix,
-      // no bank conflicts (each row's 4 chunks of a warp still read 64 contiguous bytes of global memory).
-      w_.line(cat("const int i0 = (c / ", 8 * perRow, ") * 8 + (c & 7), i1 = ((c >> 3) % ", perRow, ") * 8;"));
-      at = cat("((i1 >> 3) * ", r.rows / 8, " + (i0 >> 3)) * 64 + (i0 & 7) * 8");
-    } else {
-      w_.line(cat("const int i0 = c / ", perRow, ", i1 = (c % ", perRow, ") * ", ce, ";"));
-    }
+    w_.line(cat("const int i0 = c / ", perRow, ", i1 = (c % ", perRow, ") * ", ce, ";"));
+    if (r.wgmma)  // core matrix (i0 / 8, i1 / 8), row i0 % 8
+      at = cat("(i1 >> 3) * ", r.pitch, " + (i0 >> 3) * 64 + (i0 & 7) * 8");
     w_.line(cat("const int n = ", count, ";  // valid leading elements of this chunk"));
     w_.line(cat(r.bf16 ? "spak_gen::cp_async_bf16x8(" : "spak_gen::cp_async_f32x4(", dst, " + ", at, ", n > 0 ? &",
                 addressText(buffer, l.getOffsets(), 2), " : ", buf, ", n, vec);"));
@@ -656,6 +652,45 @@ protected:
   int64_t pitchOf(const std::string &ptr, int64_t natural) const {
     auto it = pitch_.find(ptr);
     return it == pitch_.end() ? natural : it->second.second;
+  }
+
+  /// A store of a fragment-layout f32 tile into an f32 buffer: slots s and s + 1 (s even) are adjacent columns of
+  /// one row, written with one 8-byte store when both are in bounds and the address is 8-byte aligned (the 4-byte
+  /// stores of a warp fill half of every 32-byte sector they touch: twice the L2 write requests).
+  bool emitPairedStore(StoreOp op) override {
+    Value value = op.getValue(), mask = op.getMask();
+    auto t = cast<TileType>(value.getType());
+    auto bt = cast<BufferType>(op.getBuffer().getType());
+    const Frag *f = fragOf(t);
+    if (!f || !t.getElementType().isF32() || !bt.getElementType().isF32() || bt.getRank() < 2)
+      return false;
+    // Only plain slot reads (`name[s]`) can be re-indexed to s + 1.
+    auto base = [](const std::string &x) -> std::optional<std::string> {
+      if (x.size() <= 3 || x.compare(x.size() - 3, 3, "[s]") != 0 ||
+          x.substr(0, x.size() - 3).find_first_not_of(
+              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != std::string::npos)
+        return std::nullopt;
+      return x.substr(0, x.size() - 3);
+    };
+    std::optional<std::string> v = base(elem(value)), m = mask ? base(elem(mask)) : std::optional<std::string>("");
+    if (!v || !m)
+      return false;
+    std::string m0 = mask ? cat(*m, "[s]") : "true", m1 = mask ? cat(*m, "[s + 1]") : "true";
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int s = 0; s < ", slots(t), "; s += 2) {  // slots s, s + 1: columns i1, i1 + 1 of row i0"));
+    w_.indent();
+    w_.line(cat("const int i0 = ", f->base, "_r + ((s >> 2) / ", f->ni, ") * 16 + ((s >> 1) & 1) * 8, i1 = ", f->base,
+                "_c + ((s >> 2) % ", f->ni, ") * 8;"));
+    w_.line(cat("float* p = &", addressText(op.getBuffer(), op.getOffsets(), 2), ";"));
+    w_.line(cat("if (", mask ? cat(m0, " && ", m1, " && ") : "", "spak_gen::aligned8(p)) {"));
+    w_.line(cat("  spak_gen::st_f32x2(p, ", *v, "[s], ", *v, "[s + 1]);"));
+    w_.line("} else {");
+    w_.line(cat("  if (", m0, ") p[0] = ", *v, "[s];"));
+    w_.line(cat("  if (", m1, ") p[1] = ", *v, "[s + 1];"));
+    w_.line("}");
+    w_.dedent();
+    w_.line("}");
+    return true;
   }
 
   void beforeTileWrite(TileType t) override {
@@ -869,6 +904,10 @@ private:
     return la && lb && la->getParentOp() == lb->getParentOp() && isa<scf::ForOp>(la->getParentOp()) &&
            ringable(la) && ringable(lb);
   }
+  /// Elements between two 8-column blocks of an R-row wgmma ring slot: R / 8 core matrices of 64 plus 16 of padding.
+  /// The padding (32 bytes) puts the 4 chunks a quarter-warp copies into one row (threads in row-major order, the
+  /// order the L2 serves best) on distinct banks: chunk j of row r lands at 32 j + 16 r modulo 128 bytes.
+  static int64_t wgmmaPitch(int64_t rows) { return rows * 8 + 16; }
   /// A ring load read only by wgmma's: its slots take the wgmma core-matrix layout instead of padded rows.
   bool wgmmaRing(LoadOp l) const {
     if (l.getResult().use_empty())
@@ -963,13 +1002,14 @@ private:
       if (stagedA || stagedB || !tensorCores || f.wn != 1 || f.mi != 1 || f.wm != warps_)
         return op.emitOpError("cuda emitter: a wgmma operand pair needs the warpgroup accumulator layout");
       // Schedule 6 (bench/gpu/wgmma_probe.cu checks these conventions on the GPU): K-major operands (a [m, k], b^T
-      // [n, k]) step 8 k by LBO = rows * 16 bytes and 8 rows by SBO = 128; MN-major ones (a^T [k, m], b [k, n]) step
-      // 8 k by LBO = 128 and 8 m / n by SBO = rows * 16. Warpgroup wg takes a's rows 64 wg .. 64 wg + 63.
-      int64_t ra = wa->second, rb = wb->second;
-      std::string offA = ta ? cat("wg * ", 64 * ra, " + 8 * k0") : cat("wg * 512 + k0 * ", ra);
-      int64_t lboA = ta ? 128 : ra * 16, sboA = ta ? ra * 16 : 128;
-      std::string offB = tb ? cat("k0 * ", rb) : std::string("8 * k0");
-      int64_t lboB = tb ? rb * 16 : 128, sboB = tb ? 128 : rb * 16;
+      // [n, k]) step 8 k by LBO = the bytes between 8-column blocks and 8 rows by SBO = 128; MN-major ones (a^T
+      // [k, m], b [k, n]) step 8 k by LBO = 128 and 8 m / n by SBO = the block stride. Warpgroup wg takes a's rows
+      // 64 wg .. 64 wg + 63.
+      int64_t pa8 = wgmmaPitch(wa->second), pb8 = wgmmaPitch(wb->second);  // elements between 8-column blocks
+      std::string offA = ta ? cat("wg * ", 8 * pa8, " + 8 * k0") : cat("wg * 512 + k0 * ", pa8 / 8);
+      int64_t lboA = ta ? 128 : pa8 * 2, sboA = ta ? pa8 * 2 : 128;
+      std::string offB = tb ? cat("k0 * ", pb8 / 8) : std::string("8 * k0");
+      int64_t lboB = tb ? pb8 * 2 : 128, sboB = tb ? 128 : pb8 * 2;
       wgmmaNs_.insert(n);
       w_.line(cat("// wgmma.mma_async.m64n", n, "k16 (sm_90a): warpgroup wg = warp / 4 computes rows 64 wg .. 64 wg + 63; "
                   "the tensor cores read a (", ta ? "M-major" : "K-major", ") and b (", tb ? "K-major" : "N-major",
@@ -1434,6 +1474,7 @@ private:
   struct Ring {
     std::string ring;                              // the ring's base pointer
     int64_t depth = 0, rows = 0, cols = 0, pitch = 0;
+    int64_t slot = 0;                              // elements per k-tile (rows * pitch, or the wgmma blocks)
     bool bf16 = false;                             // bf16 k-tiles (spak-bf16-operands), else f32
     bool first = false;                            // the body's first ring load: waits, refills every ring
     bool wgmma = false;                            // read only by wgmma's: 8 x 8 core matrices, no padding
@@ -1586,9 +1627,20 @@ __device__ __forceinline__ uint32_t ld_pack_bf16(const float* p) {
 
 // Asynchronous global -> shared copies (cp.async, sm_80+; mma_schedule = 4). A chunk is 4 floats of which the first
 // `n` (0..4) are read from `src` and the rest zero-filled: one 16-byte copy when `vec` (both addresses 16-byte
-// aligned), else 4-byte copies. Without cp.async (older GPUs, the CPU emulator) the copy is synchronous, which the
+// aligned), else 4-byte copies. The 16-byte copies go through L1 (.ca): on the H100 the L1 then asks L2 for whole
+// lines, where .cg sends about one request per thread (bench/gpu/cp_async_probe.cu: 3.28 vs 2.46 TB/s). Without cp.async (older GPUs, the CPU emulator) the copy is synchronous, which the
 // wait/barrier protocol around it makes equivalent.
 __device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+__device__ __forceinline__ bool aligned8(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 7u) == 0; }
+// Two adjacent floats (8-byte aligned) in one store: the epilogues of fragment tiles.
+__device__ __forceinline__ void st_f32x2(float* p, float a, float b) {
+#if defined(SPAK_CUDA_EMULATION)
+  p[0] = a;
+  p[1] = b;
+#else
+  *reinterpret_cast<float2*>(p) = make_float2(a, b);
+#endif
+}
 template <int N>
 __device__ __forceinline__ int valid_n(bool row_ok, int64_t remaining) {
   return !row_ok || remaining <= 0 ? 0 : remaining >= N ? N : int(remaining);
@@ -1600,7 +1652,7 @@ __device__ __forceinline__ void cp_async_f32x4(float* dst, const float* src, int
 #else
   const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
   if (vec) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n * 4) : "memory");
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n * 4) : "memory");
   } else {
     for (int j = 0; j < 4; ++j)
       asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d + 4u * j), "l"(j < n ? src + j : src),
@@ -1618,7 +1670,7 @@ __device__ __forceinline__ void cp_async_bf16x8(uint16_t* dst, const uint16_t* s
 #else
   if (vec) {
     const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n * 2) : "memory");
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n * 2) : "memory");
   } else {
     for (int j = 0; j < 8; ++j) dst[j] = j < n ? src[j] : uint16_t(0);
   }

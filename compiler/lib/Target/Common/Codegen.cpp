@@ -711,6 +711,8 @@ LogicalResult KernelEmitterBase::emitElementwise(Operation *op, bool &handled) {
     return simple(true, [&] { return addr; });
   }
   if (isa<StoreOp, AtomicAddOp>(op)) {
+    if (auto st = dyn_cast<StoreOp>(op); st && emitPairedStore(st))
+      return success();
     Value value = op->getOperand(0), buffer = op->getOperand(1);
     ValueRange offsets = isa<StoreOp>(op) ? cast<StoreOp>(op).getOffsets() : cast<AtomicAddOp>(op).getOffsets();
     Value mask = isa<StoreOp>(op) ? cast<StoreOp>(op).getMask() : cast<AtomicAddOp>(op).getMask();

@@ -204,6 +204,9 @@ protected:
   llvm::DenseSet<mlir::Operation *> asyncLoads_;
   virtual int64_t registerSlots(tile::TileType type) { return 0; }
   virtual std::string slotOf(const std::string &regs) { return regs + "[s]"; }
+  /// A store the target writes its own way (CUDA: fragment tiles, two adjacent columns per 8-byte store); false
+  /// when the generic element loop should.
+  virtual bool emitPairedStore(tile::StoreOp) { return false; }
   virtual void beforeTileWrite(tile::TileType) {}
   virtual void afterTileWrite(tile::TileType) {}
   /// program_id(axis) as an expression.
