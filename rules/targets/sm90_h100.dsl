@@ -19,9 +19,21 @@ target sm_90 "NVIDIA H100 80GB HBM3" {
   law min_ctas = 264         // split-K below this many output tiles of a matmul (2 CTAs per SM)
   law split_k_chunk = 2048   // k per CTA of a split-K matmul's first stage (weight gradients: k = B*T rows)
   law mma_bits = 16          // mma operands: 16 = bf16 tensor cores, fp32 accumulate (32 = exact fp32 CUDA cores)
-  law mma_schedule = 5       // 2: + padded shared rows, row-owning softmax warps, bf16 shared operands; 4: 2 + cp.async rings; 5: 4 + bf16 operand copies, ldmatrix
+  law mma_schedule = 6       // 2: + padded shared rows, row-owning softmax warps, bf16 shared operands; 4: 2 + cp.async rings; 5: 4 + bf16 operand copies, ldmatrix; 6: 5 + matmul k-loops on wgmma
   law attention.tile_m = 128 // attention kernels: 128 query rows per CTA ...
-  law attention.warps = 8    // ... over 8 warps (16 rows each); matmuls keep tile_m = 64 and warps = 4
+  law attention.warps = 8    // ... over 8 warps (16 rows each)
+  law matmul.tile_m = 128    // matmul kernels: 128 x 128 tiles ...
+  law matmul.warps = 8       // ... over 2 warpgroups (wgmma m64n128 each)
+  fact measured_20261123_wgmma {
+    laws: "mma_schedule=6 matmul.tile_m=128 matmul.warps=8"
+    metric: "ms/step"
+    value: 15.80
+    baseline: 17.94
+    note: "shakespeare_char.dsl, bf16, CUDA graphs, median of steps 11..40, 2 rounds, one device call, both with 16-byte cp.async through L1 and paired epilogue stores: schedule 5 (64 x 128, 4 warps) 17.94, schedule 6 with 128 x 128 over 8 warps 15.80, + matmul.tile_n=256 16.58; gpt2_124m.dsl schedule 5 149.0, schedule 6 128 x 256 over 8 warps 123.2; tiny.dsl cuda (schedule 6) vs the cpp target 8.25e-5 over 10 steps; losses at step 40 equal to schedule 5's"
+    date: "2026-11-23"
+    device: "NVIDIA H100 80GB HBM3"
+    evidence: "STEPS=40 PROFILE=sc-s6w8 bash bench/gpu/ab_prebuilt.sh run (docs/benchmarks.md 'session 6', call 3)"
+  }
   fact measured_20261123_bf16_operands {
     laws: "mma_schedule=5 stages=4"
     metric: "ms/step"

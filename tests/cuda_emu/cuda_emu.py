@@ -30,7 +30,8 @@ SRC = os.path.dirname(os.path.dirname(HERE))
 
 S2 = {"mma_schedule": 2, "attention.tile_m": 64, "attention.warps": 4, "stages": 3}
 S4 = {"mma_schedule": 4, "stages": 3}
-S6 = {"mma_schedule": 6}
+M64 = {"matmul.tile_m": 64, "matmul.warps": 4}
+S5 = {"mma_schedule": 5, **M64}
 CONFIGS = {
     "tiny_bf16": dict(dsl="examples/nanogpt/tiny.dsl", laws={}, B=4, T=48),
     "tiny_fp32": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_bits": 32}, B=4, T=48),
@@ -74,15 +75,16 @@ CONFIGS = {
     "small_bf16_splitk_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={**S4, "split_k_chunk": 64},
                                  B=2, T=120, kc=64),
     "odd_bf16_s4": dict(dsl="tests/nanogpt/odd_widths.dsl", laws=S4, B=3, T=20),
-    # schedule 6: the matmul k-loops on wgmma (warpgroup mma's reading the bf16 rings through shared-memory
-    # descriptors; emulated per thread from the descriptors), at 64 rows / 4 warps and 128 rows / 8 warps
-    "tiny_bf16_s6": dict(dsl="examples/nanogpt/tiny.dsl", laws=S6, B=4, T=48),
-    "small_bf16_s6": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws=S6, B=2, T=128),
-    "small_bf16_s6w8": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={**S6, "matmul.tile_m": 128, "matmul.warps": 8},
-                            B=2, T=128),
-    "small_bf16_splitk_s6": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={**S6, "split_k_chunk": 64},
+    # schedule 5 with 64 x 128 matmul tiles over 4 warps: the H100 rules before 2026-11-23's schedule 6 (the plain
+    # configs now run it: the matmul k-loops on wgmma, 128 x 128 tiles over 2 warpgroups; emulated per thread from
+    # the shared-memory descriptors)
+    "tiny_bf16_s5": dict(dsl="examples/nanogpt/tiny.dsl", laws=S5, B=4, T=48),
+    "small_bf16_s5": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws=S5, B=2, T=128),
+    "small_bf16_splitk_s5": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={**S5, "split_k_chunk": 64},
                                  B=2, T=120, kc=64),
-    "odd_bf16_s6": dict(dsl="tests/nanogpt/odd_widths.dsl", laws=S6, B=3, T=20),
+    "odd_bf16_s5": dict(dsl="tests/nanogpt/odd_widths.dsl", laws=S5, B=3, T=20),
+    # schedule 6 with one warpgroup per CTA (64-row matmul tiles over 4 warps)
+    "small_bf16_s6m64": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws=M64, B=2, T=128),
 }
 TOL_FP32 = 1e-5
 TOL_BF16 = 2e-2
