@@ -443,7 +443,7 @@ protected:
       // 16 bytes of padding (rows 4 words apart modulo 32 banks: a fragment read's 8 rows x 4 lanes are distinct).
       r.pitch = r.cols + (r.bf16 ? kSmemRowPadBf16 : adjacentPairs(l.getResult()) ? 8 : 4);
       // Schedule 6: the tensor cores read the slots themselves (wgmma descriptors): 8 x 8 core matrices of 128
-      // contiguous bytes, no padding (bench/gpu/wgmma_probe.cu).
+      // contiguous bytes, 8-column blocks padded by 32 bytes (wgmmaPitch; bench/gpu/wgmma_probe.cu).
       r.wgmma = r.bf16 && r.rows % 8 == 0 && wgmmaRing(l);
       if (r.wgmma)  // `pitch` is then the elements between two 8-column blocks: rows * 8 + 16 (see wgmmaPitch)
         r.pitch = wgmmaPitch(r.rows);
