@@ -280,8 +280,7 @@ protected:
       w_.indent();
       fragEPos_ = static_cast<int64_t>(w_.size());
       fragEText_ = cat("const int e = ", fragElementText(*f, "s"), ";  // fragment layout");
-      fragIdx_ = {cat(f->base, "_r + ((s >> 2) / ", f->ni, ") * 16 + ((s >> 1) & 1) * 8"),
-                  cat(f->base, "_c + ((s >> 2) % ", f->ni, ") * 8 + (s & 1)")};
+      fragIdx_ = {fragRowText(*f), fragColText(*f) + " + (s & 1)"};
       guarded_ = false;
       indexShape_.assign(type.getShape().begin(), type.getShape().end());
       indexPos_ = needIndices ? static_cast<int64_t>(w_.size()) : -1;
@@ -533,7 +532,7 @@ protected:
     }
     std::string n = bindNew(l.getResult(), "ld");
     if (r.wgmma)
-      wgmmaRows_[n] = r.rows;
+      wgmmaPitch_[n] = r.pitch;
     else
       pitch_[n] = {r.cols, r.pitch};
     (r.bf16 ? bf16_ : ringTiles_).insert(n);
@@ -679,8 +678,7 @@ protected:
     w_.line("#pragma unroll");
     w_.line(cat("for (int s = 0; s < ", slots(t), "; s += 2) {  // slots s, s + 1: columns i1, i1 + 1 of row i0"));
     w_.indent();
-    w_.line(cat("const int i0 = ", f->base, "_r + ((s >> 2) / ", f->ni, ") * 16 + ((s >> 1) & 1) * 8, i1 = ", f->base,
-                "_c + ((s >> 2) % ", f->ni, ") * 8;"));
+    w_.line(cat("const int i0 = ", fragRowText(*f), ", i1 = ", fragColText(*f), ";"));
     w_.line(cat("float* p = &", addressText(op.getBuffer(), op.getOffsets(), 2), ";"));
     w_.line(cat("if (", mask ? cat(m0, " && ", m1, " && ") : "", "spak_gen::aligned8(p)) {"));
     w_.line(cat("  spak_gen::st_f32x2(p, ", *v, "[s], ", *v, "[s + 1]);"));
@@ -779,6 +777,12 @@ private:
     auto it = frags_.find({t.getShape()[0], t.getShape()[1]});
     return it == frags_.end() ? nullptr : &it->second;
   }
+
+  /// The row of slot s of a fragment-layout tile, and the column of its even slot (slot s | 1 is the next column).
+  static std::string fragRowText(const Frag &f) {
+    return cat(f.base, "_r + ((s >> 2) / ", f.ni, ") * 16 + ((s >> 1) & 1) * 8");
+  }
+  static std::string fragColText(const Frag &f) { return cat(f.base, "_c + ((s >> 2) % ", f.ni, ") * 8"); }
 
   /// Element index of slot `s` (an expression) of a fragment-layout tile.
   static std::string fragElementText(const Frag &f, llvm::StringRef s) {
@@ -995,17 +999,17 @@ private:
       w_.line(cat(elemOf(res, dst), " = ", elem(op.getAcc()), ";"));
       closeElementLoop();
     }
-    auto wa = wgmmaRows_.find(pa), wb = wgmmaRows_.find(pb);
-    if ((wa == wgmmaRows_.end()) != (wb == wgmmaRows_.end()))
+    auto wa = wgmmaPitch_.find(pa), wb = wgmmaPitch_.find(pb);
+    if ((wa == wgmmaPitch_.end()) != (wb == wgmmaPitch_.end()))
       return op.emitOpError("cuda emitter: one operand of this mma is in the wgmma layout and the other is not");
-    if (wa != wgmmaRows_.end()) {
+    if (wa != wgmmaPitch_.end()) {
       if (stagedA || stagedB || !tensorCores || f.wn != 1 || f.mi != 1 || f.wm != warps_)
         return op.emitOpError("cuda emitter: a wgmma operand pair needs the warpgroup accumulator layout");
       // Schedule 6 (bench/gpu/wgmma_probe.cu checks these conventions on the GPU): K-major operands (a [m, k], b^T
       // [n, k]) step 8 k by LBO = the bytes between 8-column blocks and 8 rows by SBO = 128; MN-major ones (a^T
       // [k, m], b [k, n]) step 8 k by LBO = 128 and 8 m / n by SBO = the block stride. Warpgroup wg takes a's rows
       // 64 wg .. 64 wg + 63.
-      int64_t pa8 = wgmmaPitch(wa->second), pb8 = wgmmaPitch(wb->second);  // elements between 8-column blocks
+      int64_t pa8 = wa->second, pb8 = wb->second;  // elements between 8-column blocks
       std::string offA = ta ? cat("wg * ", 8 * pa8, " + 8 * k0") : cat("wg * 512 + k0 * ", pa8 / 8);
       int64_t lboA = ta ? 128 : pa8 * 2, sboA = ta ? pa8 * 2 : 128;
       std::string offB = tb ? cat("k0 * ", pb8 / 8) : std::string("8 * k0");
@@ -1485,7 +1489,8 @@ private:
   std::string ringStep_;                           // its k-step counter
   int64_t ringMinDepth_ = 0;
   llvm::StringSet<> ringTiles_;                    // ring slot pointers (f32, rows 8-byte aligned)
-  llvm::StringMap<int64_t> wgmmaRows_;             // ring slot pointers in the wgmma core-matrix layout -> rows
+  llvm::StringMap<int64_t> wgmmaPitch_;            // ring slot pointers in the wgmma core-matrix layout -> the
+                                                   // elements between their 8-column blocks
   std::set<int64_t> wgmmaNs_;                      // the n of every wgmma.m64nNk16 this kernel issues
   MmaOp wgmmaPipe_;                                // the ring loop's wgmma kept in flight across k-steps, if any
   int64_t ringLag_ = 1;                            // k-steps between a slot's last read and its refill
