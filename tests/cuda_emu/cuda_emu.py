@@ -88,6 +88,7 @@ CONFIGS = {
 }
 TOL_FP32 = 1e-5
 TOL_BF16 = 2e-2
+TOL_BF16_COPY = 8e-3  # an f32 result seen through its bf16 copy: 2^-9 relative rounding, 2^-8 of max |ref| at worst
 
 
 def ceildiv(a, b):
@@ -278,6 +279,123 @@ def rules_with_laws(laws, d):
     return new_rules
 
 
+def add_case(cases, used_cu, used_cpp, name, cu_name, twins, k, cfg, cu_protos, cpp_protos, cu_of, cpp_of,
+             cu_files):
+    """One case: IR kernel `name` run by the CUDA launcher `cu_name` (itself or a spak-bf16-producers variant whose
+    `twins` are (J, I, keep): argument J is the bf16 copy of output I) and by the cpp launcher `name`. Returns why the
+    kernel is skipped, or None."""
+    p = plan(name, k, cfg)
+    if isinstance(p, str):
+        return p
+    dyn, syms, ints, franges = p
+    try:
+        grid = eval_grid(k["grid"], syms)
+    except KeyError as e:
+        return str(e)
+    cu_p, cpp_p = cu_protos[cu_name][2:], cpp_protos[name][1:]
+    # A variant's appended parameters (the bf16 copies and their dims) are the case's own buffers.
+    nargs = len(k["args"])
+    extra = [c for c in cu_p if int(re.search(r"arg(\d+)", c).group(1)) >= nargs] if twins else []
+    cu_p = cu_p[:len(cu_p) - len(extra)]
+    if twins and sorted(j for j, _, _ in twins) != list(range(nargs, nargs + len(twins))):
+        return "variant %s: unexpected copy arguments %s" % (cu_name, twins)
+    # spak-bf16-operands (mma_schedule = 5): the CUDA kernel reads a bf16 copy of an f32 buffer the cpp kernel
+    # reads; the case hands it one (emu_test::bf16_copy, rounded to nearest even like the cast kernel)
+    bf16_args = set()
+    if len(cu_p) == len(cpp_p):
+        for cp_, pp_ in zip(cu_p, cpp_p):
+            if cp_ != pp_ and cp_.startswith("const uint16_t* arg") and pp_ == cp_.replace("uint16_t", "float"):
+                bf16_args.add(int(cp_.rsplit("arg", 1)[1]))
+    # An f32 output the variant leaves unwritten is a `const float*` parameter there.
+    unwritten = {"float* arg%d" % i for _, i, keep in twins if not keep}
+    cu_p = [c[6:] if c.startswith("const ") and c[6:] in unwritten else c for c in cu_p]
+    if [c.replace("uint16_t", "float") if c.startswith("const uint16_t* arg") else c for c in cu_p] != cpp_p:
+        return "SIGNATURE MISMATCH cuda (%s) vs cpp (%s)" % (cu_p, cpp_p)
+    args = k["args"]
+    call, cu_call, bad = [], [], None
+    for prm in cu_p:
+        typ, pname = prm.rsplit(" ", 1)
+        m = re.fullmatch(r"arg(\d+)", pname)
+        md = re.fullmatch(r"arg(\d+)_d(\d+)", pname)
+        if m and int(m.group(1)) in bf16_args:
+            call.append("(%s)p[%s]" % (typ.replace("uint16_t", "float"), m.group(1)))
+            cu_call.append("h%s.data()" % m.group(1))
+            continue
+        if m:
+            call.append("(%s)p[%s]" % (typ, m.group(1)))
+        elif md:
+            i, dim = int(md.group(1)), int(md.group(2))
+            if args[i].shape[dim] is not None:
+                bad = "dim param %s of a static dim" % pname
+            call.append("int64_t(%d)" % dyn[i])
+        else:
+            bad = "unexpected parameter %r" % prm
+        cu_call.append(call[-1])
+    src_of = {j: i for j, i, _ in twins}
+    for prm in extra:
+        typ, pname = prm.rsplit(" ", 1)
+        m = re.fullmatch(r"arg(\d+)", pname)
+        md = re.fullmatch(r"arg(\d+)_d(\d+)", pname)
+        if m and typ in ("uint16_t*", "const uint16_t*"):
+            cu_call.append("b%s.data()" % m.group(1))
+        elif md and int(md.group(1)) in src_of:
+            cu_call.append("int64_t(%d)" % dyn[src_of[int(md.group(1))]])
+        else:
+            bad = "unexpected variant parameter %r" % prm
+    if bad:
+        return bad
+    bufs = []
+    for i, a in enumerate(args):
+        shape = [dyn[i] if s is None else s for s in a.shape]
+        n = math.prod(shape)
+        dt = {"f32": "F32", "i32": "I32", "i64": "I64"}.get(a.dtype)
+        if dt is None:
+            bad = "element type %s" % a.dtype
+            break
+        sig = "x".join("?" if s is None else str(s) for s in a.shape) + "x" + a.dtype
+        if dt == "F32":
+            lo, hi = franges[i]
+            bufs.append('{"arg%d %s", emu_test::Dtype::F32, %d, %r, %r, {}}' % (i, sig, n, lo, hi))
+        elif isinstance(ints[i], list):
+            bufs.append('{"arg%d %s", emu_test::Dtype::%s, %d, 0, 0, {%s}}' % (
+                i, sig, dt, n, ", ".join(str(v) for v in ints[i])))
+        else:
+            bufs.append('{"arg%d %s", emu_test::Dtype::%s, %d, %d, %d, {}}' % (i, sig, dt, n, ints[i][0], ints[i][1]))
+    if bad:
+        return bad
+    body = cu_files[cu_of[cu_name]].split("void launch_" + cu_name + "(")[0].rsplit("// kernel " + cu_name + "\n", 1)[-1]
+    mma = "mma_bf16_16816(" in body or re.search(r"\bwgmma_m64n\d+k16<", body) is not None
+    tol = TOL_BF16 if mma else TOL_FP32
+    # A variant that leaves an f32 output unwritten is compared through its bf16 copy (rounding: 2^-9 relative).
+    if any(not keep for _, _, keep in twins):
+        tol = max(tol, TOL_BF16_COPY)
+    info = "grid %s (%s), dims %s" % ("x".join(map(str, grid)), ", ".join(k["grid"]),
+                                      ", ".join("x".join("?" if s is None else str(s) for s in a.shape) +
+                                                ("[?=%d]" % dyn[i] if None in a.shape else "")
+                                                for i, a in enumerate(args)))
+    g = "{%d, %d, %d}" % tuple(grid)
+    copies = "".join(" const auto h%d = emu_test::bf16_copy(p[%d], %d);" % (
+        i, i, math.prod(dyn[i] if s_ is None else s_ for s_ in args[i].shape)) for i in sorted(bf16_args))
+    # spak-bf16-producers: each copy starts as bf16 of the output's initial values; afterwards emu_test::check_twin
+    # requires it to equal bf16 of the f32 output (kept) or widens it into the f32 output (unwritten)
+    numel = lambda i: math.prod(dyn[i] if s_ is None else s_ for s_ in args[i].shape)
+    copies += "".join(" auto b%d = emu_test::bf16_copy(p[%d], %d);" % (j, i, numel(i)) for j, i, _ in twins)
+    checks = "".join(" emu_test::check_twin(p[%d], b%d, %s);" % (i, j, "true" if keep else "false")
+                     for j, i, keep in twins)
+    cases.append(
+        "  {\n    emu_test::Case c;\n    c.kernel = \"%s\";\n    c.info = \"%s\";\n    c.mma = %s;\n"
+        "    c.tol = %r;\n    c.bufs = {%s};\n"
+        "    c.run_cuda = [](void* const* p) {%s spak_cu::launch_%s(spak_cu::Grid%s, nullptr%s);%s };\n"
+        "    c.run_cpp = [](void* const* p) { spak_gen::launch_%s(spak_gen::Grid%s%s); };\n"
+        "    cs.push_back(std::move(c));\n  }\n" % (
+            cu_name, info.replace('"', "'"), "true" if mma else "false", tol, ", ".join(bufs), copies, cu_name, g,
+            "".join(", " + c for c in cu_call), checks, name, g, "".join(", " + c for c in call)))
+    used_cu.add(cu_of[cu_name])
+    used_cpp.add(cpp_of[name])
+
+    return None
+
+
 def generate(cfg_name, cfg, spakc, work):
     d = os.path.join(work, cfg_name)
     shutil.rmtree(d, ignore_errors=True)
@@ -309,95 +427,30 @@ def generate(cfg_name, cfg, spakc, work):
             cpp_protos[m.group(1)[7:]] = params(m.group(2))
             cpp_of[m.group(1)[7:]] = f
 
+    # spak-bf16-producers: a CUDA variant <family>_bf16_<n>[_<i>] of kernel <family>_<n> also stores bf16 copies of
+    # some outputs into appended arguments ("arg J = bf16(arg I)[, arg I unwritten]" in its math comment).
+    variants = {}
+    for cu_name, f in cu_of.items():
+        m = re.fullmatch(r"(\w+)_bf16_(\d+)(?:_\d+)?", cu_name)
+        if not m:
+            continue
+        head = cu_files[f].split("// kernel " + cu_name + "\n", 1)[-1].split("\n", 1)[0]
+        twins = [(int(j), int(i), not unw) for j, i, unw in
+                 re.findall(r"arg (\d+) = bf16\(arg (\d+)\)(, arg \d+ unwritten)?", head)]
+        if twins:
+            variants.setdefault("%s_%s" % (m.group(1), m.group(2)), []).append((cu_name, twins))
+
     cases, skipped, used_cu, used_cpp = [], [], set(), set()
     for name, k in kernels.items():
-        if name not in cu_protos or name not in cpp_protos:
+        launchers = ([(name, [])] if name in cu_protos else []) + variants.get(name, [])
+        if not launchers or name not in cpp_protos:
             skipped.append((name, "no launcher in one of the targets"))
             continue
-        p = plan(name, k, cfg)
-        if isinstance(p, str):
-            skipped.append((name, p))
-            continue
-        dyn, syms, ints, franges = p
-        try:
-            grid = eval_grid(k["grid"], syms)
-        except KeyError as e:
-            skipped.append((name, str(e)))
-            continue
-        cu_p, cpp_p = cu_protos[name][2:], cpp_protos[name][1:]
-        # spak-bf16-operands (mma_schedule = 5): the CUDA kernel reads a bf16 copy of an f32 buffer the cpp kernel
-        # reads; the case hands it one (emu_test::bf16_copy, rounded to nearest even like the cast kernel)
-        bf16_args = set()
-        if len(cu_p) == len(cpp_p):
-            for cp_, pp_ in zip(cu_p, cpp_p):
-                if cp_ != pp_ and cp_.startswith("const uint16_t* arg") and pp_ == cp_.replace("uint16_t", "float"):
-                    bf16_args.add(int(cp_.rsplit("arg", 1)[1]))
-        if [c.replace("uint16_t", "float") if c.startswith("const uint16_t* arg") else c for c in cu_p] != cpp_p:
-            skipped.append((name, "SIGNATURE MISMATCH cuda (%s) vs cpp (%s)" % (cu_p, cpp_p)))
-            continue
-        args = k["args"]
-        call, cu_call, bad = [], [], None
-        for prm in cu_p:
-            typ, pname = prm.rsplit(" ", 1)
-            m = re.fullmatch(r"arg(\d+)", pname)
-            md = re.fullmatch(r"arg(\d+)_d(\d+)", pname)
-            if m and int(m.group(1)) in bf16_args:
-                call.append("(%s)p[%s]" % (typ.replace("uint16_t", "float"), m.group(1)))
-                cu_call.append("h%s.data()" % m.group(1))
-                continue
-            if m:
-                call.append("(%s)p[%s]" % (typ, m.group(1)))
-            elif md:
-                i, dim = int(md.group(1)), int(md.group(2))
-                if args[i].shape[dim] is not None:
-                    bad = "dim param %s of a static dim" % pname
-                call.append("int64_t(%d)" % dyn[i])
-            else:
-                bad = "unexpected parameter %r" % prm
-            cu_call.append(call[-1])
-        if bad:
-            skipped.append((name, bad))
-            continue
-        bufs = []
-        for i, a in enumerate(args):
-            shape = [dyn[i] if s is None else s for s in a.shape]
-            n = math.prod(shape)
-            dt = {"f32": "F32", "i32": "I32", "i64": "I64"}.get(a.dtype)
-            if dt is None:
-                bad = "element type %s" % a.dtype
-                break
-            sig = "x".join("?" if s is None else str(s) for s in a.shape) + "x" + a.dtype
-            if dt == "F32":
-                lo, hi = franges[i]
-                bufs.append('{"arg%d %s", emu_test::Dtype::F32, %d, %r, %r, {}}' % (i, sig, n, lo, hi))
-            elif isinstance(ints[i], list):
-                bufs.append('{"arg%d %s", emu_test::Dtype::%s, %d, 0, 0, {%s}}' % (
-                    i, sig, dt, n, ", ".join(str(v) for v in ints[i])))
-            else:
-                bufs.append('{"arg%d %s", emu_test::Dtype::%s, %d, %d, %d, {}}' % (i, sig, dt, n, ints[i][0], ints[i][1]))
-        if bad:
-            skipped.append((name, bad))
-            continue
-        body = cu_files[cu_of[name]].split("void launch_" + name + "(")[0].rsplit("// kernel " + name + "\n", 1)[-1]
-        mma = "mma_bf16_16816(" in body or re.search(r"\bwgmma_m64n\d+k16<", body) is not None
-        tol = TOL_BF16 if mma else TOL_FP32
-        info = "grid %s (%s), dims %s" % ("x".join(map(str, grid)), ", ".join(k["grid"]),
-                                          ", ".join("x".join("?" if s is None else str(s) for s in a.shape) +
-                                                    ("[?=%d]" % dyn[i] if None in a.shape else "")
-                                                    for i, a in enumerate(args)))
-        g = "{%d, %d, %d}" % tuple(grid)
-        copies = "".join(" const auto h%d = emu_test::bf16_copy(p[%d], %d);" % (
-            i, i, math.prod(dyn[i] if s_ is None else s_ for s_ in args[i].shape)) for i in sorted(bf16_args))
-        cases.append(
-            "  {\n    emu_test::Case c;\n    c.kernel = \"%s\";\n    c.info = \"%s\";\n    c.mma = %s;\n"
-            "    c.tol = %r;\n    c.bufs = {%s};\n"
-            "    c.run_cuda = [](void* const* p) {%s spak_cu::launch_%s(spak_cu::Grid%s, nullptr%s); };\n"
-            "    c.run_cpp = [](void* const* p) { spak_gen::launch_%s(spak_gen::Grid%s%s); };\n"
-            "    cs.push_back(std::move(c));\n  }\n" % (
-                name, info.replace('"', "'"), "true" if mma else "false", tol, ", ".join(bufs), copies, name, g,
-                "".join(", " + c for c in cu_call), name, g, "".join(", " + c for c in call)))
-        used_cu.add(cu_of[name])
-        used_cpp.add(cpp_of[name])
+        for cu_name, twins in launchers:
+            why = add_case(cases, used_cu, used_cpp, name, cu_name, twins, k, cfg, cu_protos, cpp_protos, cu_of,
+                           cpp_of, cu_files)
+            if why:
+                skipped.append((cu_name, why))
 
     # emulated CUDA translation unit
     model = open(os.path.join(proj, "cuda", "model.cuh")).read()

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <limits>
 #include <vector>
 
 namespace emu_test {
@@ -43,6 +44,25 @@ inline std::vector<uint16_t> bf16_copy(const void* p, int64_t n) {
                                                                    : uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
   }
   return out;
+}
+
+// spak-bf16-producers: after a variant kernel ran, its bf16 copy `b` of the f32 output `p` (n = b.size()) must hold
+// bf16 of every element of p (`keep`: the kernel wrote both; elements it did not write keep their initial values in
+// both, since b started as bf16 of p's initial values). Where they differ, p becomes NaN, so the comparison with the
+// cpp target fails on this buffer. Without `keep` the kernel left p unwritten: p takes b widened back to f32, which
+// the comparison then checks against the cpp target's f32 result.
+inline void check_twin(void* p, const std::vector<uint16_t>& b, bool keep) {
+  float* f = static_cast<float*>(p);
+  if (keep) {
+    std::vector<uint16_t> want = bf16_copy(p, static_cast<int64_t>(b.size()));
+    if (want != b)
+      for (size_t i = 0; i < b.size(); ++i) f[i] = std::numeric_limits<float>::quiet_NaN();
+    return;
+  }
+  for (size_t i = 0; i < b.size(); ++i) {
+    uint32_t u = uint32_t(b[i]) << 16;
+    std::memcpy(&f[i], &u, sizeof u);
+  }
 }
 
 }  // namespace emu_test

@@ -661,7 +661,9 @@ protected:
     auto t = cast<TileType>(value.getType());
     auto bt = cast<BufferType>(op.getBuffer().getType());
     const Frag *f = fragOf(t);
-    if (!f || !t.getElementType().isF32() || !bt.getElementType().isF32() || bt.getRank() < 2)
+    // f32 pairs in one 8-byte store; bf16 pairs (spak-bf16-producers' copies) in one 4-byte store.
+    bool bf16 = t.getElementType().isBF16() && bt.getElementType().isBF16();
+    if (!f || !(bf16 || (t.getElementType().isF32() && bt.getElementType().isF32())) || bt.getRank() < 2)
       return false;
     // Only plain slot reads (`name[s]`) can be re-indexed to s + 1.
     auto base = [](const std::string &x) -> std::optional<std::string> {
@@ -679,9 +681,9 @@ protected:
     w_.line(cat("for (int s = 0; s < ", slots(t), "; s += 2) {  // slots s, s + 1: columns i1, i1 + 1 of row i0"));
     w_.indent();
     w_.line(cat("const int i0 = ", fragRowText(*f), ", i1 = ", fragColText(*f), ";"));
-    w_.line(cat("float* p = &", addressText(op.getBuffer(), op.getOffsets(), 2), ";"));
-    w_.line(cat("if (", mask ? cat(m0, " && ", m1, " && ") : "", "spak_gen::aligned8(p)) {"));
-    w_.line(cat("  spak_gen::st_f32x2(p, ", *v, "[s], ", *v, "[s + 1]);"));
+    w_.line(cat(bf16 ? "uint16_t" : "float", "* p = &", addressText(op.getBuffer(), op.getOffsets(), 2), ";"));
+    w_.line(cat("if (", mask ? cat(m0, " && ", m1, " && ") : "", bf16 ? "spak_gen::aligned4(p)) {" : "spak_gen::aligned8(p)) {"));
+    w_.line(cat(bf16 ? "  spak_gen::st_bf16x2(p, " : "  spak_gen::st_f32x2(p, ", *v, "[s], ", *v, "[s + 1]);"));
     w_.line("} else {");
     w_.line(cat("  if (", m0, ") p[0] = ", *v, "[s];"));
     w_.line(cat("  if (", m1, ") p[1] = ", *v, "[s + 1];"));
@@ -1644,6 +1646,16 @@ __device__ __forceinline__ void st_f32x2(float* p, float a, float b) {
   p[1] = b;
 #else
   *reinterpret_cast<float2*>(p) = make_float2(a, b);
+#endif
+}
+__device__ __forceinline__ bool aligned4(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 3u) == 0; }
+// Two adjacent bf16 values (4-byte aligned) in one store: fragment tiles' bf16 copies (spak-bf16-producers).
+__device__ __forceinline__ void st_bf16x2(uint16_t* p, uint16_t a, uint16_t b) {
+#if defined(SPAK_CUDA_EMULATION)
+  p[0] = a;
+  p[1] = b;
+#else
+  *reinterpret_cast<uint32_t*>(p) = uint32_t(a) | (uint32_t(b) << 16);
 #endif
 }
 template <int N>

@@ -46,10 +46,12 @@ FailureOr<EmittedUnit> emitUnit(ModuleOp module, TargetKind kind, const EmitOpti
   if (kind == TargetKind::Cpp)
     return detail::emitCppUnit(module, options);
   // The CUDA target's own lowering, on a copy (the cpp target, emitted from the same module, keeps fp32 operands):
-  // spak-bf16-operands, where the kernels' laws ask for it (mma_schedule = 5).
+  // spak-bf16-operands, where the kernels' laws ask for it (mma_schedule = 5), then spak-bf16-producers (the kernels
+  // that write those operands write their bf16 copies too).
   OwningOpRef<ModuleOp> cuda(module.clone());
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
   pm.addPass(tile::createBf16Operands());
+  pm.addPass(tile::createBf16Producers());
   if (failed(pm.run(*cuda)))
     return failure();
   return detail::emitCudaUnit(*cuda, options);

@@ -124,4 +124,23 @@ def Bf16Operands : Pass<"spak-bf16-operands", "::mlir::ModuleOp"> {
   let dependentDialects = ["::spak::tile::TileDialect", "::mlir::arith::ArithDialect"];
 }
 
+def Bf16Producers : Pass<"spak-bf16-producers", "::mlir::ModuleOp"> {
+  let summary = "The kernel that writes an f32 buffer also writes its bf16 copy; the cast launch goes (cuda, after spak-bf16-operands)";
+  let description = [{
+    A `@cast_bf16` launch (spak-bf16-operands) re-reads an f32 buffer that,
+    for activations and gradients, a kernel wrote shortly before. When the
+    buffer is an alloc of the host function with exactly one writing launch
+    before the cast, and that kernel touches the argument only with stores of
+    f32 register tiles, the pass gives the producer a variant
+    (`<family>_bf16_<n>`) whose every such store has a twin: the value
+    converted to bf16 stored at the same offsets under the same mask into an
+    appended bf16 argument. The copy is allocated before the producer's
+    launch (the old copy alloc becomes a view of it) and the cast launch is
+    erased. When nothing but the producer and the erased casts uses the f32
+    buffer, the variant drops the f32 stores (the argument stays, unwritten).
+    Weight casts (function arguments) stay.
+  }];
+  let dependentDialects = ["::spak::tile::TileDialect", "::mlir::arith::ArithDialect"];
+}
+
 #endif // SPAK_TILE_TRANSFORMS_PASSES
