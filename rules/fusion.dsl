@@ -32,6 +32,12 @@ rules Fusion {
     apply: multi_tensor_update
     priority: 50
   }
+  rule "BF16 Copy In Producer" {
+    when: consumer == cast_bf16 && producer_writes_alone
+    apply: bf16_copy_in_producer
+    priority: 60
+    source: "cuda target, mma_bits = 16: the kernel that writes a matmul operand also stores its bf16 copy (spak-bf16-producers)"
+  }
   rule "Pow2 Masking" {
     when: dim % 2 != 0 || !is_pow2(dim)
     apply: pow2_mask

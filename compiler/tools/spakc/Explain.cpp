@@ -23,6 +23,7 @@
 #undef openOutput
 
 #include "spak/Dialect/Tile/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
 #include "spak/Rules/Laws.h"
 
 #include "llvm/ADT/MapVector.h"
@@ -271,6 +272,19 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
   for (auto k : tileModule.getOps<spak::tile::KernelOp>())
     if (auto f = k->getAttrOfType<mlir::DictionaryAttr>("spak.fusion"))
       if (auto r = f.getAs<mlir::StringAttr>("rule")) kernelsByRule[r.str()].push_back(k.getSymName().str());
+  // The CUDA target's own rewrites (spak-bf16-operands, then spak-bf16-producers: rule apply bf16_copy_in_producer),
+  // on a copy: the producer variants it makes, per rule.
+  std::map<std::string, std::vector<std::string>> cudaKernelsByRule;
+  {
+    mlir::OwningOpRef<mlir::ModuleOp> cuda(tileModule.clone());
+    mlir::PassManager pm(tileModule.getContext(), mlir::ModuleOp::getOperationName());
+    pm.addPass(spak::tile::createBf16Operands());
+    pm.addPass(spak::tile::createBf16Producers());
+    if (mlir::succeeded(pm.run(*cuda)))
+      for (auto k : cuda->getOps<spak::tile::KernelOp>())
+        if (auto f = k->getAttrOfType<mlir::DictionaryAttr>("spak.bf16_copy"))
+          if (auto r = f.getAs<mlir::StringAttr>("rule")) cudaKernelsByRule[r.str()].push_back(k.getSymName().str());
+  }
 
   // Refusals by rule name ("" = no rule), grouped by (loc, reason).
   std::map<std::string, std::vector<Refusal>> refused;
@@ -332,6 +346,15 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
                 apply.end());
     if (apply == "pow2_mask")
       os << "    not a fusion: spak-pow2-masking always plans the padding (see each kernel's padding line)\n";
+    else if (apply == "bf16_copy_in_producer") {
+      const auto &cks = cudaKernelsByRule[name];
+      if (cks.empty())
+        os << "    cuda target: no producer variant" << (r.getEnabled() ? " (no bf16 operand copy has a single producer "
+                                                                         "kernel, or mma_bits / mma_schedule ask for none)"
+                                                                       : "") << "\n";
+      else
+        os << "    cuda target: " << cks.size() << " producer variant(s) → kernels: " << join(cks, ", ") << "\n";
+    }
     else if (noFusion)
       os << "    not run: --no-fusion\n";
     else if (f.empty() && ks.empty() && refused[name].empty())

@@ -3,8 +3,12 @@
 // Without the producers pass every activation is cast (the input this pass rewrites).
 // RUN: spak-opt %s --spak-bf16-operands | FileCheck %s --check-prefix=CASTS
 // RUN: spak-opt %s --spak-bf16-operands --spak-bf16-producers | FileCheck %s --check-prefix=LEFT
+// The rule (apply bf16_copy_in_producer) disabled: nothing changes.
+// RUN: sed 's/enabled = true/enabled = false/' %s | spak-opt --spak-bf16-operands --spak-bf16-producers | FileCheck %s --check-prefix=CASTS
 
 #s5 = #spak_tile.config<{mma_bits = #spak_tile.law<"mma_bits", 16, "t:1:1">, mma_schedule = #spak_tile.law<"mma_schedule", 5, "t:2:1">}>
+
+module attributes {spak.rules = [#spak_graph.rule<name = "BF16 Copy In Producer", apply = "bf16_copy_in_producer", enabled = true, priority = 60, loc = "rules/fusion.dsl:35:8">]} {
 
 // CASTS-COUNT-4: spak_tile.launch @cast_bf16
 // CASTS-NOT: spak_tile.launch @cast_bf16
@@ -49,7 +53,8 @@ spak_tile.kernel @relu(%x: !spak_tile.buffer<?x64xf32>, %y: !spak_tile.buffer<?x
 }
 // Its variant for an output read by nothing else: only the bf16 copy is stored (the f32 argument stays, unwritten).
 // CHECK: spak_tile.kernel @relu_bf16_0(%{{.*}}: !spak_tile.buffer<?x64xf32>, %[[Y:.*]]: !spak_tile.buffer<?x64xf32>, %[[B:.*]]: !spak_tile.buffer<?x64xbf16>)
-// CHECK-SAME: math = "y = relu(x); arg 2 = bf16(arg 1), arg 1 unwritten  (bf16 copies for the mma operands: spak-bf16-producers)"
+// CHECK-SAME: math = "y = relu(x); arg 2 = bf16(arg 1), arg 1 unwritten  [bf16 copies by rule \22BF16 Copy In Producer\22 (rules/fusion.dsl:35:8)]"
+// CHECK-SAME: spak.bf16_copy = {rule = "BF16 Copy In Producer", rule_loc = "rules/fusion.dsl:35:8"}
 // CHECK: %[[R:.*]] = spak_tile.relu
 // CHECK-NEXT: %[[H:.*]] = spak_tile.convert %[[R]] : !spak_tile.tile<1x64xf32> -> !spak_tile.tile<1x64xbf16>
 // CHECK-NEXT: spak_tile.store %[[H]], %[[B]][%{{.*}}, %{{.*}}] mask %{{.*}} : !spak_tile.tile<1x64xbf16>, !spak_tile.buffer<?x64xbf16>
@@ -57,7 +62,7 @@ spak_tile.kernel @relu(%x: !spak_tile.buffer<?x64xf32>, %y: !spak_tile.buffer<?x
 // CHECK: spak_tile.return
 // Its variant for an output that another kernel reads too: both stores.
 // CHECK-LABEL: spak_tile.kernel @relu_bf16_0_1(
-// CHECK-SAME: math = "y = relu(x); arg 2 = bf16(arg 1)  (bf16 copies
+// CHECK-SAME: math = "y = relu(x); arg 2 = bf16(arg 1)  [bf16 copies
 // CHECK: spak_tile.store %{{.*}}, %{{.*}} : !spak_tile.tile<1x64xf32>, !spak_tile.buffer<?x64xf32>
 // CHECK-NEXT: spak_tile.convert
 // CHECK-NEXT: spak_tile.store %{{.*}} : !spak_tile.tile<1x64xbf16>, !spak_tile.buffer<?x64xbf16>
@@ -127,4 +132,6 @@ func.func @step(%x: !spak_tile.buffer<?x64xf32>, %w: !spak_tile.buffer<32x64xf32
   spak_tile.launch @mm[%c1] (%c, %w, %y) : (!spak_tile.buffer<?x64xf32>, !spak_tile.buffer<32x64xf32>, !spak_tile.buffer<?x32xf32>)
   // CHECK: return
   return
+}
+
 }

@@ -35,8 +35,16 @@
 // Weight casts (function arguments, written by the optimizer in another
 // function) are left as they are.
 //
+// The rule: the pass runs when the module's rules (`spak.rules`, from
+// rules/fusion.dsl) hold an enabled rule whose apply is
+// `bf16_copy_in_producer`; each variant names it in its math and in its
+// `spak.bf16_copy` attribute ({rule, rule_loc}: `spakc explain` lists the
+// variants under the rule). Disabled or absent: nothing
+// changes, every copy is made by the cast kernel.
+//
 //===----------------------------------------------------------------------===//
 #include "spak/Dialect/Tile/Transforms/Passes.h"
+#include "spak/Dialect/Graph/Graph.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -61,6 +69,8 @@ using namespace spak::tile;
 namespace {
 
 constexpr llvm::StringLiteral kCastKernel = "cast_bf16";
+constexpr llvm::StringLiteral kVariantAttr = "spak.bf16_copy";    // {rule, rule_loc} on each variant
+constexpr llvm::StringLiteral kApply = "bf16_copy_in_producer";  // the rule apply that enables the pass
 
 /// The buffer a (chain of) view(s) starts from, and the views on the way (outermost last).
 Value rootOf(Value v, SmallVectorImpl<ViewOp> *chain = nullptr) {
@@ -128,9 +138,33 @@ struct Bf16ProducersPass : spak::tile::impl::Bf16ProducersBase<Bf16ProducersPass
   std::map<std::pair<std::string, std::vector<std::pair<unsigned, bool>>>, KernelOp> variants;
   std::map<std::string, Operation *> lastVariant;
 
+  std::string ruleName, ruleLoc;
+
+  /// The enabled rule that asks for this pass (apply `bf16_copy_in_producer`), if any.
+  bool findRule(ModuleOp module) {
+    auto list = module->getAttrOfType<ArrayAttr>(spak::graph::kRulesAttr);
+    if (!list)
+      return false;
+    for (Attribute a : list) {
+      auto r = dyn_cast<spak::graph::RuleAttr>(a);
+      if (!r || !r.getEnabled())
+        continue;
+      std::string apply;
+      for (char c : r.getApply())
+        if (!llvm::isSpace(c) && c != '"')
+          apply.push_back(c);
+      if (apply == kApply) {
+        ruleName = r.getName().str();
+        ruleLoc = r.getLoc().str();
+        return true;
+      }
+    }
+    return false;
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (!SymbolTable::lookupSymbolIn(module, kCastKernel))
+    if (!SymbolTable::lookupSymbolIn(module, kCastKernel) || !findRule(module))
       return;
     SymbolTable symbols(module);
     llvm::DenseMap<StringAttr, SmallVector<bool>> writes;
@@ -341,8 +375,12 @@ struct Bf16ProducersPass : spak::tile::impl::Bf16ProducersBase<Bf16ProducersPass
     }
     SmallVector<Type> inputs(entry.getArgumentTypes());
     variant.setFunctionTypeAttr(TypeAttr::get(FunctionType::get(ctx, inputs, {})));
-    variant.setMathAttr(StringAttr::get(
-        ctx, kernel.getMath() + "; " + twins + "  (bf16 copies for the mma operands: spak-bf16-producers)"));
+    variant.setMathAttr(StringAttr::get(ctx, kernel.getMath() + "; " + twins + "  [bf16 copies by rule \"" + ruleName +
+                                                 "\" (" + ruleLoc + ")]"));
+    variant->setAttr(kVariantAttr, DictionaryAttr::get(ctx, {NamedAttribute(StringAttr::get(ctx, "rule"),
+                                                                             StringAttr::get(ctx, ruleName)),
+                                                              NamedAttribute(StringAttr::get(ctx, "rule_loc"),
+                                                                             StringAttr::get(ctx, ruleLoc))}));
     return slot = variant;
   }
 };
