@@ -15,7 +15,8 @@
 #              in the same call, so the table has its reference beside it (ANCHOR=0 skips it).
 # The data file follows the model: token models (gpt2_*) read data/gpt2_train.bin (+ gpt2_val.bin beside it),
 # MicroGPT data/names.txt, other char models data/input.txt. Env: SPAKC (build/bin/spakc), JOBS (2), STEPS, ROUNDS, TIMEOUT (120 s a run), ONLY (run just these trainers);
-# APPEND=1 with prepare adds trainers to an existing gpu-carry/ab (its plan records the spakc commit of each batch).
+# APPEND=1 with prepare adds trainers to an existing gpu-carry/ab (its plan records the spakc commit of each batch);
+# RULES=DIR compiles the batch with --rules-dir DIR (e.g. a copy of rules/ with a rule disabled; the plan records it).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 AB=gpu-carry/ab
@@ -54,6 +55,7 @@ case ${1:-} in
       args=()
       IFS=, read -ra kv <<< "$laws"
       for l in "${kv[@]}"; do [ -n "$l" ] && args+=(--law "$l"); done
+      [ -n "${RULES:-}" ] && args+=(--rules-dir "$RULES") && laws="${laws:+$laws,}rules-dir=$RULES"
       data=data/input.txt
       case $(basename "$model") in gpt2*) data=data/gpt2_train.bin;; microgpt*) data=data/names.txt;; esac
       echo "== $name: $model ${laws:-(the rules as committed)}"

@@ -33,6 +33,8 @@ static const LawDefault kLawDefaults[] = {
                          "cp.async rings of `stages` shared k-tiles", false},
     {"min_ctas", 96, "CTA target of a matmul launch: a static output tile grid below it splits k (split-K)", false},
     {"split_k_chunk", 4096, "k extent per CTA of a split-K matmul's first stage (rounded up to tile_k)", false},
+    {"ctas_per_sm", 1, "cuda: CTAs of a kernel each SM should hold at once (__launch_bounds__ minimum blocks: caps "
+                       "registers per thread at 64K / (ctas * threads)); 1 = no cap", false},
 };
 
 ArrayRef<LawDefault> rules::lawDefaults() { return kLawDefaults; }
@@ -197,9 +199,11 @@ KernelKind rules::classifyGraphOp(StringRef opName) {
 }
 
 ArrayRef<StringLiteral> rules::lawsForKind(KernelKind kind) {
-  static const StringLiteral matmul[] = {"tile_m", "tile_n",   "tile_k",   "stages",
-                                         "warps",  "mma_bits", "min_ctas", "split_k_chunk", "mma_schedule"};
-  static const StringLiteral attention[] = {"tile_m", "tile_n", "k_lat", "v_lat", "warps", "mma_bits", "mma_schedule"};
+  static const StringLiteral matmul[] = {"tile_m",        "tile_n",       "tile_k",     "stages",
+                                         "warps",         "mma_bits",     "min_ctas",   "split_k_chunk",
+                                         "mma_schedule",  "ctas_per_sm"};
+  static const StringLiteral attention[] = {"tile_m",   "tile_n",       "k_lat",      "v_lat",
+                                            "warps",    "mma_bits",     "mma_schedule", "ctas_per_sm"};
   static const StringLiteral row[] = {"row_tile", "warps"};
   static const StringLiteral elementwise[] = {"vec_width", "warps"};
   switch (kind) {

@@ -146,7 +146,20 @@ public:
              << smemBytes << " bytes of shared memory per CTA for target cuda; the most any supported GPU "
              << "gives one block is " << kMaxSmemPerBlock << " (reduce the tile-size laws)";
 
-    w_.line(cat("__global__ void __launch_bounds__(", nt_, ") ", name, "(", *params, ") {"));
+    // `ctas_per_sm`: the minimum blocks per SM of __launch_bounds__ (ptxas then keeps registers per thread within
+    // 64K / (ctas * threads), spilling if it must).
+    std::string bounds = cat(nt_);
+    if (auto config = kernel_.getConfigAttr())
+      if (LawAttr law = config.getLaw("ctas_per_sm"); law && law.isInteger() && law.getInt() > 1) {
+        if (law.getInt() * nt_ > 2048)
+          return kernel_.emitOpError("law 'ctas_per_sm' = ")
+                 << law.getInt() << " asks for " << law.getInt() * nt_
+                 << " threads per SM; an SM holds at most 2048 (lower it or the warps law)";
+        bounds = cat(nt_, ", ", law.getInt());
+        w_.line(cat("// ctas_per_sm = ", law.getInt(), "  <- ", lawProvenanceText(law), ": at most ",
+                    65536 / (law.getInt() * nt_), " registers per thread"));
+      }
+    w_.line(cat("__global__ void __launch_bounds__(", bounds, ") ", name, "(", *params, ") {"));
     w_.indent();
     w_.line(cat("// shared memory: ", scratchBytes_, " B scratch (cross-thread exchange) + ", tileTop_ - align16(scratchBytes_),
                 " B of smem tiles = ", smemBytes, " B"));
