@@ -70,6 +70,15 @@ CONFIGS = {
     "microgpt_bf16_s2": dict(dsl="examples/microgpt/microgpt.dsl", laws=S2, B=1, T=16),
     # schedule 4 with 3 stages: the H100 rules before 2026-11-23's schedule 5 (the plain configs now run it: bf16
     # operand copies, bf16 rings, ldmatrix, 4 stages)
+    # schedule 7: attention's K / V (and Q / dO) k-loop loads through f32 cp.async rings (v_lat = 2 keeps them within
+    # shared memory); attention.tile_n = 32 gives a 128-row query tile 4 key blocks, so the rings wrap
+    "small_bf16_s7": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 7, "v_lat": 2,
+                                                                   "attention.tile_n": 32}, B=2, T=128),
+    # ... and 64-row query tiles over 4 warps: attention_grad_dkdv's ring loop over query blocks wraps too
+    "small_bf16_s7m64": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 7, "v_lat": 2,
+                                                                      "attention.tile_n": 32, "attention.tile_m": 64,
+                                                                      "attention.warps": 4}, B=2, T=128),
+    "tiny_bf16_s7": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 7, "v_lat": 2}, B=4, T=48),
     "tiny_bf16_s4": dict(dsl="examples/nanogpt/tiny.dsl", laws=S4, B=4, T=48),
     "small_bf16_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws=S4, B=2, T=128),
     "small_bf16_splitk_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={**S4, "split_k_chunk": 64},

@@ -140,9 +140,9 @@ public:
         return failure();
       bodyText = inner.take();
     }
-    int64_t smemBytes = tileTop_;
+    int64_t smemBytes = std::max(tileTop_, tileHigh_);
     if (smemBytes > kMaxSmemPerBlock)
-      return kernel_.emitOpError("needs ")
+      return kernel_.emitOpError("'") << kernel_.getSymName() << "' needs "
              << smemBytes << " bytes of shared memory per CTA for target cuda; the most any supported GPU "
              << "gives one block is " << kMaxSmemPerBlock << " (reduce the tile-size laws)";
 
@@ -161,7 +161,7 @@ public:
       }
     w_.line(cat("__global__ void __launch_bounds__(", bounds, ") ", name, "(", *params, ") {"));
     w_.indent();
-    w_.line(cat("// shared memory: ", scratchBytes_, " B scratch (cross-thread exchange) + ", tileTop_ - align16(scratchBytes_),
+    w_.line(cat("// shared memory: ", scratchBytes_, " B scratch (cross-thread exchange) + ", smemBytes - align16(scratchBytes_),
                 " B of smem tiles = ", smemBytes, " B"));
     w_.line("extern __shared__ __align__(16) unsigned char spak_smem[];");
     static const char *axes[] = {"x", "y", "z"};
@@ -405,13 +405,37 @@ protected:
   /// A k-loop load that a cp.async ring can carry: a rank-2 f32 tile read only as an operand of fragment mma's, whose
   /// rows are a multiple of 4 elements (16-byte chunks) and whose mask, if any, is a bounds mask (per chunk: a row
   /// test and a count of valid leading elements).
+  /// Schedule 7: the most shared memory one attention k-loop's rings may take (of kMaxSmemPerBlock).
+  static constexpr int64_t kAttentionRingBytes = 160 * 1024;
   bool ringable(LoadOp l) const {
     TileType t = l.getTileType();
     // The rings carry the matmul main loop, whose depth law is `stages` (rules: "cp.async/TMA pipeline stages of
     // the matmul main loop"); attention's K/V loads (k_lat, v_lat) keep synchronous bf16 tiles: as f32 rings their
     // 128 x 64 tiles would leave one CTA per SM.
-    if (l.getLatencyAttr().getName() != "stages")
+    // Schedule 7 lifts that: the attention kernels hold one CTA per SM anyway (their registers), so f32 rings as deep
+    // as k_lat / v_lat fit, and their 16-byte copies replace per-element loads that convert on the way in.
+    llvm::StringRef latName = l.getLatencyAttr().getName();
+    bool attention = latName == "k_lat" || latName == "v_lat";
+    if (latName != "stages" && !(mmaSchedule_ >= 7 && attention))
       return false;
+    // ... as long as the loop's attention rings leave room for its other shared tiles (attention_grad_dq loads four
+    // 128 x 64 tiles a step: it keeps synchronous loads).
+    if (attention) {
+      auto loop = dyn_cast<scf::ForOp>(l->getParentOp());
+      if (!loop)
+        return false;
+      int64_t bytes = 0;
+      loop.getBody()->walk<WalkOrder::PreOrder>([&](LoadOp o) {
+        LawAttr lat = o.getLatencyAttr();
+        if (o->getParentOp() != loop || !lat || !lat.isInteger() ||
+            (lat.getName() != "k_lat" && lat.getName() != "v_lat") || o.getTileType().getRank() != 2)
+          return;
+        TileType t = o.getTileType();
+        bytes += lat.getInt() * t.getShape()[0] * (t.getShape()[1] + 8) * elementBytes(t.getElementType());
+      });
+      if (bytes > kAttentionRingBytes)
+        return false;
+    }
     int64_t chunk = t.getElementType().isBF16() ? 8 : 4;  // elements per 16-byte cp.async chunk
     if (t.getRank() != 2 || !(t.getElementType().isF32() || t.getElementType().isBF16()) || t.getShape()[1] % chunk != 0 ||
         cast<BufferType>(l.getBuffer().getType()).getRank() < 2 || paddedPitch(l.getResult()) <= 0)
@@ -440,6 +464,7 @@ protected:
   LogicalResult asyncPrologue(scf::ForOp op, ArrayRef<LoadOp> piped) override {
     ringLoop_ = op;
     ringOrder_.assign(piped.begin(), piped.end());
+    ringTop_ = llvm::any_of(piped, [](LoadOp l) { return l.getLatencyAttr().getName() != "stages"; }) ? tileTop_ : -1;
     ringStep_ = fresh("kstep");
     ringMinDepth_ = INT64_MAX;
     int64_t maxDepth = 0;
@@ -557,6 +582,14 @@ protected:
 
   void asyncEpilogue() override {
     w_.line("spak_gen::cp_async_wait<0>();  // no copy outlives the loop");
+    // Schedule 7: the shared tiles of an attention ring loop (its rings and whatever the loop body staged) are dead
+    // once every thread is past the loop; a later loop or tile reuses their bytes (attention_grad_dq runs two).
+    if (ringTop_ >= 0) {
+      w_.line("__syncthreads();  // every thread is done with this loop's shared tiles: later ones reuse their bytes");
+      tileHigh_ = std::max(tileHigh_, tileTop_);
+      tileTop_ = ringTop_;
+      ringTop_ = -1;
+    }
     if (wgmmaPipe_) {
       std::string acc = names_.lookup(wgmmaPipe_.getResult());
       w_.line("spak_gen::wgmma_wait<0>();  // the last k-step's wgmma's");
@@ -828,12 +861,13 @@ private:
                              "32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 accumulation)", mmaBits_,
                              mmaBitsNote_)))
       return failure();
-    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5, 6},
+    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5, 6, 7},
                          "1 (staged operands), 2 (padded shared rows, row-owning warps, bf16 shared operands), 3 "
                          "(2 + k-loops prefetching the next k-tile into registers), 4 (2 + k-loops through cp.async "
                          "rings of shared k-tiles, as deep as their load law), 5 (4 with the matmul operands read "
                          "from bf16 copies: spak-bf16-operands) or 6 (5 with the matmul k-loops on wgmma: warpgroup mma's "
-                         "reading the bf16 rings through shared-memory descriptors, sm_90a)",
+                         "reading the bf16 rings through shared-memory descriptors, sm_90a) or 7 (6 with attention's "
+                         "K / V / Q / dO k-loop loads through f32 cp.async rings too)",
                          mmaSchedule_, mmaScheduleNote_);
   }
 
@@ -1479,6 +1513,8 @@ private:
   int64_t nt_ = 128;
   int64_t scratchBytes_ = 0;
   int64_t tileTop_ = 0;
+  int64_t tileHigh_ = 0;  // the most tileTop_ reached before a ring loop's tiles were released (schedule 7)
+  int64_t ringTop_ = -1;  // tileTop_ before the current attention ring loop (schedule 7), else -1
   bool guarded_ = false;
   SmallVector<int64_t> indexShape_;
   int64_t indexPos_ = -1;
