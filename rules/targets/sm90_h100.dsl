@@ -24,6 +24,17 @@ target sm_90 "NVIDIA H100 80GB HBM3" {
   law attention.warps = 8    // ... over 8 warps (16 rows each)
   law matmul.tile_m = 128    // matmul kernels: 128 x 128 tiles ...
   law matmul.warps = 8       // ... over 2 warpgroups (wgmma m64n128 each)
+  law matmul.ctas_per_sm = 2 // matmul kernels: 2 CTAs per SM (__launch_bounds__: at most 128 registers per thread)
+  fact measured_20261124_ctas_per_sm {
+    laws: "matmul.ctas_per_sm=2"
+    metric: "ms/step"
+    value: 14.68
+    baseline: 14.85
+    note: "shakespeare_char.dsl, bf16, CUDA graphs, median of steps 11..40, 2 rounds, one device call, with the producers' bf16 copies (rule BF16 Copy In Producer): 14.85 -> 14.68 (14.88 -> 14.70 in the call before); gpt2_124m.dsl 119.2 -> 117.5; losses at step 40 unchanged (2.5230, 5.8396); fused_linear_residual_1 keeps 152 bytes of spills under the cap; with stages = 6 the cap lost (15.19 -> 15.50)"
+    date: "2026-11-24"
+    device: "NVIDIA H100 80GB HBM3"
+    evidence: "STEPS=40 ROUNDS=2 ONLY='sc sc-c2 g2 g2-c2' bash bench/gpu/ab_prebuilt.sh run (docs/benchmarks.md 'session 7', call 6)"
+  }
   fact measured_20261123_wgmma {
     laws: "mma_schedule=6 matmul.tile_m=128 matmul.warps=8"
     metric: "ms/step"
