@@ -402,11 +402,11 @@ protected:
   }
 
   // ---- mma_schedule = 4: k-tiles through cp.async rings (docs/cuda-mma.md) ---------------------------------------
+  /// Schedule 7: the most shared memory one attention k-loop's rings may take (of kMaxSmemPerBlock).
+  static constexpr int64_t kAttentionRingBytes = 160 * 1024;
   /// A k-loop load that a cp.async ring can carry: a rank-2 f32 tile read only as an operand of fragment mma's, whose
   /// rows are a multiple of 4 elements (16-byte chunks) and whose mask, if any, is a bounds mask (per chunk: a row
   /// test and a count of valid leading elements).
-  /// Schedule 7: the most shared memory one attention k-loop's rings may take (of kMaxSmemPerBlock).
-  static constexpr int64_t kAttentionRingBytes = 160 * 1024;
   bool ringable(LoadOp l) const {
     TileType t = l.getTileType();
     // The rings carry the matmul main loop, whose depth law is `stages` (rules: "cp.async/TMA pipeline stages of
@@ -464,7 +464,14 @@ protected:
   LogicalResult asyncPrologue(scf::ForOp op, ArrayRef<LoadOp> piped) override {
     ringLoop_ = op;
     ringOrder_.assign(piped.begin(), piped.end());
-    ringTop_ = llvm::any_of(piped, [](LoadOp l) { return l.getLatencyAttr().getName() != "stages"; }) ? tileTop_ : -1;
+    // Schedule 7's attention loops release their shared tiles afterwards, unless a shared tile leaves the loop.
+    bool attentionRings =
+        llvm::any_of(piped, [](LoadOp l) { return l.getLatencyAttr().getName() != "stages"; }) &&
+        llvm::none_of(op.getResultTypes(), [](Type t) {
+          auto tt = dyn_cast<TileType>(t);
+          return tt && tt.getMemorySpace() == MemorySpace::smem;
+        });
+    ringTop_ = attentionRings ? tileTop_ : -1;
     ringStep_ = fresh("kstep");
     ringMinDepth_ = INT64_MAX;
     int64_t maxDepth = 0;
