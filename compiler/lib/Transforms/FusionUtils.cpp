@@ -41,14 +41,6 @@ ArrayRef<StringRef> adamApplies() {
   return a;
 }
 
-std::string normalizeApply(StringRef apply) {
-  std::string out;
-  for (char c : apply)
-    if (!llvm::isSpace(c) && c != '"')
-      out.push_back(c);
-  return out;
-}
-
 FailureOr<Decision> decide(ModuleOp module, ArrayRef<StringRef> applies, bool force,
                            int64_t defaultPriority) {
   Decision d;
@@ -65,7 +57,7 @@ FailureOr<Decision> decide(ModuleOp module, ArrayRef<StringRef> applies, bool fo
       if (!rule)
         return module.emitError() << "'" << kRulesAttr << "' entry #" << i
                                   << " is not a #spak_graph.rule: " << a;
-      if (!llvm::is_contained(applies, normalizeApply(rule.getApply())))
+      if (!llvm::is_contained(applies, spak::graph::normalizeRuleApply(rule.getApply())))
         continue;
       if (!best || (!best.getEnabled() && rule.getEnabled()))
         best = rule;

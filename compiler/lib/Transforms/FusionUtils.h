@@ -29,9 +29,6 @@ struct Decision {
   bool rulePresent = false; // a rule with this apply exists (enabled or not)
 };
 
-/// `apply` with whitespace and surrounding quotes removed: "epilogue(bias,gelu)".
-std::string normalizeApply(llvm::StringRef apply);
-
 /// Looks for a rule whose normalized apply is one of `applies`. An enabled
 /// rule wins over a disabled one; among equals, the first in `spak.rules`.
 /// Fails (diagnosed on the module) when `spak.rules` is not an array of

@@ -341,9 +341,7 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
                       r.getLoc().str(), r.getEnabled() ? "enabled" : "disabled");
     const auto &f = fired[name];
     const auto &ks = kernelsByRule[name];
-    std::string apply = r.getApply().str();
-    apply.erase(std::remove_if(apply.begin(), apply.end(), [](char ch) { return ch == ' ' || ch == '"'; }),
-                apply.end());
+    std::string apply = spak::graph::normalizeRuleApply(r.getApply());
     if (apply == "pow2_mask")
       os << "    not a fusion: spak-pow2-masking always plans the padding (see each kernel's padding line)\n";
     else if (apply == "bf16_copy_in_producer") {

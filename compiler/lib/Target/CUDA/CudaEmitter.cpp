@@ -425,14 +425,14 @@ protected:
       if (!loop)
         return false;
       int64_t bytes = 0;
-      loop.getBody()->walk<WalkOrder::PreOrder>([&](LoadOp o) {
+      for (LoadOp o : loop.getBody()->getOps<LoadOp>()) {
         LawAttr lat = o.getLatencyAttr();
-        if (o->getParentOp() != loop || !lat || !lat.isInteger() ||
-            (lat.getName() != "k_lat" && lat.getName() != "v_lat") || o.getTileType().getRank() != 2)
-          return;
+        if (!lat || !lat.isInteger() || (lat.getName() != "k_lat" && lat.getName() != "v_lat") ||
+            o.getTileType().getRank() != 2)
+          continue;
         TileType t = o.getTileType();
         bytes += lat.getInt() * t.getShape()[0] * (t.getShape()[1] + 8) * elementBytes(t.getElementType());
-      });
+      }
       if (bytes > kAttentionRingBytes)
         return false;
     }

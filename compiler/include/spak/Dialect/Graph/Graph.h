@@ -20,6 +20,9 @@
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <string>
 
 namespace spak::graph {
 
@@ -37,6 +40,16 @@ inline constexpr llvm::StringLiteral kStepAttr = "spak.step";         // arg: un
 inline constexpr llvm::StringLiteral kGradNormAttr = "spak.grad_norm"; // result: unit
 inline constexpr llvm::StringLiteral kRulesAttr = "spak.rules";       // module: [#spak_graph.rule...]
 inline constexpr llvm::StringLiteral kTrainAttr = "spak.train";       // module: {optimizer = ..., lr = ...}
+
+/// A rule's `apply` with whitespace and quotes removed ("epilogue(bias,gelu)"): the form the passes that implement
+/// applies (the graph fusions, spak-bf16-producers) and `spakc explain` compare.
+inline std::string normalizeRuleApply(llvm::StringRef apply) {
+  std::string out;
+  for (char c : apply)
+    if (!llvm::isSpace(c) && c != '"')
+      out.push_back(c);
+  return out;
+}
 
 /// Two types are compatible when they are equal, or both ranked tensors with the
 /// same element type and rank whose sizes are equal or dynamic on either side.

@@ -31,6 +31,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "spak/Dialect/Tile/Transforms/Passes.h"
+#include "HostViews.h"
 #include "spak/Rules/Laws.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -50,8 +51,6 @@ using namespace mlir;
 using namespace spak::tile;
 
 namespace {
-
-constexpr llvm::StringLiteral kCastKernel = "cast_bf16";
 
 /// An integer law of the kernel's config, `fallback` when it has none.
 int64_t lawInt(KernelOp kernel, llvm::StringRef name, int64_t fallback) {
@@ -157,13 +156,6 @@ void retype(KernelOp kernel, llvm::ArrayRef<unsigned> idx) {
   }
   SmallVector<Type> inputs(entry.getArgumentTypes());
   kernel.setFunctionTypeAttr(TypeAttr::get(FunctionType::get(kernel.getContext(), inputs, {})));
-}
-
-/// The buffer a (chain of) view(s) starts from.
-Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewOp>())
-    v = view.getSource();
-  return v;
 }
 
 struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {

@@ -44,6 +44,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "spak/Dialect/Tile/Transforms/Passes.h"
+#include "HostViews.h"
 #include "spak/Dialect/Graph/Graph.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -68,21 +69,8 @@ using namespace spak::tile;
 
 namespace {
 
-constexpr llvm::StringLiteral kCastKernel = "cast_bf16";
 constexpr llvm::StringLiteral kVariantAttr = "spak.bf16_copy";    // {rule, rule_loc} on each variant
 constexpr llvm::StringLiteral kApply = "bf16_copy_in_producer";  // the rule apply that enables the pass
-
-/// The buffer a (chain of) view(s) starts from, and the views on the way (outermost last).
-Value rootOf(Value v, SmallVectorImpl<ViewOp> *chain = nullptr) {
-  while (auto view = v.getDefiningOp<ViewOp>()) {
-    if (chain)
-      chain->push_back(view);
-    v = view.getSource();
-  }
-  if (chain)
-    std::reverse(chain->begin(), chain->end());
-  return v;
-}
 
 /// Every value that is `root` or a view of it (transitively).
 void viewsOf(Value root, SmallVectorImpl<Value> &out) {
@@ -149,11 +137,7 @@ struct Bf16ProducersPass : spak::tile::impl::Bf16ProducersBase<Bf16ProducersPass
       auto r = dyn_cast<spak::graph::RuleAttr>(a);
       if (!r || !r.getEnabled())
         continue;
-      std::string apply;
-      for (char c : r.getApply())
-        if (!llvm::isSpace(c) && c != '"')
-          apply.push_back(c);
-      if (apply == kApply) {
+      if (spak::graph::normalizeRuleApply(r.getApply()) == kApply) {
         ruleName = r.getName().str();
         ruleLoc = r.getLoc().str();
         return true;
