@@ -79,6 +79,14 @@ CONFIGS = {
                                                                       "attention.tile_n": 32, "attention.tile_m": 64,
                                                                       "attention.warps": 4}, B=2, T=128),
     "tiny_bf16_s7": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 7, "v_lat": 2}, B=4, T=48),
+    # schedule 8: the same rings in bf16 (attention's loop tiles read bf16 copies: split's producer variant writes
+    # them); at the H100's k_lat / v_lat the rings fit, so no v_lat override
+    "small_bf16_s8": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 8, "attention.tile_n": 32},
+                          B=2, T=128),
+    "small_bf16_s8m64": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 8, "attention.tile_n": 32,
+                                                                      "attention.tile_m": 64, "attention.warps": 4},
+                             B=2, T=128),
+    "tiny_bf16_s8": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 8}, B=4, T=48),
     "tiny_bf16_s4": dict(dsl="examples/nanogpt/tiny.dsl", laws=S4, B=4, T=48),
     "small_bf16_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws=S4, B=2, T=128),
     "small_bf16_splitk_s4": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={**S4, "split_k_chunk": 64},

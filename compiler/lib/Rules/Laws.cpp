@@ -33,6 +33,8 @@ static const LawDefault kLawDefaults[] = {
                          "cp.async rings of `stages` shared k-tiles", false},
     {"min_ctas", 96, "CTA target of a matmul launch: a static output tile grid below it splits k (split-K)", false},
     {"split_k_chunk", 4096, "k extent per CTA of a split-K matmul's first stage (rounded up to tile_k)", false},
+    {"colsum_steps", 16, "column sums (bias gradients, layernorm dw / db): loop steps of row_tile * vec_width rows "
+                         "per stage-1 program (its chunk of rows)", false},
     {"ctas_per_sm", 1, "cuda: CTAs of a kernel each SM should hold at once (__launch_bounds__ minimum blocks: caps "
                        "registers per thread at 64K / (ctas * threads)); 1 = no cap", false},
 };

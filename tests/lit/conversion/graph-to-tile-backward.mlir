@@ -41,7 +41,8 @@ func.func @maps(%dy: tensor<2x?x16xf32>, %x: tensor<2x?x16xf32>) -> (tensor<2x?x
 // CHECK: spak_tile.reduce sum %{{.*}} axis 0 : !spak_tile.tile<16x128xf32> -> !spak_tile.tile<1x128xf32>
 // CHECK: spak_tile.reduce sum %{{.*}} axis 0 : !spak_tile.tile<16x128xf32> -> !spak_tile.tile<1x128xf32>
 // CHECK-LABEL: spak_tile.kernel @layernorm_grad_dwdb_sum_0(
-// CHECK-SAME: grid = ["ceildiv(K2, 128)", "1", "K1"]
+// CHECK-SAME: grid = ["ceildiv(K2, 32)", "1", "K1"]
+// CHECK: scf.for {{.*}} -> (!spak_tile.tile<64x32xf32>, !spak_tile.tile<64x32xf32>)
 // CHECK-NOT: atomic_add
 // CHECK-LABEL: func.func @layernorm_grad(
 // CHECK: %[[MEAN:.*]] = spak_tile.alloc(%{{.*}}) : !spak_tile.buffer<?x1xf32>

@@ -100,8 +100,10 @@ func.func @split_t(%x: tensor<2x?x48xf32>) -> (tensor<2x16x?xf32>, tensor<?x2x16
 // CHECK-NOT: spak_tile.reduce
 // CHECK:   spak_tile.add %[[ACC]], %{{.*}} : !spak_tile.tile<16x64xf32>
 // CHECK: spak_tile.reduce sum %{{.*}} axis 0 : !spak_tile.tile<16x64xf32> -> !spak_tile.tile<1x64xf32>
+// Stage 2: one warp wide (32 columns), the partial rows spread over the 4 warps (64-row steps).
 // CHECK-LABEL: spak_tile.kernel @reduce_cols_0(
-// CHECK-SAME: grid = ["ceildiv(K2, 64)", "1", "K1"], math = "y[k1, c] = sum_r x[k1, r, c]"
+// CHECK-SAME: grid = ["ceildiv(K2, 32)", "1", "K1"], math = "y[k1, c] = sum_r x[k1, r, c]"
+// CHECK: scf.for {{.*}} step %c64 {{.*}} -> (!spak_tile.tile<64x32xf32>)
 // CHECK-NOT: atomic_add
 // Row sums (reduce over the last axis).
 // CHECK-LABEL: spak_tile.kernel @reduce_rows_0(

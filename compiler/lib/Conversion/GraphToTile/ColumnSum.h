@@ -11,11 +11,17 @@
 //                               independent loads in flight, accumulated
 //                               element-wise into a [step x cols] register
 //                               tile (no cross-thread work inside the loop);
-//   chunk = step * step         rows per stage-1 program (step loop steps).
+//   chunk = step * colsum_steps rows per stage-1 program (colsum_steps loop
+//                               steps);
+//   sumCols = 32, sumStep = step * warps
+//                               the final stage's tile: one warp wide, its
+//                               rows spread over the warps.
 // Stage 1: grid (ceildiv(K2, cols), ceildiv(R, chunk), K1); each program sums
 // its chunk into the [step x cols] accumulator, reduces it over axis 0 once and
-// stores partials[k1, j, c]. Stage 2: the same kernel shape over the partials
-// (one chunk: all of them). A static R <= chunk needs stage 1 only. Fixed
+// stores partials[k1, j, c]. Stage 2: grid (ceildiv(K2, sumCols), 1, K1) over
+// the partials (one chunk: all of them) in [sumStep x sumCols] tiles: few rows
+// and few programs, so the rows, not the columns, fill the CTA. A static
+// R <= chunk needs one stage only (the stage-2 shape over the rows). Fixed
 // order everywhere, no atomics: bit-identical between runs.
 //
 //===----------------------------------------------------------------------===//
@@ -29,17 +35,23 @@ namespace spak::tile {
 struct ColumnSumPlan {
   int64_t cols = 0;  // columns per program (32 * warps, at most pow2 of the column count)
   int64_t step = 0;  // rows per loop step (row_tile * vec_width)
-  int64_t chunk = 0; // rows per stage-1 program (step * step)
-  ConfigAttr config; // row_tile, vec_width, warps with their provenance
+  int64_t chunk = 0; // rows per stage-1 program (step * colsum_steps)
+  int64_t sumCols = 0; // columns per final-stage program (one warp, at most pow2 of the column count)
+  int64_t sumStep = 0; // rows per final-stage loop step (step * warps)
+  ConfigAttr config; // row_tile, vec_width, warps, colsum_steps with their provenance
 };
 
 /// The plan for summing the rows of a [*, K2] operand: laws from `rowConfig`
-/// (row_tile, warps) and the module's vec_width.
+/// (row_tile, warps) and the module's vec_width and colsum_steps.
 ColumnSumPlan planColumnSum(Lowering &L, ConfigAttr rowConfig, int64_t K2);
 
 /// Rows per loop step when summing `rows` rows (the plan's step, at most the
 /// next power of two of a static count).
 int64_t columnSumStep(const ColumnSumPlan &plan, int64_t rows);
+
+/// Rows per loop step of the final stage (or a one-stage sum) over `rows` rows (the plan's
+/// sumStep, at most the next power of two of a static count).
+int64_t columnSumFinalStep(const ColumnSumPlan &plan, int64_t rows);
 
 /// True when a sum over `rows` rows needs the second stage (dynamic, or more
 /// than one chunk).

@@ -568,9 +568,13 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
     TileType kvTile = k.f32({tn, dp}), qTile = k.f32({tm, dp}, MemorySpace::smem);
     TileType sT = k.f32({tm, tn}), colT = k.f32({tm, 1});
     bool kvMasked = ekv->needsMask() || dMasked;
-    Value kvMask = kvMasked ? k.bounds(kvTile, {n0, c.zero}, {c.T, c.hdV}) : Value();
-    Value kt = k.load(kvTile, Ka, {c.bIdx, n0, c.col0}, kvMask);
-    Value vt = k.load(kvTile, Va, {c.bIdx, n0, c.col0}, kvMask);
+    // This program's K and V tiles are read only as mma operands (b^T of q k^T and of dO v^T) on every step of the
+    // query loop: shared tiles, loaded once (the cuda target would otherwise stage register tiles through shared
+    // memory for each of those mma's, every step).
+    TileType kvShared = k.f32({tn, dp}, MemorySpace::smem);
+    Value kvMask = kvMasked ? k.bounds(kvShared, {n0, c.zero}, {c.T, c.hdV}) : Value();
+    Value kt = k.load(kvShared, Ka, {c.bIdx, n0, c.col0}, kvMask);
+    Value vt = k.load(kvShared, Va, {c.bIdx, n0, c.col0}, kvMask);
     // Causal: query tiles before the one holding row n0 see none of these keys.
     Value start = causal ? k.mul(k.divui(n0, tm), tm) : c.zero;
     bool qMasked = eq->needsMask() || dMasked;

@@ -434,16 +434,30 @@ ColumnSumPlan spak::tile::planColumnSum(Lowering &L, ConfigAttr rowConfig, int64
     vec = rules::lookupLaw(L.getModule(), "vec_width");
     entries.push_back(NamedAttribute(StringAttr::get(ctx, "vec_width"), vec));
   }
+  LawAttr steps = rowConfig.getLaw("colsum_steps");
+  if (!steps) {
+    steps = rules::lookupLaw(L.getModule(), "colsum_steps");
+    entries.push_back(NamedAttribute(StringAttr::get(ctx, "colsum_steps"), steps));
+  }
   ColumnSumPlan plan;
   plan.config = ConfigAttr::get(ctx, DictionaryAttr::get(ctx, entries));
-  plan.cols = rowChunk(K2, 32 * plan.config.getInt("warps"));
+  int64_t warps = plan.config.getInt("warps");
+  plan.cols = rowChunk(K2, 32 * warps);
   plan.step = plan.config.getInt("row_tile") * vec.getInt();
-  plan.chunk = plan.step * plan.step;
+  plan.chunk = plan.step * steps.getInt();
+  // Stage 2 (and a one-stage sum): few rows (the partials) and few programs, so each program
+  // spreads its rows over the warps: one warp wide, `warps` times the rows per step.
+  plan.sumCols = rowChunk(K2, 32);
+  plan.sumStep = plan.step * warps;
   return plan;
 }
 
 int64_t spak::tile::columnSumStep(const ColumnSumPlan &plan, int64_t rows) {
   return rowChunk(rows, plan.step);
+}
+
+int64_t spak::tile::columnSumFinalStep(const ColumnSumPlan &plan, int64_t rows) {
+  return rowChunk(rows, plan.sumStep);
 }
 
 bool spak::tile::columnSumTwoStage(const ColumnSumPlan &plan, int64_t rows) {
@@ -456,8 +470,9 @@ SmallVector<Value> spak::tile::emitColumnAccumulate(
     function_ref<SmallVector<Value>(Value r0, Value mask)> terms) {
   TileType t = k.f32({step, plan.cols});
   SmallVector<Value> init(n, k.splat(t, 0.0));
-  // The loop body is loads and element-wise adds only: thread `tid` owns column tid of the tile
-  // (rows s = 0 .. step-1), so there is no cross-thread traffic until the one reduce below.
+  // The loop body is loads and element-wise adds only: each thread owns one column of the tile
+  // (with more threads than columns, every threads/cols-th row), so there is no cross-thread
+  // traffic until the one reduce below.
   auto loop = k.loop(lo, hi, k.idx(step), init, [&](Value r0, ValueRange it) -> SmallVector<Value> {
     Value m = masked ? k.bounds(t, {r0, c0}, {hi, colBound}) : Value();
     SmallVector<Value> add = terms(r0, m);
@@ -478,10 +493,14 @@ void spak::tile::emitColumnSumKernel(Lowering &L, StringRef base, StringRef math
   auto xT = cast<BufferType>(Xs[0].getType());
   int64_t R = xT.getShape()[1], K2 = xT.getShape()[2];
   unsigned n = Xs.size();
-  int64_t step = chunked ? plan.step : columnSumStep(plan, R);
+  // Stage 1 reads [step x cols] tiles; stage 2 and one-stage sums the wider, narrower final tiles.
+  ColumnSumPlan p = plan;
+  if (!chunked)
+    p.cols = plan.sumCols;
+  int64_t step = chunked ? plan.step : columnSumFinalStep(plan, R);
   SmallVector<Value> args(Xs.begin(), Xs.end());
   args.append(Ys.begin(), Ys.end());
-  std::string g0 = ceilDivStr("K2", plan.cols), g1 = chunked ? ceilDivStr("R", plan.chunk) : "1";
+  std::string g0 = ceilDivStr("K2", p.cols), g1 = chunked ? ceilDivStr("R", plan.chunk) : "1";
   KernelOp kernel = L.newKernel(base, args, {g0, g1, "K1"}, math, plan.config);
   {
     OpBuilder::InsertionGuard guard(L.b);
@@ -489,29 +508,29 @@ void spak::tile::emitColumnSumKernel(Lowering &L, StringRef base, StringRef math
     L.b.setInsertionPointToStart(body);
     KernelBuilder k{L.b, L.loc()};
     Value X0 = body->getArgument(0);
-    Value c0 = k.mul(k.pid(0), plan.cols), k1 = k.pid(2), zero = k.idx(0);
+    Value c0 = k.mul(k.pid(0), p.cols), k1 = k.pid(2), zero = k.idx(0);
     Value j = chunked ? k.pid(1) : zero;
     Value Rv = k.dim(X0, 1), K2v = k.dim(X0, 2);
     Value lo = chunked ? k.mul(j, plan.chunk) : zero;
     // A chunk is a whole number of steps: only the last step of the last chunk can pass R.
     Value hi = chunked ? k.minIdx(k.add(lo, plan.chunk), Rv) : Rv;
-    bool masked = needsMask(R, step) || needsMask(K2, plan.cols);
-    TileType t = k.f32({step, plan.cols}), rowT = k.f32({1, plan.cols});
+    bool masked = needsMask(R, step) || needsMask(K2, p.cols);
+    TileType t = k.f32({step, p.cols}), rowT = k.f32({1, p.cols});
     SmallVector<Value> sums =
-        emitColumnAccumulate(k, plan, step, n, lo, hi, c0, K2v, masked,
+        emitColumnAccumulate(k, p, step, n, lo, hi, c0, K2v, masked,
                              [&](Value r0, Value m) -> SmallVector<Value> {
                                SmallVector<Value> xs;
                                for (unsigned i = 0; i < n; ++i)
                                  xs.push_back(k.load(t, body->getArgument(i), {k1, r0, c0}, m));
                                return xs;
                              });
-    Value cm = needsMask(K2, plan.cols) ? k.bounds(rowT, {zero, c0}, {k.idx(1), K2v}) : Value();
+    Value cm = needsMask(K2, p.cols) ? k.bounds(rowT, {zero, c0}, {k.idx(1), K2v}) : Value();
     for (unsigned i = 0; i < n; ++i)
       k.store(sums[i], body->getArgument(n + i), {k1, j, c0}, cm);
     k.ret();
   }
   Value chunks = chunked ? L.hostCeilDiv(L.hostDim(Xs[0], 1), plan.chunk) : L.hostIdx(1);
-  L.launch(kernel, {L.gridFromDim(Xs[0], 2, plan.cols), chunks, L.hostDim(Xs[0], 0)}, args);
+  L.launch(kernel, {L.gridFromDim(Xs[0], 2, p.cols), chunks, L.hostDim(Xs[0], 0)}, args);
 }
 
 /// sum of X3 [K1, R, K2] over R into Y2 [K1, K2].
@@ -536,6 +555,8 @@ static void emitReduceMiddle(Lowering &L, Value X3, Value Y2, ConfigAttr cfg) {
     sizes.push_back(L.hostDim(X3, 0));
   if (ShapedType::isDynamic(chunks))
     sizes.push_back(L.hostCeilDiv(L.hostDim(X3, 1), plan.chunk));
+  if (ShapedType::isDynamic(K2))  // e.g. the [T, C] positional-embedding gradient summed over a batch of B > chunk
+    sizes.push_back(L.hostDim(X3, 2));
   Value partials = L.alloc({K1, chunks, K2}, L.b.getF32Type(), sizes);
   std::string math =
       llvm::formatv("p[k1, j, c] = sum_(r in chunk j of {0} rows) x[k1, r, c]", plan.chunk).str();

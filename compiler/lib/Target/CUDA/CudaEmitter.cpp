@@ -677,8 +677,9 @@ protected:
       auto m = cast<MmaOp>(use.getOwner());
       TileType a = m.getA().getType();
       int64_t k = m.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
-      if (k % 16 != 0 || !m.getB().getType().getElementType().isF32() ||
-          !m.getResult().getType().getElementType().isF32() || !a.getElementType().isF32())
+      auto f32OrBf16 = [](Type t) { return t.isF32() || t.isBF16(); };
+      if (k % 16 != 0 || !f32OrBf16(m.getB().getType().getElementType()) ||
+          !m.getResult().getType().getElementType().isF32() || !f32OrBf16(a.getElementType()))
         return false;
     }
     return true;
@@ -868,13 +869,15 @@ private:
                              "32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 accumulation)", mmaBits_,
                              mmaBitsNote_)))
       return failure();
-    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5, 6, 7},
+    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5, 6, 7, 8},
                          "1 (staged operands), 2 (padded shared rows, row-owning warps, bf16 shared operands), 3 "
                          "(2 + k-loops prefetching the next k-tile into registers), 4 (2 + k-loops through cp.async "
                          "rings of shared k-tiles, as deep as their load law), 5 (4 with the matmul operands read "
                          "from bf16 copies: spak-bf16-operands) or 6 (5 with the matmul k-loops on wgmma: warpgroup mma's "
                          "reading the bf16 rings through shared-memory descriptors, sm_90a) or 7 (6 with attention's "
-                         "K / V / Q / dO k-loop loads through f32 cp.async rings too)",
+                         "K / V / Q / dO k-loop loads through f32 cp.async rings too) or 8 (7 with those attention "
+                         "tiles read from bf16 copies, bf16 rings, and register tiles staged for tensor-core mma's as "
+                         "bf16)",
                          mmaSchedule_, mmaScheduleNote_);
   }
 
@@ -998,8 +1001,8 @@ private:
     TileType a = op.getA().getType(), b = op.getB().getType(), dst = op.getResult().getType();
     const Frag *f = fragOf(dst), *fa = fragOf(a);
     int64_t k = op.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
-    bool tensorCores = mmaBits_ == 16 && k % 16 == 0 && a.getElementType().isF32() && b.getElementType().isF32() &&
-                       dst.getElementType().isF32();
+    bool tensorCores = mmaBits_ == 16 && k % 16 == 0 && a.getElementType().isF32() &&
+                       (b.getElementType().isF32() || b.getElementType().isBF16()) && dst.getElementType().isF32();
     return f && fa && tensorCores && !op.getTransposeA() && fa->wn == 1 && f->wn == 1 && fa->wm == f->wm &&
            fa->m == f->m;
   }
@@ -1019,10 +1022,11 @@ private:
     bool ta = op.getTransposeA(), tb = op.getTransposeB();
     int64_t m = f.m, n = f.n;
     int64_t k = ta ? a.getShape()[0] : a.getShape()[1];
-    bool bf16In = a.getElementType().isBF16() && b.getElementType().isBF16();  // spak-bf16-operands
-    bool tensorCores = mmaBits_ == 16 && k % 16 == 0 &&
-                       ((a.getElementType().isF32() && b.getElementType().isF32()) || bf16In) &&
-                       dst.getElementType().isF32();
+    // spak-bf16-operands: bf16 operands (a matmul's both; under schedule 8 an attention loop tile beside an f32
+    // operand, which the tensor cores round to bf16 like any other).
+    bool bf16In = a.getElementType().isBF16() || b.getElementType().isBF16();
+    auto f32OrBf16 = [](TileType t) { return t.getElementType().isF32() || t.getElementType().isBF16(); };
+    bool tensorCores = mmaBits_ == 16 && k % 16 == 0 && f32OrBf16(a) && f32OrBf16(b) && dst.getElementType().isF32();
     bool inPlace = op == wgmmaPipe_;  // accumulates into the loop-carried tile itself
     std::string res = inPlace ? (names_[op.getResult()] = expr(op.getAcc())) : defineTile(op.getResult());
     w_.line(cat("// ", res, " = ", ta ? "a^T" : "a", " * ", tb ? "b^T" : "b", " + acc  (", shapeText(dst.getShape()),
@@ -1044,8 +1048,8 @@ private:
     w_.line("{");
     w_.indent();
     bool stagedA = false, stagedB = false;
-    std::string pa = regA ? expr(op.getA()) : shareTile(op.getA(), 0, stagedA, "mma_a");
-    std::string pb = shareTile(op.getB(), stagedA ? align16(tileBytes(a)) : 0, stagedB, "mma_b");
+    std::string pa = regA ? expr(op.getA()) : shareOperand(op, op.getA(), 0, stagedA, "mma_a");
+    std::string pb = shareOperand(op, op.getB(), stagedA ? stagedOperandBytes(op, op.getA()) : 0, stagedB, "mma_b");
     if (stagedA || stagedB)
       w_.line("__syncthreads();");
     int64_t pitchA = pitchOf(pa, ta ? m : k), pitchB = pitchOf(pb, tb ? k : n);
@@ -1286,11 +1290,49 @@ private:
       else if (auto b = dyn_cast<BroadcastOp>(op))
         need = isa<TileType>(b.getSource().getType()) && !rowBroadcast(b) ? staged(b.getSource()) : 0;
       else if (auto m = dyn_cast<MmaOp>(op))
-        need = (registerA(m) ? 0 : staged(m.getA())) + staged(m.getB());
+        need = (registerA(m) ? 0 : stagedOperandBytes(m, m.getA())) + stagedOperandBytes(m, m.getB());
       else if (auto x = dyn_cast<ExtractOp>(op))
         need = 16;
       scratchBytes_ = std::max(scratchBytes_, need);
     });
+  }
+
+  /// Schedule 8: a register tile that an mma on tensor cores reads from scratch is staged as bf16 (rows padded by 16
+  /// bytes, read with ldmatrix): half the bytes of f32, and the tensor cores round it to bf16 anyway.
+  bool stageBf16(MmaOp m) const {
+    TileType a = m.getA().getType(), b = m.getB().getType();
+    int64_t k = m.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
+    auto f32OrBf16 = [](TileType t) { return t.getElementType().isF32() || t.getElementType().isBF16(); };
+    return mmaSchedule_ >= 8 && mmaBits_ == 16 && k % 16 == 0 && f32OrBf16(a) && f32OrBf16(b) &&
+           m.getResult().getType().getElementType().isF32() && fragOf(m.getResult().getType());
+  }
+  /// Scratch bytes of mma operand `v` (0 for a shared tile).
+  int64_t stagedOperandBytes(MmaOp m, Value v) const {
+    auto t = cast<TileType>(v.getType());
+    if (inSmem(t))
+      return 0;
+    if (stageBf16(m) && t.getElementType().isF32())
+      return align16(t.getShape()[0] * (t.getShape()[1] + kSmemRowPadBf16) * 2);
+    return align16(tileBytes(t));
+  }
+  /// shareTile for operand `v` of `m`: under stageBf16, an f32 register tile is written as bf16 bits with padded
+  /// rows (registered as a bf16 shared tile, so the mma reads it like one).
+  std::string shareOperand(MmaOp m, Value v, int64_t offset, bool &staged, llvm::StringRef hint) {
+    auto t = cast<TileType>(v.getType());
+    if (inSmem(t) || !stageBf16(m) || !t.getElementType().isF32())
+      return shareTile(v, offset, staged, hint);
+    staged = true;
+    std::string p = fresh(hint);
+    int64_t cols = t.getShape()[1], pitch = cols + kSmemRowPadBf16;
+    w_.line(cat("uint16_t* ", p, " = reinterpret_cast<uint16_t*>(spak_smem + ", offset, ");  // ", expr(v),
+                " shared through scratch as bf16 (tensor-core operand; ", mmaScheduleNote_, "), rows ", pitch,
+                " apart"));
+    pitch_[p] = {cols, pitch};
+    bf16_.insert(p);
+    openElementLoop(t, false);
+    w_.line(cat(p, "[e + (e / ", cols, ") * ", pitch - cols, "] = spak_gen::bf16_bits(", elem(v), ");"));
+    closeElementLoop();
+    return p;
   }
 
   /// Makes tile `v` readable by every thread: a shared tile is used in place,

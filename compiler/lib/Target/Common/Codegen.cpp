@@ -267,10 +267,27 @@ FailureOr<std::string> scalarExprText(Operation *op, const std::function<std::st
   if (isa<arith::XOrIOp>(op)) return bin("^");
   if (isa<arith::CeilDivUIOp, arith::CeilDivSIOp>(op))
     return cat("spak_gen::ceildiv(", x(op->getOperand(0)), ", ", x(op->getOperand(1)), ")");
+  // A constant operand (an arith.constant, or the dim of a static size) prints as a bare literal, an int for an
+  // index: name the type, or the template cannot deduce one type from int64_t and int.
+  auto minMax = [&](llvm::StringRef fn) -> FailureOr<std::string> {
+    std::string a = x(op->getOperand(0)), b = x(op->getOperand(1));
+    auto isLiteral = [](llvm::StringRef t) {
+      t.consume_front("-");
+      return !t.empty() && t.find_first_not_of("0123456789") == llvm::StringRef::npos;
+    };
+    std::string targ;
+    if (isLiteral(a) || isLiteral(b)) {
+      FailureOr<std::string> t = cxxScalarType(op->getResult(0).getType());
+      if (failed(t))
+        return op->emitOpError("min / max of this type is not supported by the emitters");
+      targ = "<" + *t + ">";
+    }
+    return cat("spak_gen::", fn, targ, "(", a, ", ", b, ")");
+  };
   if (isa<arith::MinUIOp, arith::MinSIOp, arith::MinimumFOp, arith::MinNumFOp>(op))
-    return cat("spak_gen::min_of(", x(op->getOperand(0)), ", ", x(op->getOperand(1)), ")");
+    return minMax("min_of");
   if (isa<arith::MaxUIOp, arith::MaxSIOp, arith::MaximumFOp, arith::MaxNumFOp>(op))
-    return cat("spak_gen::max_of(", x(op->getOperand(0)), ", ", x(op->getOperand(1)), ")");
+    return minMax("max_of");
   if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::UIToFPOp, arith::SIToFPOp, arith::FPToSIOp,
           arith::FPToUIOp, arith::ExtFOp, arith::TruncFOp, arith::ExtSIOp, arith::ExtUIOp,
           arith::TruncIOp>(op))

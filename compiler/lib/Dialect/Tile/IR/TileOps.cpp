@@ -276,7 +276,11 @@ LogicalResult MmaOp::verify() {
   TileType a = getA().getType(), b = getB().getType(), acc = getAcc().getType();
   if (a.getRank() != 2 || b.getRank() != 2 || acc.getRank() != 2)
     return emitOpError("operands must be rank-2 tiles");
-  if (a.getElementType() != b.getElementType())
+  // Operands are f32 or bf16; they may differ only as f32 beside bf16 (spak-bf16-operands, mma_schedule 8: an
+  // attention loop tile read from a bf16 copy, the other operand f32; the tensor cores round both to bf16).
+  auto f32OrBf16 = [](Type t) { return t.isF32() || t.isBF16(); };
+  if (a.getElementType() != b.getElementType() &&
+      !(f32OrBf16(a.getElementType()) && f32OrBf16(b.getElementType())))
     return emitOpError("a and b element types differ (") << a.getElementType() << " vs "
                                                          << b.getElementType() << ")";
   int64_t m = getTransposeA() ? a.getShape()[1] : a.getShape()[0];

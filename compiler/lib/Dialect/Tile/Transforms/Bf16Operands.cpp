@@ -41,6 +41,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/SmallSet.h"
 
 namespace spak::tile {
 #define GEN_PASS_DEF_BF16OPERANDS
@@ -96,19 +97,31 @@ bool tensorCoreOperand(OpOperand &use, int64_t warps, int64_t minM, int64_t minN
 /// Step 1 for one kernel: the argument numbers to retype (empty: none).
 llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
   int64_t warps = lawInt(kernel, "warps", 4);
+  // mma_schedule >= 8: attention's k-loop tiles read bf16 copies too (their cp.async rings move half the bytes).
+  bool attentionOperands = lawInt(kernel, "mma_schedule", 0) >= 8;
   // A matmul whose output tile the bounds shrank below the laws' tile_m x tile_n (MicroGPT: 16 x 16 tiles) is too
   // small for a copy to pay: the cast launches cost more than the bytes they save (measured: MicroGPT 0.10 -> 0.12
   // ms/step on the H100 with a copy per operand, docs/benchmarks.md).
   int64_t minM = lawInt(kernel, "tile_m", 0), minN = lawInt(kernel, "tile_n", 0);
+  // Attention's k-loop tiles (K / V, Q / dO: depth laws k_lat, v_lat) qualify too: their results are head-dim wide
+  // (64 < tile_n), so no minimum applies to them, and the mma's other operand may stay f32 (a register tile the
+  // kernel computes, or Q loaded once before the loop): the tensor cores round it to bf16 anyway.
+  llvm::SmallSet<unsigned, 4> attentionArgs;
   auto ringLoadOfMmaOperands = [&](Operation *user, Value arg) {
     auto l = dyn_cast<LoadOp>(user);
     LawAttr lat = l ? l.getLatencyAttr() : LawAttr();
-    if (!l || l.getBuffer() != arg || !lat || lat.getName() != "stages" || !l->getParentOfType<scf::ForOp>() ||
+    if (!l || l.getBuffer() != arg || !lat || !l->getParentOfType<scf::ForOp>() ||
         l.getTileType().getRank() != 2 || l.getTileType().getMemorySpace() != MemorySpace::smem ||
         l.getResult().use_empty())
       return false;
-    return llvm::all_of(l.getResult().getUses(),
-                        [&](OpOperand &use) { return tensorCoreOperand(use, warps, minM, minN); });
+    bool attention = attentionOperands && (lat.getName() == "k_lat" || lat.getName() == "v_lat");
+    if (lat.getName() != "stages" && !attention)
+      return false;
+    if (attention)
+      attentionArgs.insert(cast<BlockArgument>(arg).getArgNumber());
+    return llvm::all_of(l.getResult().getUses(), [&](OpOperand &use) {
+      return tensorCoreOperand(use, warps, attention ? 0 : minM, attention ? 0 : minN);
+    });
   };
   llvm::SetVector<unsigned> cand;
   Block &entry = kernel.getBody().front();
@@ -125,13 +138,15 @@ llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
     if (ok && any)
       cand.insert(arg.getArgNumber());
   }
-  // An mma's two operands share one type: both become bf16 or neither does.
+  // A matmul's two operands become bf16 together or not at all: one bf16 copy saves half the bytes of one operand
+  // and costs a cast launch. Attention's loop tiles go alone (the other operand is read once or computed).
   for (bool changed = true; changed;) {
     changed = false;
     kernel.walk([&](MmaOp m) {
       BlockArgument a = loadedArg(m.getA()), b = loadedArg(m.getB());
       bool aIn = a && cand.contains(a.getArgNumber()), bIn = b && cand.contains(b.getArgNumber());
-      if (aIn == bIn)
+      if (aIn == bIn || (aIn && attentionArgs.contains(a.getArgNumber())) ||
+          (bIn && attentionArgs.contains(b.getArgNumber())))
         return;
       cand.remove(aIn ? a.getArgNumber() : b.getArgNumber());
       changed = true;
