@@ -1286,7 +1286,9 @@ private:
       int64_t need = 0;
       auto staged = [&](Value v) { return inSmem(v.getType()) ? 0 : align16(tileBytes(cast<TileType>(v.getType()))); };
       if (auto r = dyn_cast<ReduceOp>(op))
-        need = quadReduce(r) ? 0 : staged(r.getSource()) + align16(tileBytes(r.getResult().getType()));
+        need = quadReduce(r)          ? 0
+               : axisZeroInThreads(r) ? nt_ * 8  // one value per thread (8 bytes: f64 too)
+                                      : staged(r.getSource()) + align16(tileBytes(r.getResult().getType()));
       else if (auto b = dyn_cast<BroadcastOp>(op))
         need = isa<TileType>(b.getSource().getType()) && !rowBroadcast(b) ? staged(b.getSource()) : 0;
       else if (auto m = dyn_cast<MmaOp>(op))
@@ -1353,6 +1355,16 @@ private:
     return p;
   }
 
+  /// A reduce over axis 0 of a rank-2 register tile in the linear layout (element e = tid + threads * s) whose
+  /// column count divides the threads: every slot of a thread is in its one column.
+  bool axisZeroInThreads(ReduceOp op) const {
+    TileType src = op.getSource().getType();
+    if (op.getAxis() != 0 || src.getRank() != 2 || inSmem(src) || fragOf(src) || rowOf(src))
+      return false;
+    int64_t rows = src.getShape()[0], cols = src.getShape()[1];
+    return cols > 0 && nt_ % cols == 0 && (rows * cols) % nt_ == 0;
+  }
+
   LogicalResult emitReduce(ReduceOp op) {
     TileType src = op.getSource().getType(), dst = op.getResult().getType();
     unsigned axis = op.getAxis();
@@ -1388,6 +1400,48 @@ private:
           w_.line("}");
           return success();
         }
+    if (axisZeroInThreads(op)) {
+      // A register tile in the linear layout whose width divides the CTA: thread tid holds column tid % cols in every
+      // slot, so it sums its own slots; the threads / cols threads of a column then combine through scratch (none
+      // when the tile is as wide as the CTA). The column sums' accumulators end this way (ColumnSum.h).
+      int64_t cols = src.getShape()[1], groups = nt_ / cols;
+      std::string n = defineTile(op.getResult());
+      std::string in = expr(op.getSource());
+      std::string init = sum ? (isa<FloatType>(dst.getElementType()) ? floatLiteral(0.0, dst.getElementType())
+                                                                     : std::string("0"))
+                             : lowestText(dst.getElementType());
+      auto comb = [&](const std::string &x) {
+        return sum ? cat("a += ", x, ";") : cat("a = spak_gen::max_of(a, ", x, ");");
+      };
+      w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", in, " over axis 0 (", shapeText(src.getShape()), " -> ",
+                  shapeText(dst.getShape()), "): each thread combines its ", slots(src), " slots (rows of its column)",
+                  groups > 1 ? cat(", then the ", groups, " threads of a column through scratch") : std::string()));
+      w_.line("{");
+      w_.indent();
+      w_.line(cat(elt, " a = ", init, ";"));
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int s = 0; s < ", slots(src), "; ++s) ", comb(cat(in, "[s]"))));
+      if (groups == 1) {
+        openElementLoop(dst, false);
+        w_.line(cat(elemOf(n, dst), " = a;"));
+        closeElementLoop();
+      } else {
+        w_.line(cat(elt, "* red = reinterpret_cast<", elt, "*>(spak_smem + 0);"));
+        w_.line("red[tid] = a;");
+        w_.line("__syncthreads();");
+        openElementLoop(dst, false);
+        w_.line(cat(elt, " c = red[e];"));
+        w_.line("#pragma unroll");
+        w_.line(cat("for (int g = 1; g < ", groups, "; ++g) ",
+                    sum ? cat("c += red[e + g * ", cols, "];") : cat("c = spak_gen::max_of(c, red[e + g * ", cols, "]);")));
+        w_.line(cat(elemOf(n, dst), " = c;"));
+        closeElementLoop();
+        w_.line("__syncthreads();  // scratch free again");
+      }
+      w_.dedent();
+      w_.line("}");
+      return success();
+    }
     std::string n = defineTile(op.getResult());
     w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", expr(op.getSource()), " over axis ", axis, " (",
                 shapeText(src.getShape()), " -> ", shapeText(dst.getShape()),
