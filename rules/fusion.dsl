@@ -43,4 +43,10 @@ rules Fusion {
     apply: pow2_mask
     priority: 5
   }
+  rule "GELU Grad Epilogue" {
+    when: producer == matmul && consumer == gelu_grad
+    apply: epilogue(gelu_grad)
+    priority: 20
+    source: "the backward of the Bias GELU Epilogue: the data-gradient matmul multiplies by gelu'(x) before its store"
+  }
 }

@@ -164,7 +164,7 @@ def plan(name, k, cfg):
     syms = {}
     ints = [None] * len(args)
     franges = [(-1.0, 1.0)] * len(args)
-    mma_like = fam in ("linear", "matmul") or fam.startswith("fused_linear") or fam == "fused_norm_linear"
+    mma_like = fam in ("linear", "matmul") or fam.startswith(("fused_linear", "fused_matmul")) or fam == "fused_norm_linear"
     chunks = ceildiv(rows, cfg.get("kc", rows))
     if fam == "matmul_splitk":  # a[K, M], b[K, N] (K = rows) -> partials[chunks, M, N]
         dyn = [rows, rows, chunks]

@@ -118,12 +118,60 @@ struct FuseNormLinearPass : spak::impl::SpakFuseNormLinearBase<FuseNormLinearPas
 struct FuseEpiloguesPass : spak::impl::SpakFuseEpiloguesBase<FuseEpiloguesPass> {
   using Base::Base;
 
+  /// Rule epilogue(gelu_grad): `gelu_grad(matmul(dy, w), x)` (the data gradient through a linear that a gelu
+  /// feeds: dh = dy · w, then dpre = dh · gelu'(x)) becomes `spak_graph.fused "matmul_gelu_grad"`: the matmul
+  /// kernel multiplies its accumulator by gelu'(x) before the store, so dh never reaches memory.
+  void fuseGeluGrad(ModuleOp module, const Decision &d) {
+    if (!d.fuse) {
+      refuseRule(module, "matmul_gelu_grad", d, geluGradEpilogueApplies());
+      return;
+    }
+    if (!geluGrad) {
+      recordRefusal(module, nullptr, "matmul_gelu_grad", d, geluGradEpilogueApplies(), "pass option gelu-grad=false");
+      return;
+    }
+    bool any = false;
+    for (Operation *op : topLevelOps(module)) {
+      auto gg = dyn_cast<GeluGradOp>(op);
+      if (!gg)
+        continue;
+      any = true;
+      auto mm = gg->getOperand(0).getDefiningOp<MatmulOp>();
+      auto wT = mm ? dyn_cast<RankedTensorType>(mm->getOperand(1).getType()) : RankedTensorType();
+      std::string why;
+      if (!mm)
+        why = "its gradient operand is not a matmul result";
+      else if (mm->getBlock() != gg->getBlock())
+        why = "the matmul is in another block";
+      else if (mm.getTransposeA() || mm.getTransposeB())
+        why = "the matmul transposes an operand (only dy · w, w [K, N], is fused)";
+      else if (!wT || wT.getRank() != 2)
+        why = "the matmul's second operand is not a rank-2 weight";
+      else if (!mm.getResult().hasOneUse())
+        why = "the matmul result has other users (" + describeUsers(mm.getResult()) + ")";
+      else if (gg->getOperand(1).getType() != mm.getResult().getType())
+        why = "gelu_grad's input is not shaped like the matmul result";
+      if (!why.empty()) {
+        recordRefusal(module, gg, "matmul_gelu_grad", d, geluGradEpilogueApplies(), why);
+        continue;
+      }
+      if (!buildRegion({mm, gg}, {gg.getResult()}, "matmul_gelu_grad", d))
+        recordRefusal(module, gg, "matmul_gelu_grad", d, geluGradEpilogueApplies(),
+                      "a result of the fused region would be read before the region (dominance)");
+    }
+    if (!any)
+      recordRefusal(module, nullptr, "matmul_gelu_grad", d, geluGradEpilogueApplies(),
+                    "no gelu_grad in the module (no gelu, or no backward pass)");
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     FailureOr<Decision> dg = decide(module, geluEpilogueApplies(), force, kEpiloguePriority);
     FailureOr<Decision> dr = decide(module, residualEpilogueApplies(), force, kEpiloguePriority);
-    if (failed(dg) || failed(dr))
+    FailureOr<Decision> dgg = decide(module, geluGradEpilogueApplies(), force, kEpiloguePriority);
+    if (failed(dg) || failed(dr) || failed(dgg))
       return signalPassFailure();
+    fuseGeluGrad(module, *dgg);
     bool doGelu = gelu && dg->fuse, doResidual = residual && dr->fuse;
     if (!dg->fuse)
       refuseRule(module, "linear_bias_gelu", *dg, geluEpilogueApplies());
@@ -331,14 +379,15 @@ struct FusionPipelinePass : spak::impl::SpakFusionBase<FusionPipelinePass> {
       return true;
     };
     bool f = force;
-    // The epilogue pass serves two rules: it runs at the smaller of their priorities.
+    // The epilogue pass serves three rules: it runs at the smallest of their priorities.
     FailureOr<Decision> dg = decide(module, geluEpilogueApplies(), false, kEpiloguePriority);
     FailureOr<Decision> dr = decide(module, residualEpilogueApplies(), false, kEpiloguePriority);
-    if (failed(dg) || failed(dr))
+    FailureOr<Decision> dgg = decide(module, geluGradEpilogueApplies(), false, kEpiloguePriority);
+    if (failed(dg) || failed(dr) || failed(dgg))
       return signalPassFailure();
     bool ok = add(normLinearApplies(), kNormLinearPriority,
                   [f] { return createSpakFuseNormLinear(SpakFuseNormLinearOptions{f}); });
-    steps.push_back({std::min(dg->priority, dr->priority),
+    steps.push_back({std::min({dg->priority, dr->priority, dgg->priority}),
                      [f] { return createSpakFuseEpilogues(SpakFuseEpiloguesOptions{f}); }});
     ok = ok && add(softmaxXentApplies(), kXentPriority,
                    [f] { return createSpakFuseSoftmaxXent(SpakFuseSoftmaxXentOptions{f}); });

@@ -28,6 +28,10 @@ ArrayRef<StringRef> residualEpilogueApplies() {
   static const StringRef a[] = {"epilogue(residual)"};
   return a;
 }
+ArrayRef<StringRef> geluGradEpilogueApplies() {
+  static const StringRef a[] = {"epilogue(gelu_grad)"};
+  return a;
+}
 ArrayRef<StringRef> softmaxXentApplies() {
   static const StringRef a[] = {"fuse_softmax_xent"};
   return a;

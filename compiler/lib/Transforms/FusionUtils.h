@@ -59,6 +59,7 @@ struct FusionRule {
 llvm::ArrayRef<llvm::StringRef> normLinearApplies();
 llvm::ArrayRef<llvm::StringRef> geluEpilogueApplies();
 llvm::ArrayRef<llvm::StringRef> residualEpilogueApplies();
+llvm::ArrayRef<llvm::StringRef> geluGradEpilogueApplies();
 llvm::ArrayRef<llvm::StringRef> softmaxXentApplies();
 llvm::ArrayRef<llvm::StringRef> attentionApplies();
 llvm::ArrayRef<llvm::StringRef> adamApplies();

@@ -65,3 +65,37 @@ func.func @broadcast(%x: tensor<4x16xf32>, %w: tensor<16x16xf32>, %b: tensor<16x
   return %o : tensor<4x16xf32>
 }
 }
+
+// -----
+
+// Rule epilogue(gelu_grad): the data gradient through the MLP's second linear (dh = dy · w2, w2 [16, 64] read as
+// [K, N]) and gelu_grad of it become one region; the dh matmul's result is read by nothing else.
+// CHECK-LABEL: func.func @gelu_grad(
+// CHECK: %[[F:.*]] = spak_graph.fused "matmul_gelu_grad"(%arg0, %arg1, %arg2) {rule = "GELU Grad Epilogue", rule_loc = "rules/fusion.dsl:20:3"}
+// CHECK: spak_graph.matmul
+// CHECK-NEXT: spak_graph.gelu_grad
+// CHECK-NEXT: spak_graph.yield
+// CHECK: return %[[F]]
+module attributes {spak.rules = [#spak_graph.rule<name = "GELU Grad Epilogue", apply = "epilogue(gelu_grad)", enabled = true, priority = 20, loc = "rules/fusion.dsl:20:3">]} {
+func.func @gelu_grad(%dy: tensor<4x16xf32>, %w2: tensor<16x64xf32>, %pre: tensor<4x64xf32>) -> tensor<4x64xf32> {
+  %h = spak_graph.matmul %dy, %w2 : (tensor<4x16xf32>, tensor<16x64xf32>) -> tensor<4x64xf32>
+  %d = spak_graph.gelu_grad %h, %pre : (tensor<4x64xf32>, tensor<4x64xf32>) -> tensor<4x64xf32>
+  return %d : tensor<4x64xf32>
+}
+}
+
+// -----
+
+// Not fused: the matmul's result is also returned (it would have to be stored too), and a transposed matmul.
+// CHECK-LABEL: func.func @gelu_grad_refused(
+// CHECK-NOT: spak_graph.fused
+// CHECK: return
+module attributes {spak.rules = [#spak_graph.rule<name = "GELU Grad Epilogue", apply = "epilogue(gelu_grad)", enabled = true, priority = 20, loc = "rules/fusion.dsl:20:3">]} {
+func.func @gelu_grad_refused(%dy: tensor<4x16xf32>, %w2: tensor<16x64xf32>, %pre: tensor<4x64xf32>, %wt: tensor<64x16xf32>) -> (tensor<4x64xf32>, tensor<4x64xf32>, tensor<4x64xf32>) {
+  %h = spak_graph.matmul %dy, %w2 : (tensor<4x16xf32>, tensor<16x64xf32>) -> tensor<4x64xf32>
+  %d = spak_graph.gelu_grad %h, %pre : (tensor<4x64xf32>, tensor<4x64xf32>) -> tensor<4x64xf32>
+  %h2 = spak_graph.matmul %dy, %wt {transpose_b = true} : (tensor<4x16xf32>, tensor<64x16xf32>) -> tensor<4x64xf32>
+  %d2 = spak_graph.gelu_grad %h2, %pre : (tensor<4x64xf32>, tensor<4x64xf32>) -> tensor<4x64xf32>
+  return %d, %h, %d2 : tensor<4x64xf32>, tensor<4x64xf32>, tensor<4x64xf32>
+}
+}

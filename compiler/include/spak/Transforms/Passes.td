@@ -127,7 +127,7 @@ def SpakFuseNormLinear : Pass<"spak-fuse-norm-linear", "::mlir::ModuleOp"> {
 }
 
 def SpakFuseEpilogues : Pass<"spak-fuse-epilogues", "::mlir::ModuleOp"> {
-  let summary = "Fuse gelu / a residual add into the producing linear (rules epilogue(bias, gelu), epilogue(residual))";
+  let summary = "Fuse gelu / a residual add into the producing linear, gelu_grad into the producing matmul (rules epilogue(bias, gelu), epilogue(residual), epilogue(gelu_grad))";
   let description = [{
     `gelu(linear(x, w [, b]))` becomes `spak_graph.fused "linear_bias_gelu"`
     and `add(linear(x, w [, b]), r)` (either operand order, r of the linear's
@@ -135,12 +135,18 @@ def SpakFuseEpilogues : Pass<"spak-fuse-epilogues", "::mlir::ModuleOp"> {
     the bias, then gelu or the residual, to the accumulator before its store.
     When something else also reads the linear's result (the backward pass of
     gelu does), the region yields it too and the kernel stores both.
+    Rule epilogue(gelu_grad): `gelu_grad(matmul(dy, w), x)` (no transposes, w
+    rank 2, the matmul result read only by the gelu_grad) becomes
+    `spak_graph.fused "matmul_gelu_grad"`: the data-gradient matmul multiplies
+    its accumulator by gelu'(x) before the store.
   }];
   let options = [
     Option<"force", "force", "bool", "false",
            "Fuse even when no enabled rule asks for it (provenance \"option:force\")">,
     Option<"gelu", "gelu", "bool", "true", "Consider linear -> gelu (still needs the rule or force)">,
-    Option<"residual", "residual", "bool", "true", "Consider linear -> add (still needs the rule or force)">
+    Option<"residual", "residual", "bool", "true", "Consider linear -> add (still needs the rule or force)">,
+    Option<"geluGrad", "gelu-grad", "bool", "true",
+           "Consider matmul -> gelu_grad (rule epilogue(gelu_grad); still needs the rule or force)">
   ];
   let dependentDialects = ["::spak::graph::GraphDialect"];
 }

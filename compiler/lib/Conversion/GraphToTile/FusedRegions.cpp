@@ -11,6 +11,7 @@
 //                      feeds the mma of every linear (q, k, v share loads)
 //   linear_bias_gelu   matmul; epilogue bias, [store pre-activation], gelu
 //   linear_residual    matmul; epilogue bias, [store pre-activation], + residual
+//   matmul_gelu_grad   matmul dy · w (w [K, N], read as b); epilogue · gelu'(x)
 //   softmax_xent       one program per row tile: online (max, Σexp) per row,
 //                      then one pass writing dlogits = g (softmax - onehot) / N
 //                      and the tile's loss sum into partials; a second kernel
@@ -162,16 +163,28 @@ struct InKernel {
 };
 
 //===----------------------------------------------------------------------===//
-// Matmul regions: norm_linear, linear_bias_gelu, linear_residual
+// Matmul regions: norm_linear, linear_bias_gelu, linear_residual, matmul_gelu_grad
 //===----------------------------------------------------------------------===//
 
-enum class Epilogue { None, Gelu, Residual };
+enum class Epilogue { None, Gelu, Residual, GeluGrad };
 
 /// One linear of a matmul region, as host buffers.
 struct LinearPart {
   Value weight, bias; // bias: [1, N] view or null
   Value out;          // [M, N] view of the result buffer
+  bool transposed = true; // weight [N, K] (a linear's, read as b^T); false: [K, N] (a matmul's dy · w)
 };
+
+/// gelu'(x) of the tanh approximation (the gelu_grad lowering's formula, GraphToTileBackward.cpp).
+Value geluDerivTile(KernelBuilder &k, Value x, TileType t) {
+  Value c = k.splat(t, 0.7978845608028654), half = k.splat(t, 0.5), one = k.splat(t, 1.0);
+  Value x2 = k.mulT(x, x);
+  Value u = k.mulT(c, k.addT(x, k.mulT(k.splat(t, 0.044715), k.mulT(x2, x))));
+  Value th = k.tanh(u);
+  Value sech2 = k.subT(one, k.mulT(th, th));
+  Value du = k.mulT(c, k.addT(one, k.mulT(k.splat(t, 3.0 * 0.044715), x2)));
+  return k.addT(k.mulT(half, k.addT(one, th)), k.mulT(k.mulT(half, x), k.mulT(sech2, du)));
+}
 
 Value geluTile(KernelBuilder &k, Value x, TileType t) {
   Value x3 = k.mulT(k.mulT(x, x), x);
@@ -223,8 +236,10 @@ LogicalResult emitMatmulRegion(Lowering &L, const Region &R, Operation *firstLin
 
     Value m0 = k.mul(k.pid(0), tm), n0 = k.mul(k.pid(1), tn);
     Value M = k.dim(Y[0], 0), N = k.dim(Y[0], 1), K = k.dim(X, 1), zero = k.idx(0);
+    bool tb = parts.front().transposed;  // every part reads its weight the same way (one region kind)
     TileType accT = k.f32({tm, tn}), aT = k.f32({tm, tk}, MemorySpace::smem),
-             bT = k.f32({tn, tk}, MemorySpace::smem), colT = k.f32({tm, 1});
+             bT = tb ? k.f32({tn, tk}, MemorySpace::smem) : k.f32({tk, tn}, MemorySpace::smem),
+             colT = k.f32({tm, 1});
     LawAttr stages = cfg->getLaw("stages");
     bool maskA = em->needsMask() || ek->needsMask(), maskB = en->needsMask() || ek->needsMask();
     // Pipelined A tiles are staged in shared memory; the prologue's reads are plain.
@@ -255,9 +270,10 @@ LogicalResult emitMatmulRegion(Lowering &L, const Region &R, Operation *firstLin
         aTile = k.mulT(aTile, k.bcast(scale, aT));
       SmallVector<Value> next;
       for (size_t i = 0; i < parts.size(); ++i) {
-        Value bMask = maskB ? k.bounds(bT, {n0, k0}, {N, K}) : Value();
-        Value bTile = k.load(bT, W[i], {n0, k0}, bMask, stages, L.b.getI64IntegerAttr(0));
-        next.push_back(k.mma(accT, aTile, bTile, accs[i], false, true));
+        Value bMask = !maskB ? Value() : tb ? k.bounds(bT, {n0, k0}, {N, K}) : k.bounds(bT, {k0, n0}, {K, N});
+        Value bTile = tb ? k.load(bT, W[i], {n0, k0}, bMask, stages, L.b.getI64IntegerAttr(0))
+                         : k.load(bT, W[i], {k0, n0}, bMask, stages, L.b.getI64IntegerAttr(0));
+        next.push_back(k.mma(accT, aTile, bTile, accs[i], false, tb));
       }
       return next;
     });
@@ -276,6 +292,8 @@ LogicalResult emitMatmulRegion(Lowering &L, const Region &R, Operation *firstLin
         y = geluTile(k, y, accT);
       else if (epi == Epilogue::Residual)
         y = k.addT(y, k.load(accT, Res, {m0, n0}, cMask));
+      else if (epi == Epilogue::GeluGrad)  // Res: gelu's input x
+        y = k.mulT(y, geluDerivTile(k, k.load(accT, Res, {m0, n0}, cMask), accT));
       k.store(y, Y[i], {m0, n0}, cMask);
     }
     k.ret();
@@ -381,6 +399,29 @@ LogicalResult lowerEpilogue(Lowering &L, const Region &R, Epilogue epi) {
                                .str();
   return emitMatmulRegion(L, R, lin, epi == Epilogue::Gelu ? "fused_linear_gelu" : "fused_linear_residual",
                           math, L.rows2D(L.buf(x)), {*p}, std::nullopt, epi, residual, preOut);
+}
+
+/// matmul_gelu_grad: dx = (dy · w) gelu'(x), the data gradient through a linear that a gelu feeds.
+LogicalResult lowerGeluGradEpilogue(Lowering &L, const Region &R) {
+  Operation *mm = R.ops.size() == 2 ? R.ops[0] : nullptr, *gg = mm ? R.ops[1] : nullptr;
+  if (!mm || !Region::is(mm, "matmul") || !Region::is(gg, "gelu_grad") || gg->getOperand(0) != mm->getResult(0))
+    return R.op->emitError("region 'matmul_gelu_grad' must be a matmul and the gelu_grad of its result");
+  Value dy = R.outer(mm->getOperand(0)), w = R.outer(mm->getOperand(1)), x = R.outer(gg->getOperand(1));
+  Value res = R.resultOf(gg->getResult(0));
+  auto wT = w ? L.rtype(w) : RankedTensorType();
+  if (!dy || !x || !res || !wT || wT.getRank() != 2)
+    return R.op->emitError("region 'matmul_gelu_grad' must read dy, a rank-2 w and x from operands and yield dx");
+  LinearPart p;
+  p.weight = L.buf(w);
+  p.transposed = false;
+  FailureOr<Value> out = L.allocFor(res);
+  if (failed(out))
+    return failure();
+  p.out = L.rows2D(*out);
+  std::string math = "h[m, n] = sum_k dy[m, k] * w[k, n]; u = sqrt(2/pi) (x + 0.044715 x^3); dx = h (0.5 (1 + "
+                     "tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 0.134145 x^2))  (h not stored)";
+  return emitMatmulRegion(L, R, mm, "fused_matmul_gelu_grad", math, L.rows2D(L.buf(dy)), {p}, std::nullopt,
+                          Epilogue::GeluGrad, L.rows2D(L.buf(x)), Value());
 }
 
 //===----------------------------------------------------------------------===//
@@ -817,6 +858,8 @@ LogicalResult lowerFused(Lowering &L) {
     return lowerEpilogue(L, *r, Epilogue::Gelu);
   if (r->kind == "linear_residual")
     return lowerEpilogue(L, *r, Epilogue::Residual);
+  if (r->kind == "matmul_gelu_grad")
+    return lowerGeluGradEpilogue(L, *r);
   if (r->kind == "softmax_xent")
     return lowerSoftmaxXent(L, *r);
   if (r->kind == "multi_tensor_adam")

@@ -15,8 +15,8 @@ using namespace mlir;
 using namespace spak::graph;
 
 ArrayRef<StringLiteral> FusedOp::knownKinds() {
-  static const StringLiteral kinds[] = {"norm_linear", "linear_bias_gelu", "linear_residual",
-                                        "softmax_xent", "multi_tensor_adam"};
+  static const StringLiteral kinds[] = {"norm_linear",  "linear_bias_gelu", "linear_residual",
+                                        "matmul_gelu_grad", "softmax_xent", "multi_tensor_adam"};
   return kinds;
 }
 
@@ -147,6 +147,23 @@ struct BodyChecker {
     return success();
   }
 
+  LogicalResult geluGradEpilogue() {
+    auto mm = nth<MatmulOp>(0);
+    auto gg = nth<GeluGradOp>(1);
+    if (ops.size() != 2 || !mm || !gg)
+      return fail() << "the body must be a matmul followed by gelu_grad";
+    if (!isArg(mm.getLhs()) || !isArg(mm.getRhs()) || !isArg(gg->getOperand(1)))
+      return fail() << "the matmul's operands and gelu_grad's input must be region arguments";
+    if (mm.getTransposeA() || mm.getTransposeB() || cast<RankedTensorType>(mm.getRhs().getType()).getRank() != 2)
+      return fail() << "the matmul must be dy · w with a rank-2 w and no transposes";
+    if (gg->getOperand(0) != mm.getResult() || gg->getOperand(1).getType() != mm.getResult().getType())
+      return fail() << "gelu_grad must take the matmul's result and an input of its type";
+    ValueRange ys = yielded();
+    if (ys.size() != 1 || ys[0] != gg.getResult())
+      return fail() << "must yield the gelu_grad result";
+    return success();
+  }
+
   LogicalResult softmaxXent() {
     auto ce = nth<CrossEntropyOp>(0);
     auto grad = nth<CrossEntropyGradOp>(1);
@@ -235,6 +252,8 @@ LogicalResult FusedOp::verifyRegions() {
     return c.epilogue(/*gelu=*/true);
   if (kind == "linear_residual")
     return c.epilogue(/*gelu=*/false);
+  if (kind == "matmul_gelu_grad")
+    return c.geluGradEpilogue();
   if (kind == "softmax_xent")
     return c.softmaxXent();
   if (kind == "multi_tensor_adam")
