@@ -16,7 +16,8 @@ const char *kRules = R"mlir(spak.rules = [
   #spak_graph.rule<name = "Residual Epilogue", apply = "epilogue(residual)", enabled = true, priority = 20, loc = "rules/fusion.dsl:15:3">,
   #spak_graph.rule<name = "Softmax CrossEntropy", apply = "fuse_softmax_xent", enabled = true, priority = 30, loc = "rules/fusion.dsl:20:3">,
   #spak_graph.rule<name = "Flash Attention", apply = "online_softmax", enabled = true, priority = 40, loc = "rules/fusion.dsl:25:3">,
-  #spak_graph.rule<name = "MultiTensor Adam", apply = "multi_tensor_update", enabled = true, priority = 50, loc = "rules/fusion.dsl:30:3">])mlir";
+  #spak_graph.rule<name = "MultiTensor Adam", apply = "multi_tensor_update", enabled = true, priority = 50, loc = "rules/fusion.dsl:30:3">,
+  #spak_graph.rule<name = "GELU Grad Epilogue", apply = "epilogue(gelu_grad)", enabled = true, priority = 20, loc = "rules/fusion.dsl:46:3">])mlir";
 
 std::string withRules(const std::string &body) {
   return std::string("module attributes {") + kRules + "} {\n" + body + "\n}\n";
@@ -86,6 +87,21 @@ func.func @fn(%x: tensor<4x16xf32>, %w1: tensor<64x16xf32>, %b1: tensor<64xf32>,
             {randn(rng, {4, 16}), randn(rng, {64, 16}), randn(rng, {64}), randn(rng, {16, 64}),
              randn(rng, {4, 64})},
             2);
+}
+
+TEST_CASE("matmul_gelu_grad region = the data-gradient matmul then gelu_grad", "[fusion]") {
+  std::mt19937_64 rng(7);
+  // The MLP's backward: dh = dy · w2 (w2 [16, 64] read as [K, N]), dpre = gelu_grad(dh, pre); a rank-3 dy is
+  // flattened into rows by the kernel, the region keeps the graph's shapes.
+  const char *src = R"mlir(
+func.func @fn(%dy: tensor<2x3x16xf32>, %w2: tensor<16x64xf32>, %pre: tensor<2x3x64xf32>) -> tensor<2x3x64xf32> {
+  %h = spak_graph.matmul %dy, %w2 : (tensor<2x3x16xf32>, tensor<16x64xf32>) -> tensor<2x3x64xf32>
+  %d = spak_graph.gelu_grad %h, %pre : (tensor<2x3x64xf32>, tensor<2x3x64xf32>) -> tensor<2x3x64xf32>
+  return %d : tensor<2x3x64xf32>
+})mlir";
+  checkSame(src, "spak-fuse-epilogues", {randn(rng, {2, 3, 16}), randn(rng, {16, 64}), randn(rng, {2, 3, 64})}, 1);
+  checkSame(src, "spak-fuse-epilogues{gelu-grad=false}",
+            {randn(rng, {2, 3, 16}), randn(rng, {16, 64}), randn(rng, {2, 3, 64})}, 0);
 }
 
 TEST_CASE("softmax_xent region = cross_entropy and its gradient", "[fusion]") {

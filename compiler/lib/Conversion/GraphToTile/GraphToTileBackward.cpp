@@ -569,9 +569,13 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
     TileType sT = k.f32({tm, tn}), colT = k.f32({tm, 1});
     bool kvMasked = ekv->needsMask() || dMasked;
     // This program's K and V tiles are read only as mma operands (b^T of q k^T and of dO v^T) on every step of the
-    // query loop: shared tiles, loaded once (the cuda target would otherwise stage register tiles through shared
-    // memory for each of those mma's, every step).
-    TileType kvShared = k.f32({tn, dp}, MemorySpace::smem);
+    // query loop: with bf16 tensor-core operands (law mma_bits = 16) they are shared tiles, loaded once (the cuda
+    // target stores them as bf16, half a register tile's staging); otherwise register tiles, which the cuda target
+    // stages through scratch for each of those mma's (two f32 shared tiles of 128 x 128 would not fit beside the
+    // query loop's).
+    LawAttr bits = cfg->getLaw("mma_bits");
+    bool sharedKV = bits && bits.isInteger() && bits.getInt() == 16;
+    TileType kvShared = sharedKV ? k.f32({tn, dp}, MemorySpace::smem) : kvTile;
     Value kvMask = kvMasked ? k.bounds(kvShared, {n0, c.zero}, {c.T, c.hdV}) : Value();
     Value kt = k.load(kvShared, Ka, {c.bIdx, n0, c.col0}, kvMask);
     Value vt = k.load(kvShared, Va, {c.bIdx, n0, c.col0}, kvMask);
