@@ -47,6 +47,7 @@ rules Fusion {
     when: producer == matmul && consumer == gelu_grad
     apply: epilogue(gelu_grad)
     priority: 20
-    source: "the backward of the Bias GELU Epilogue: the data-gradient matmul multiplies by gelu'(x) before its store"
+    enabled: false
+    source: "the backward of the Bias GELU Epilogue: the data-gradient matmul multiplies by gelu'(x) before its store. Off: measured slower on the H100 (2026-11-24, docs/benchmarks.md session 8 call 3: shakespeare-char 12.87 -> 13.19 ms/step, gpt2-124M 104.3 -> 105.3) than the separate gelu_grad kernel at DRAM speed"
   }
 }
