@@ -175,23 +175,6 @@ struct LinearPart {
   bool transposed = true; // weight [N, K] (a linear's, read as b^T); false: [K, N] (a matmul's dy · w)
 };
 
-/// gelu'(x) of the tanh approximation (the gelu_grad lowering's formula, GraphToTileBackward.cpp).
-Value geluDerivTile(KernelBuilder &k, Value x, TileType t) {
-  Value c = k.splat(t, 0.7978845608028654), half = k.splat(t, 0.5), one = k.splat(t, 1.0);
-  Value x2 = k.mulT(x, x);
-  Value u = k.mulT(c, k.addT(x, k.mulT(k.splat(t, 0.044715), k.mulT(x2, x))));
-  Value th = k.tanh(u);
-  Value sech2 = k.subT(one, k.mulT(th, th));
-  Value du = k.mulT(c, k.addT(one, k.mulT(k.splat(t, 3.0 * 0.044715), x2)));
-  return k.addT(k.mulT(half, k.addT(one, th)), k.mulT(k.mulT(half, x), k.mulT(sech2, du)));
-}
-
-Value geluTile(KernelBuilder &k, Value x, TileType t) {
-  Value x3 = k.mulT(k.mulT(x, x), x);
-  Value inner = k.mulT(k.splat(t, 0.7978845608028654), k.addT(x, k.mulT(k.splat(t, 0.044715), x3)));
-  return k.mulT(k.mulT(k.splat(t, 0.5), x), k.addT(k.splat(t, 1.0), k.tanh(inner)));
-}
-
 /// Emits the one kernel of a matmul region: y_i = epilogue(prologue(x) · w_iᵀ + b_i).
 LogicalResult emitMatmulRegion(Lowering &L, const Region &R, Operation *firstLinear, StringRef base,
                                StringRef math, Value x2d, ArrayRef<LinearPart> parts,
@@ -289,11 +272,11 @@ LogicalResult emitMatmulRegion(Lowering &L, const Region &R, Operation *firstLin
       if (Pre)
         k.store(y, Pre, {m0, n0}, cMask);
       if (epi == Epilogue::Gelu)
-        y = geluTile(k, y, accT);
+        y = k.gelu(y, accT);
       else if (epi == Epilogue::Residual)
         y = k.addT(y, k.load(accT, Res, {m0, n0}, cMask));
       else if (epi == Epilogue::GeluGrad)  // Res: gelu's input x
-        y = k.mulT(y, geluDerivTile(k, k.load(accT, Res, {m0, n0}, cMask), accT));
+        y = k.mulT(y, k.geluDeriv(k.load(accT, Res, {m0, n0}, cMask), accT));
       k.store(y, Y[i], {m0, n0}, cMask);
     }
     k.ret();

@@ -143,6 +143,22 @@ Value KernelBuilder::sqrt(Value x) { return SqrtOp::create(b, loc, x); }
 Value KernelBuilder::rsqrt(Value x) { return RsqrtOp::create(b, loc, x); }
 Value KernelBuilder::tanh(Value x) { return TanhOp::create(b, loc, x); }
 
+Value KernelBuilder::gelu(Value x, TileType t) {
+  Value x3 = mulT(mulT(x, x), x);
+  Value inner = mulT(splat(t, 0.7978845608028654), addT(x, mulT(splat(t, 0.044715), x3)));
+  return mulT(mulT(splat(t, 0.5), x), addT(splat(t, 1.0), tanh(inner)));
+}
+
+Value KernelBuilder::geluDeriv(Value x, TileType t) {
+  Value c = splat(t, 0.7978845608028654), half = splat(t, 0.5), one = splat(t, 1.0);
+  Value x2 = mulT(x, x);
+  Value u = mulT(c, addT(x, mulT(splat(t, 0.044715), mulT(x2, x))));
+  Value th = tanh(u);
+  Value sech2 = subT(one, mulT(th, th));
+  Value du = mulT(c, addT(one, mulT(splat(t, 3.0 * 0.044715), x2)));
+  return addT(mulT(half, addT(one, th)), mulT(mulT(half, x), mulT(sech2, du)));
+}
+
 scf::ForOp KernelBuilder::loop(
     Value lb, Value ub, Value step, ValueRange init,
     function_ref<SmallVector<Value>(Value, ValueRange)> body) {

@@ -67,17 +67,7 @@ static LogicalResult lowerGeluGrad(Lowering &L) {
       "u = sqrt(2/pi) (x + 0.044715 x^3); dx = dy (0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) "
       "sqrt(2/pi) (1 + 0.134145 x^2))",
       L.op()->getOperands(), L.op()->getResult(0), *cfg,
-      [](KernelBuilder &k, ArrayRef<Value> xs, TileType t) {
-        Value dy = xs[0], x = xs[1];
-        Value c = k.splat(t, 0.7978845608028654), half = k.splat(t, 0.5), one = k.splat(t, 1.0);
-        Value x2 = k.mulT(x, x);
-        Value u = k.mulT(c, k.addT(x, k.mulT(k.splat(t, 0.044715), k.mulT(x2, x))));
-        Value th = k.tanh(u);
-        Value sech2 = k.subT(one, k.mulT(th, th));
-        Value du = k.mulT(c, k.addT(one, k.mulT(k.splat(t, 3.0 * 0.044715), x2)));
-        Value d = k.addT(k.mulT(half, k.addT(one, th)), k.mulT(k.mulT(half, x), k.mulT(sech2, du)));
-        return k.mulT(dy, d);
-      });
+      [](KernelBuilder &k, ArrayRef<Value> xs, TileType t) { return k.mulT(xs[0], k.geluDeriv(xs[1], t)); });
 }
 
 //--- rmsnorm_grad -------------------------------------------------------------------

@@ -882,12 +882,7 @@ static LogicalResult lowerElementwise(Lowering &L, StringRef name) {
                      return k.mulT(x[0], k.splat(t, scale));
                    if (name == "relu")
                      return ReluOp::create(k.b, k.loc, x[0]);
-                   // gelu, tanh approximation
-                   Value x3 = k.mulT(k.mulT(x[0], x[0]), x[0]);
-                   Value inner = k.mulT(k.splat(t, 0.7978845608028654),
-                                        k.addT(x[0], k.mulT(k.splat(t, 0.044715), x3)));
-                   return k.mulT(k.mulT(k.splat(t, 0.5), x[0]),
-                                 k.addT(k.splat(t, 1.0), k.tanh(inner)));
+                   return k.gelu(x[0], t);  // tanh approximation
                  });
 }
 

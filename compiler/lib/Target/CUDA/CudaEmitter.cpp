@@ -1355,6 +1355,17 @@ private:
     return p;
   }
 
+  /// The identity of a sum / max reduction of `elt` values.
+  static std::string reduceInit(Type elt, bool sum) {
+    if (!sum)
+      return lowestText(elt);
+    return isa<FloatType>(elt) ? floatLiteral(0.0, elt) : std::string("0");
+  }
+  /// `acc` combined with `x` (statement).
+  static std::string reduceStep(bool sum, llvm::StringRef acc, const std::string &x) {
+    return sum ? cat(acc, " += ", x, ";") : cat(acc, " = spak_gen::max_of(", acc, ", ", x, ");");
+  }
+
   /// A reduce over axis 0 of a rank-2 register tile in the linear layout (element e = tid + threads * s) whose
   /// column count divides the threads: every slot of a thread is in its one column.
   bool axisZeroInThreads(ReduceOp op) const {
@@ -1378,12 +1389,8 @@ private:
           w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", in, " over axis 1 (", shapeText(src.getShape()), " -> ",
                       shapeText(dst.getShape()), "): in registers, each lane combines its columns, then the 4 lanes of "
                       "its quad (shuffles)"));
-          std::string init = sum ? (isa<FloatType>(dst.getElementType()) ? floatLiteral(0.0, dst.getElementType())
-                                                                          : std::string("0"))
-                                 : lowestText(dst.getElementType());
-          auto comb = [&](const std::string &x) {
-            return sum ? cat("a += ", x, ";") : cat("a = spak_gen::max_of(a, ", x, ");");
-          };
+          std::string init = reduceInit(dst.getElementType(), sum);
+          auto comb = [&](const std::string &x) { return reduceStep(sum, "a", x); };
           w_.line("#pragma unroll");
           w_.line(cat("for (int s = 0; s < ", 2 * r->mi, "; ++s) {"));
           w_.indent();
@@ -1407,12 +1414,8 @@ private:
       int64_t cols = src.getShape()[1], groups = nt_ / cols;
       std::string n = defineTile(op.getResult());
       std::string in = expr(op.getSource());
-      std::string init = sum ? (isa<FloatType>(dst.getElementType()) ? floatLiteral(0.0, dst.getElementType())
-                                                                     : std::string("0"))
-                             : lowestText(dst.getElementType());
-      auto comb = [&](const std::string &x) {
-        return sum ? cat("a += ", x, ";") : cat("a = spak_gen::max_of(a, ", x, ");");
-      };
+      std::string init = reduceInit(dst.getElementType(), sum);
+      auto comb = [&](const std::string &x) { return reduceStep(sum, "a", x); };
       w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", in, " over axis 0 (", shapeText(src.getShape()), " -> ",
                   shapeText(dst.getShape()), "): each thread combines its ", slots(src), " slots (rows of its column)",
                   groups > 1 ? cat(", then the ", groups, " threads of a column through scratch") : std::string()));
@@ -1432,8 +1435,7 @@ private:
         openElementLoop(dst, false);
         w_.line(cat(elt, " c = red[e];"));
         w_.line("#pragma unroll");
-        w_.line(cat("for (int g = 1; g < ", groups, "; ++g) ",
-                    sum ? cat("c += red[e + g * ", cols, "];") : cat("c = spak_gen::max_of(c, red[e + g * ", cols, "]);")));
+        w_.line(cat("for (int g = 1; g < ", groups, "; ++g) ", reduceStep(sum, "c", cat("red[e + g * ", cols, "]"))));
         w_.line(cat(elemOf(n, dst), " = c;"));
         closeElementLoop();
         w_.line("__syncthreads();  // scratch free again");
@@ -1472,13 +1474,9 @@ private:
     for (unsigned d = 0; d < src.getRank(); ++d)
       idx.push_back(d == axis ? std::string("0") : cat("o", d));
     w_.line(cat("const int base = ", linearIndex(src.getShape(), idx), ";"));
-    w_.line(cat(elt, " a = ", sum ? (isa<FloatType>(dst.getElementType()) ? floatLiteral(0.0, dst.getElementType())
-                                                                           : std::string("0"))
-                                  : lowestText(dst.getElementType()),
-                ";"));
+    w_.line(cat(elt, " a = ", reduceInit(dst.getElementType(), sum), ";"));
     std::string v = cat(in, "[base + r", stride == 1 ? "" : cat(" * ", stride), "]");
-    w_.line(cat("for (int r = lane; r < ", src.getShape()[axis], "; r += 32) ",
-                sum ? cat("a += ", v, ";") : cat("a = spak_gen::max_of(a, ", v, ");")));
+    w_.line(cat("for (int r = lane; r < ", src.getShape()[axis], "; r += 32) ", reduceStep(sum, "a", v)));
     w_.line(cat("a = spak_gen::warp_", sum ? "sum" : "max", "(a);"));
     w_.line("if (lane == 0) red_out[o] = a;");
     w_.dedent();

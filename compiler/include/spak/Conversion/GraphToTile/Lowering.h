@@ -101,6 +101,10 @@ struct KernelBuilder {
   mlir::Value sqrt(mlir::Value x);
   mlir::Value rsqrt(mlir::Value x);
   mlir::Value tanh(mlir::Value x);
+  /// gelu(x), tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), on tiles of type `t`.
+  mlir::Value gelu(mlir::Value x, TileType t);
+  /// gelu'(x) of the same approximation (gelu_grad = dy · gelu'(x); the matmul_gelu_grad epilogue).
+  mlir::Value geluDeriv(mlir::Value x, TileType t);
   /// A for loop with loop-carried values; `body(iv, iterArgs)` returns the
   /// yielded values (empty when there are none).
   mlir::scf::ForOp loop(mlir::Value lb, mlir::Value ub, mlir::Value step, mlir::ValueRange init,
