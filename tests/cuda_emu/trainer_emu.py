@@ -187,7 +187,7 @@ def build(cfg_name, spakc, work, cxx, jobs):
     d = os.path.join(work, cfg_name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
-    rules = cuda_emu.rules_with_laws(cfg["laws"], d)
+    rules = cuda_emu.rules_with_laws(cfg["laws"], d, cfg.get("enable", ()))
     proj = os.path.join(d, "project")
     sh([spakc, "compile", os.path.join(SRC, cfg["dsl"]), "-o", proj, "--target", "all", "--rules-dir", rules, "-q"])
 
