@@ -59,6 +59,9 @@ constexpr int64_t kMaxSmemPerBlock = 232448;     // H100: 227 KiB opt-in per blo
 // fragment land in different banks (docs/codegen.md, "Fragment layout").
 constexpr int64_t kSmemRowPad = 4;
 constexpr int64_t kSmemRowPadBf16 = 8;  // the same 16 bytes for bf16 tiles
+// Registers a kernel needs beyond its largest mma accumulator (addresses, loop state, operand fragments): ptxas asks
+// for 154 to compile a 128-register accumulator (wgmma m64n256 over 2 warpgroups), so 16 is a lower bound.
+constexpr int64_t kMinFreeRegisters = 16;
 
 int64_t align16(int64_t n) { return (n + 15) & ~int64_t(15); }
 
@@ -155,6 +158,24 @@ public:
           return kernel_.emitOpError("law 'ctas_per_sm' = ")
                  << law.getInt() << " asks for " << law.getInt() * nt_
                  << " threads per SM; an SM holds at most 2048 (lower it or the warps law)";
+        int64_t cap = std::min<int64_t>(255, 65536 / (law.getInt() * nt_));
+        // An mma accumulator lives in registers: with the cap below it plus a few for addresses and loop state,
+        // ptxas cannot compile the kernel at all ("insufficient registers"), so say which laws collide.
+        int64_t acc = 0;
+        std::string accShape;
+        kernel_.walk([&](MmaOp m) {
+          TileType t = m.getResult().getType();
+          if (fragOf(t) && numElements(t) / nt_ > acc) {
+            acc = numElements(t) / nt_;
+            accShape = shapeText(t.getShape());
+          }
+        });
+        if (acc + kMinFreeRegisters > cap)
+          return kernel_.emitOpError("law 'ctas_per_sm' = ")
+                 << law.getInt() << " (" << lawProvenanceText(law) << ") caps registers at " << cap
+                 << " per thread, but the " << accShape << " mma accumulator alone takes " << acc
+                 << " of them (and at least " << kMinFreeRegisters
+                 << " more are needed): lower ctas_per_sm or the tile laws";
         bounds = cat(nt_, ", ", law.getInt());
         w_.line(cat("// ctas_per_sm = ", law.getInt(), "  <- ", lawProvenanceText(law), ": at most ",
                     65536 / (law.getInt() * nt_), " registers per thread"));
