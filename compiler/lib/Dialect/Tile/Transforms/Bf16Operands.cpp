@@ -15,7 +15,10 @@
 //     kernel's warps (the tensor-core path; else the mma runs in fp32) and
 //     is at least the laws' tile_m x tile_n (a tile the bounds shrank is a
 //     matmul too small for a copy to pay). The loads then produce bf16
-//     tiles; nothing else in the kernel changes.
+//     tiles; nothing else in the kernel changes. Under mma_schedule >= 8
+//     attention's k-loop tiles qualify too (depth law k_lat / v_lat, no
+//     minimum size), each alone: the mma's other operand (Q in registers,
+//     P computed) stays f32 beside the bf16 one.
 //  2. Host functions. Before a launch of a retyped kernel, each retyped
 //     argument gets a bf16 copy: an alloc of the same shape and a launch of
 //     the cast kernel `@cast_bf16` (flat, `vec_width * 32 * warps` elements per

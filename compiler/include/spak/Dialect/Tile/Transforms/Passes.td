@@ -119,7 +119,10 @@ def Bf16Operands : Pass<"spak-bf16-operands", "::mlir::ModuleOp"> {
     `@cast_bf16` (one flat elementwise kernel, `vec_width * 32 * warps`
     elements per program), reused until a launch writes that buffer (or any
     view of it) or a call intervenes. spakc runs it only on the module the
-    CUDA emitter gets; the cpp target keeps fp32 operands.
+    CUDA emitter gets; the cpp target keeps fp32 operands. With
+    `mma_schedule >= 8`, attention's k-loop tiles (depth law k_lat / v_lat,
+    read only as tensor-core mma operands) get bf16 copies too, each alone:
+    the mma's other operand may stay f32.
   }];
   let dependentDialects = ["::spak::tile::TileDialect", "::mlir::arith::ArithDialect"];
 }
