@@ -694,16 +694,20 @@ protected:
   bool bf16Operand(Value v) const {
     if (mmaBits_ != 16 || paddedPitch(v) <= 0)
       return false;
-    for (OpOperand &use : v.getUses()) {
-      auto m = cast<MmaOp>(use.getOwner());
-      TileType a = m.getA().getType();
-      int64_t k = m.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
-      auto f32OrBf16 = [](Type t) { return t.isF32() || t.isBF16(); };
-      if (k % 16 != 0 || !f32OrBf16(m.getB().getType().getElementType()) ||
-          !m.getResult().getType().getElementType().isF32() || !f32OrBf16(a.getElementType()))
+    for (OpOperand &use : v.getUses())
+      if (!tensorCoreMma(cast<MmaOp>(use.getOwner())))
         return false;
-    }
     return true;
+  }
+
+  /// Whether mma `m` runs on bf16 tensor cores: mma_bits = 16, k a multiple of 16, f32 or bf16 operands (f32 ones are
+  /// rounded to bf16; spak-bf16-operands may leave one of each), an f32 accumulator.
+  bool tensorCoreMma(MmaOp m) const {
+    TileType a = m.getA().getType(), b = m.getB().getType();
+    int64_t k = m.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
+    auto f32OrBf16 = [](TileType t) { return t.getElementType().isF32() || t.getElementType().isBF16(); };
+    return mmaBits_ == 16 && k % 16 == 0 && f32OrBf16(a) && f32OrBf16(b) &&
+           m.getResult().getType().getElementType().isF32();
   }
 
   /// Row pitch (elements) for a shared tile read only as an operand of fragment mma's, else 0.
@@ -1019,11 +1023,10 @@ private:
   }
   /// A bf16 mma whose operand a is a fragment tile of this warp's rows: operands from registers.
   bool registerA(MmaOp op) const {
-    TileType a = op.getA().getType(), b = op.getB().getType(), dst = op.getResult().getType();
+    TileType a = op.getA().getType(), dst = op.getResult().getType();
     const Frag *f = fragOf(dst), *fa = fragOf(a);
-    int64_t k = op.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
-    bool tensorCores = mmaBits_ == 16 && k % 16 == 0 && a.getElementType().isF32() &&
-                       (b.getElementType().isF32() || b.getElementType().isBF16()) && dst.getElementType().isF32();
+    // Its operand registers are its accumulator registers re-packed: a must be an f32 register tile.
+    bool tensorCores = tensorCoreMma(op) && a.getElementType().isF32();
     return f && fa && tensorCores && !op.getTransposeA() && fa->wn == 1 && f->wn == 1 && fa->wm == f->wm &&
            fa->m == f->m;
   }
@@ -1046,8 +1049,7 @@ private:
     // spak-bf16-operands: bf16 operands (a matmul's both; under schedule 8 an attention loop tile beside an f32
     // operand, which the tensor cores round to bf16 like any other).
     bool bf16In = a.getElementType().isBF16() || b.getElementType().isBF16();
-    auto f32OrBf16 = [](TileType t) { return t.getElementType().isF32() || t.getElementType().isBF16(); };
-    bool tensorCores = mmaBits_ == 16 && k % 16 == 0 && f32OrBf16(a) && f32OrBf16(b) && dst.getElementType().isF32();
+    bool tensorCores = tensorCoreMma(op);
     bool inPlace = op == wgmmaPipe_;  // accumulates into the loop-carried tile itself
     std::string res = inPlace ? (names_[op.getResult()] = expr(op.getAcc())) : defineTile(op.getResult());
     w_.line(cat("// ", res, " = ", ta ? "a^T" : "a", " * ", tb ? "b^T" : "b", " + acc  (", shapeText(dst.getShape()),
@@ -1323,11 +1325,7 @@ private:
   /// Schedule 8: a register tile that an mma on tensor cores reads from scratch is staged as bf16 (rows padded by 16
   /// bytes, read with ldmatrix): half the bytes of f32, and the tensor cores round it to bf16 anyway.
   bool stageBf16(MmaOp m) const {
-    TileType a = m.getA().getType(), b = m.getB().getType();
-    int64_t k = m.getTransposeA() ? a.getShape()[0] : a.getShape()[1];
-    auto f32OrBf16 = [](TileType t) { return t.getElementType().isF32() || t.getElementType().isBF16(); };
-    return mmaSchedule_ >= 8 && mmaBits_ == 16 && k % 16 == 0 && f32OrBf16(a) && f32OrBf16(b) &&
-           m.getResult().getType().getElementType().isF32() && fragOf(m.getResult().getType());
+    return mmaSchedule_ >= 8 && tensorCoreMma(m) && fragOf(m.getResult().getType());
   }
   /// Scratch bytes of mma operand `v` (0 for a shared tile).
   int64_t stagedOperandBytes(MmaOp m, Value v) const {
