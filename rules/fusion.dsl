@@ -38,6 +38,12 @@ rules Fusion {
     priority: 60
     source: "cuda target, mma_bits = 16: the kernel that writes a matmul operand also stores its bf16 copy (spak-bf16-producers)"
   }
+  rule "Vocab Padding" {
+    when: producer == linear && consumer == cross_entropy && cols % pad_vocab != 0 && cols > pad_vocab
+    apply: pad_vocab
+    priority: 3
+    source: "nanoGPT model.py pads GPT-2's vocabulary 50257 -> 50304 (law pad_vocab): the logits' rows become 16-byte multiples for the lm_head's matmuls; the padding columns never reach the loss, the gradients or sampling (spak-pad-vocab)"
+  }
   rule "Pow2 Masking" {
     when: dim % 2 != 0 || !is_pow2(dim)
     apply: pow2_mask

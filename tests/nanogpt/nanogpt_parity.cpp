@@ -47,6 +47,7 @@ struct Entry {
   std::string dtype;  // f32 i32
   std::vector<int64_t> dims;  // -1 = dynamic
   int in_place_of = -1;
+  int64_t valid_rows = 0;  // spak.valid_rows: a parameter padded by rule pad_vocab has this many real rows (0: all)
 };
 
 struct FnSig {
@@ -70,7 +71,7 @@ std::map<std::string, FnSig> read_manifest(const std::string& path) {
     }
     Entry e;
     std::string dims;
-    if (!(ls >> e.index >> e.role >> e.name >> e.dtype >> dims >> e.in_place_of) || cur.empty())
+    if (!(ls >> e.index >> e.role >> e.name >> e.dtype >> dims >> e.in_place_of >> e.valid_rows) || cur.empty())
       throw std::runtime_error("bad manifest line: " + line);
     if (dims != "-") {
       std::stringstream ds(dims);
@@ -149,8 +150,8 @@ std::vector<Slot> call(R (*f)(spak_gen::StepContext&, A...), spak_gen::StepConte
 // ---- model state ---------------------------------------------------------------------------------------------------
 
 struct State {
-  std::map<std::string, std::vector<float>> param, m, v;
-  std::map<std::string, std::vector<int64_t>> shape;
+  std::map<std::string, std::vector<float>> param, m, v;  // compiled shapes (padding rows included)
+  std::map<std::string, std::vector<int64_t>> shape;      // the reference's shapes (real rows only)
   std::vector<int32_t> tokens, targets;  // the current batch, [B, T]
   int64_t B = 0, T = 0;
   int32_t step[2] = {0, 0};  // spak.step = [step, total_steps]; total 0: the compiled length (the .dsl's steps)
@@ -240,6 +241,20 @@ struct Table {
                 ok ? "ok" : "FAIL");
     return rel;
   }
+  // A tensor whose first ref.size() elements are the real rows and the rest padding rows (rule pad_vocab): the
+  // real rows against the reference, the padding rows must be exactly zero.
+  void padded_row(const std::string& name, const float* got, int64_t numel, const std::vector<double>& ref,
+                  double row_tol = -1) {
+    row(name, got, ref, row_tol);
+    if (numel <= static_cast<int64_t>(ref.size())) return;
+    const int64_t pad = numel - static_cast<int64_t>(ref.size());
+    int64_t nonzero = 0;
+    for (int64_t i = 0; i < pad; ++i) nonzero += got[ref.size() + size_t(i)] != 0.0f;
+    ++rows;
+    if (nonzero) ++failures;
+    std::printf("%-48s %9lld %12s %12lld %12s  %s\n", (name + " (padding rows)").c_str(), static_cast<long long>(pad),
+                "", static_cast<long long>(nonzero), "nonzero", nonzero ? "FAIL" : "ok");
+  }
 };
 
 int usage() {
@@ -282,8 +297,13 @@ int run(int argc, char** argv) {
     if (e.role == "param") {
       st.param[e.name] = init.floats(e.name);
       st.shape[e.name] = init.at(e.name).shape;
-      if (st.shape[e.name] != e.dims)
+      std::vector<int64_t> real = e.dims;  // a padded parameter (spak.valid_rows): the reference has its real rows
+      if (e.valid_rows > 0 && !real.empty()) real[0] = e.valid_rows;
+      if (st.shape[e.name] != real)
         throw std::runtime_error("init tensor '" + e.name + "' has another shape than the compiled parameter");
+      int64_t full = 1;
+      for (int64_t d : e.dims) full *= d;
+      st.param[e.name].resize(static_cast<size_t>(full), 0.0f);  // padding rows: zeros, as the trainer's init
       st.m[e.name].assign(st.param[e.name].size(), 0.0f);
       st.v[e.name].assign(st.param[e.name].size(), 0.0f);
     }
@@ -345,8 +365,15 @@ int run(int argc, char** argv) {
       auto res = call(&spak_gen::infer, ctx, bind(st, sigs["infer"]));
       check_status("infer");
       const Slot& lg = res.at(0);
-      if (lg.numel() != static_cast<int64_t>(want.size())) throw std::runtime_error("logits size mismatch");
-      tab.row("logits [B, " + std::to_string(tp) + ", V]", static_cast<float*>(lg.data), want);
+      // Padded logits (rule pad_vocab): rows of Vp >= V columns, the first V are the classes.
+      const int64_t Vp = lg.dims.empty() ? 0 : lg.dims.back();
+      if (Vp < V || lg.numel() / Vp * V != static_cast<int64_t>(want.size()))
+        throw std::runtime_error("logits size mismatch");
+      std::vector<float> got;
+      for (int64_t r = 0; r < lg.numel() / Vp; ++r)
+        got.insert(got.end(), static_cast<float*>(lg.data) + r * Vp, static_cast<float*>(lg.data) + r * Vp + V);
+      tab.row("logits [B, " + std::to_string(tp) + ", V]" + (Vp > V ? " (of " + std::to_string(Vp) + " columns)" : ""),
+              got.data(), want);
     }
     st.T = full_T;
     st.tokens = full_tokens;
@@ -377,10 +404,11 @@ int run(int argc, char** argv) {
         tab.row("loss", got, f64(step0, "loss"));
       } else if (e.role == "grad_of") {
         std::vector<double> ref = f64(step0, "grad." + e.name);
-        if (res[i].numel() != static_cast<int64_t>(ref.size()))
+        if (res[i].numel() != static_cast<int64_t>(st.param.at(e.name).size()) ||
+            res[i].numel() < static_cast<int64_t>(ref.size()))
           throw std::runtime_error("gradient size mismatch for " + e.name);
         for (int64_t j = 0; j < res[i].numel(); ++j) sumsq += double(got[j]) * got[j];
-        tab.row("grad " + e.name, got, ref);
+        tab.padded_row("grad " + e.name, got, res[i].numel(), ref);
         ++grads;
       }
     }
@@ -430,7 +458,8 @@ int run(int argc, char** argv) {
   if (steps == S) {
     tab.header("parameters after the last train_step");
     for (const auto& kv : st.param)
-      tab.row("param " + kv.first, kv.second.data(), f64(final_, "param." + kv.first), param_tol);
+      tab.padded_row("param " + kv.first, kv.second.data(), static_cast<int64_t>(kv.second.size()),
+                     f64(final_, "param." + kv.first), param_tol);
   }
 
   // 5. spak.status: an out-of-range token id must be flagged (and must not be read out of bounds).

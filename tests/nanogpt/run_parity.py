@@ -145,7 +145,9 @@ def manifest_from_tile(tile_ir, functions=("forward", "backward", "train_step", 
                 dtype, dims, attrs = parse_entry(e)
                 role, name = role_of(attrs)
                 inplace = attrs.get("spak.in_place_of", "-1").split(":")[0].strip()
-                lines.append(f"{kind} {i} {role} {name} {dtype} {','.join(dims) if dims else '-'} {inplace}")
+                # spak.valid_rows (rule pad_vocab): the real leading rows of a padded parameter (0: not padded).
+                valid = attrs.get("spak.valid_rows", "0").split(":")[0].strip()
+                lines.append(f"{kind} {i} {role} {name} {dtype} {','.join(dims) if dims else '-'} {inplace} {valid}")
     return "\n".join(lines) + "\n"
 
 

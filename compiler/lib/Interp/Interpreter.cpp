@@ -555,13 +555,15 @@ private:
       return fail(op, "targets " + targets.shapeString() + " do not match logits " + logits.shapeString());
     if (N == 0)
       return fail(op, "no positions (empty targets)");
-    if (!checkIds(op, targets, V, "target"))
+    // `classes`: the softmax covers the first K columns; the rest are vocabulary padding (spak-pad-vocab).
+    int64_t K = op.getClassesAttr() ? (int64_t)*op.getClasses() : V;
+    if (!checkIds(op, targets, K, "target"))
       return false;
     double total = 0.0;
     for (int64_t n = 0; n < N; ++n) {
       const double *l = logits.data.data() + n * V;
-      double mx = *std::max_element(l, l + V), sum = 0.0;
-      for (int64_t j = 0; j < V; ++j)
+      double mx = *std::max_element(l, l + K), sum = 0.0;
+      for (int64_t j = 0; j < K; ++j)
         sum += std::exp(l[j] - mx);
       total += (mx + std::log(sum)) - l[(int64_t)targets.data[n]];
     }
@@ -574,15 +576,16 @@ private:
     int64_t V = logits.shape.back(), N = targets.numel();
     if (N * V != logits.numel() || N == 0)
       return fail(op, "targets " + targets.shapeString() + " do not match logits " + logits.shapeString());
-    if (!checkIds(op, targets, V, "target"))
+    int64_t K = op.getClassesAttr() ? (int64_t)*op.getClasses() : V; // padding columns keep dlogits = 0
+    if (!checkIds(op, targets, K, "target"))
       return false;
     Tensor d = Tensor::zeros(logits.shape);
     for (int64_t n = 0; n < N; ++n) {
       const double *l = logits.data.data() + n * V;
-      double mx = *std::max_element(l, l + V), sum = 0.0;
-      for (int64_t j = 0; j < V; ++j)
+      double mx = *std::max_element(l, l + K), sum = 0.0;
+      for (int64_t j = 0; j < K; ++j)
         sum += std::exp(l[j] - mx);
-      for (int64_t j = 0; j < V; ++j)
+      for (int64_t j = 0; j < K; ++j)
         d.data[n * V + j] = std::exp(l[j] - mx) / sum * dloss / (double)N;
       d.data[n * V + (int64_t)targets.data[n]] -= dloss / (double)N;
     }

@@ -35,6 +35,8 @@ static const LawDefault kLawDefaults[] = {
     {"split_k_chunk", 4096, "k extent per CTA of a split-K matmul's first stage (rounded up to tile_k)", false},
     {"colsum_steps", 16, "column sums (bias gradients, layernorm dw / db): loop steps of row_tile * vec_width rows "
                          "per stage-1 program (its chunk of rows)", false},
+    {"pad_vocab", 64, "the lm_head's classes (a cross-entropy's logits columns) are padded to a multiple of this "
+                      "when a rule says apply: pad_vocab (nanoGPT's 50257 -> 50304); 1 = no padding", false},
     {"ctas_per_sm", 1, "cuda: CTAs of a kernel each SM should hold at once (__launch_bounds__ minimum blocks: caps "
                        "registers per thread at 64K / (ctas * threads)); 1 = no cap", false},
 };

@@ -250,7 +250,8 @@ LogicalResult BackwardBuilder::vjp(Operation *op) {
         return success();
       })
       .Case([&](CrossEntropyOp o) {
-        accumulate(o.getLogits(), CrossEntropyGradOp::create(b, loc, g, o.getLogits(), o.getTargets()));
+        accumulate(o.getLogits(),
+                   CrossEntropyGradOp::create(b, loc, g, o.getLogits(), o.getTargets(), o.getClassesAttr()));
         return success();
       })
       .Case([&](ReshapeOp o) -> LogicalResult {

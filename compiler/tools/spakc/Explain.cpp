@@ -344,6 +344,24 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
     std::string apply = spak::graph::normalizeRuleApply(r.getApply());
     if (apply == "pow2_mask")
       os << "    not a fusion: spak-pow2-masking always plans the padding (see each kernel's padding line)\n";
+    else if (apply == "pad_vocab") {
+      // spak-pad-vocab leaves `spak.valid_rows = V` on each padded parameter of @train_step.
+      std::vector<std::string> padded;
+      for (auto fn : tileModule.getOps<mlir::func::FuncOp>())
+        if (fn->hasAttr("spak.train_step") || fn.getSymName() == "train_step")
+          for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+            if (auto v = fn.getArgAttrOfType<mlir::IntegerAttr>(i, "spak.valid_rows"))
+              if (auto t = llvm::dyn_cast<mlir::ShapedType>(fn.getArgumentTypes()[i]))
+                if (auto name = fn.getArgAttrOfType<mlir::StringAttr>(i, "spak.param"))
+                  padded.push_back(fmt::format("{} {} -> {} rows", name.getValue().str(), v.getInt(),
+                                               t.getShape()[0]));
+      if (padded.empty())
+        os << "    padded nothing" << (r.getEnabled() ? " (every lm_head's classes are a multiple of law pad_vocab, "
+                                                         "or pad_vocab = 1)" : "") << "\n";
+      else
+        os << "    graph: padded " << join(padded, ", ") << " (the padding columns of the logits are outside the "
+                                                             "softmax, the loss and sampling)\n";
+    }
     else if (apply == "bf16_copy_in_producer") {
       const auto &cks = cudaKernelsByRule[name];
       if (cks.empty())

@@ -239,6 +239,7 @@ public:
     if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) return false;
     mlir::applyDefaultTimingPassManagerCLOptions(pm);
     if (level_ < Level::Train) {
+      pm.addPass(spak::createSpakPadVocab());
       pm.addPass(spak::createSpakShapeInference());
       pm.addPass(spak::createSpakAutodiff());
       pm.addPass(spak::createSpakOptimizerStep());

@@ -33,6 +33,23 @@ def SpakShapeInference : Pass<"spak-shape-inference", "::mlir::ModuleOp"> {
   let dependentDialects = ["::spak::graph::GraphDialect", "::mlir::tensor::TensorDialect"];
 }
 
+def SpakPadVocab : Pass<"spak-pad-vocab", "::mlir::ModuleOp"> {
+  let summary = "Pad the lm_head's classes to a multiple of law pad_vocab (rule apply: pad_vocab)";
+  let description = [{
+    Runs when an enabled rule says `apply: pad_vocab` and law `pad_vocab` > 1.
+    For every `spak.param` weight W [V, C] read by a linear whose result is the
+    logits of a cross_entropy (or @infer's result), with V not a multiple of
+    the law and at least the law: W (and the linear's [V] bias, if any) becomes [Vp, C] (Vp = V
+    rounded up) with argument attribute `spak.valid_rows = V`, the linear's
+    result gets Vp columns, the cross_entropy gets `classes = V` and @infer
+    gets `spak.classes = V`. The weight may also be an embedding table (weight
+    tying); any other reader of W or of the logits leaves the function
+    unpadded, with a remark. Runs before shape inference and autodiff, so the
+    gradients (cross_entropy_grad with `classes`: zero on the padding) follow.
+  }];
+  let dependentDialects = ["::spak::graph::GraphDialect", "::mlir::func::FuncDialect"];
+}
+
 def SpakAutodiff : Pass<"spak-autodiff", "::mlir::ModuleOp"> {
   let summary = "Build @backward (loss and parameter gradients) from @forward by reverse-mode VJPs";
   let description = [{

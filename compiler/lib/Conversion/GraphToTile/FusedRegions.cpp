@@ -460,13 +460,20 @@ LogicalResult lowerSoftmaxXent(Lowering &L, const Region &R) {
   if (!gConst)
     args.push_back(L.view(L.buf(g), {1, 1}));
   args.append({partials, L.rows2D(*dlogits)});
+  // With `classes` (spak-pad-vocab) the columns from `classes` on are vocabulary padding: outside the softmax
+  // and the loss, dx = 0 there.
+  std::optional<int64_t> classes = classesOf(ce);
   std::string gText = gConst ? fmtNum(*gConst) : std::string("g");
   std::string math = ("m, l = online max / sum exp of x[r, :]; loss = sum_r (log l[r] + m[r] - "
                       "x[r, t[r]]) / rows; dx[r, c] = " + gText +
                       " * (exp(x[r, c] - m[r]) / l[r] - [c == t[r]]) / "
                       "rows (one program per row tile writes its dx and its loss sum p[i]; "
                       "fused_softmax_xent_sum adds p in order: deterministic)" +
-                      (gConst ? "; g = " + gText + " folded (constant seed)" : std::string()) + R.suffix());
+                      (gConst ? "; g = " + gText + " folded (constant seed)" : std::string()) +
+                      (classes ? "; columns from " + std::to_string(*classes) +
+                                     " on are vocabulary padding (rule pad_vocab): outside the softmax, dx = 0"
+                               : std::string()) +
+                      R.suffix());
   std::string grid = ceilDivStr("rows", rt);
   KernelOp kernel = L.newKernel("fused_softmax_xent", args, {grid}, math, *cfg);
   tagKernel(kernel, R.kind, R.rule, R.ruleLoc);
@@ -482,7 +489,8 @@ LogicalResult lowerSoftmaxXent(Lowering &L, const Region &R) {
     Value rowsF = k.bcast(k.indexToF32(Rn), oneT);
     Value gv = gConst ? k.splat(oneT, *gConst) : k.load(oneT, in.arg(2), {zero, zero});
     Value coef = k.divT(gv, rowsF); // g / N
-    auto [m, l] = emitOnlineMaxSum(k, Xa, r0, Rn, C, *er, *ec, rt, *floor);
+    Value K = classes ? k.idx(*classes) : C;
+    auto [m, l] = emitOnlineMaxSum(k, Xa, r0, Rn, K, *er, *ec, rt, *floor, classes.has_value());
     Value rowMask = er->needsMask() ? k.bounds(tgtT, {r0, zero}, {Rn, k.idx(1)}) : Value();
     Value tgtB = k.bcast(k.load(tgtT, Ta, {r0, zero}, rowMask), chunkI);
     Value mB = k.bcast(m, chunkT), lB = k.bcast(l, chunkT), coefB = k.bcast(coef, chunkT);
@@ -495,7 +503,10 @@ LogicalResult lowerSoftmaxXent(Lowering &L, const Region &R) {
       Value hit = k.cmp(CmpPredicate::eq, cols, tgtB);
       Value p = k.divT(k.exp(k.subT(x, mB)), lB);
       Value onehot = k.select(hit, k.splat(chunkT, 1.0), k.splat(chunkT, 0.0));
-      k.store(k.mulT(coefB, k.subT(p, onehot)), DX, {r0, c0}, mask);
+      Value d = k.subT(p, onehot);
+      if (classes)
+        d = k.select(k.cmp(CmpPredicate::lt, cols, k.splatInt(chunkI, *classes)), d, k.splat(chunkT, 0.0));
+      k.store(k.mulT(coefB, d), DX, {r0, c0}, mask);
       Value sel = k.reduce(ReduceKind::sum, k.select(hit, x, k.splat(chunkT, 0.0)), 1);
       return SmallVector<Value>{k.addT(picked[0], sel)};
     });

@@ -181,14 +181,24 @@ scf::ForOp KernelBuilder::loop(
 
 void KernelBuilder::ret() { ReturnOp::create(b, loc); }
 
+std::optional<int64_t> spak::tile::classesOf(Operation *op) {
+  auto classes = op ? op->getAttrOfType<IntegerAttr>("classes") : IntegerAttr();
+  auto logits = classes ? dyn_cast<RankedTensorType>(op->getOperand(op->getNumOperands() == 3 ? 1 : 0).getType())
+                        : RankedTensorType();
+  if (!logits || logits.getRank() < 1 || logits.isDynamicDim(logits.getRank() - 1) ||
+      classes.getInt() >= logits.getShape().back())
+    return std::nullopt;
+  return classes.getInt();
+}
+
 std::pair<Value, Value> spak::tile::emitOnlineMaxSum(KernelBuilder &k, Value X, Value r0, Value R,
                                                      Value C, ExtentAttr er, ExtentAttr ec,
-                                                     int64_t rt, LawAttr floor) {
+                                                     int64_t rt, LawAttr floor, bool forceMask) {
   int64_t cc = ec.getTile();
   TileType chunkT = k.f32({rt, cc}), colT = k.f32({rt, 1});
   Value m0 = k.splat(colT, floor.getFloat(), floor), l0 = k.splat(colT, 0.0);
   Value floorT = k.splat(chunkT, floor.getFloat(), floor);
-  bool masked = er.needsMask() || ec.needsMask();
+  bool masked = forceMask || er.needsMask() || ec.needsMask();
   auto loop = k.loop(k.idx(0), C, k.idx(cc), ValueRange{m0, l0},
                      [&](Value c0, ValueRange it) -> SmallVector<Value> {
                        Value m = it[0], l = it[1];

@@ -343,10 +343,15 @@ static LogicalResult lowerCrossEntropyGrad(Lowering &L) {
   Tg = L.view(Tg, {cast<BufferType>(Tg.getType()).getShape()[0], 1});
   SmallVector<Value> args = {L.view(L.buf(op->getOperand(0)), {1, 1}), X, Tg, L.rows2D(*dl),
                              L.view(status, {1, 1})};
+  // With `classes` (spak-pad-vocab) the columns from `classes` on are vocabulary padding: outside the softmax,
+  // dx = 0 there.
+  std::optional<int64_t> classes = classesOf(op);
+  int64_t K = classes ? *classes : V;
   std::string math = llvm::formatv(
       "dx[r, c] = dloss (exp(x[r, c] - m[r]) / l[r] - (c == t[r])) / N  (masked logits = "
-      "floor; targets outside [0, {0}) set status[0] = 1)",
-      V).str();
+      "floor; targets outside [0, {0}) set status[0] = 1{1})",
+      K, classes ? llvm::formatv("; columns {0}..{1} are vocabulary padding: dx = 0", K, V - 1).str()
+                 : std::string()).str();
   KernelOp kernel =
       L.newKernel("cross_entropy_grad", args, {ceilDivStr("rows", rt)}, math, *cfg);
   {
@@ -357,14 +362,15 @@ static LogicalResult lowerCrossEntropyGrad(Lowering &L) {
     Value DL = body->getArgument(0), Xa = body->getArgument(1), Ta = body->getArgument(2),
           DX = body->getArgument(3), St = body->getArgument(4);
     Value r0 = k.mul(k.pid(0), rt), R = k.dim(Xa, 0), C = k.dim(Xa, 1), zero = k.idx(0);
-    auto [m, l] = emitOnlineMaxSum(k, Xa, r0, R, C, *er, *ec, rt, *floor);
+    Value K0 = classes ? k.idx(K) : C;
+    auto [m, l] = emitOnlineMaxSum(k, Xa, r0, R, K0, *er, *ec, rt, *floor, classes.has_value());
     TileType chunkT = k.f32({rt, cc}), colT = k.f32({rt, 1}), oneT = k.f32({1, 1});
     TileType tgtT = k.i32({rt, 1}), chunkI = k.i32({rt, cc});
     Value rowMask = er->needsMask() ? k.bounds(tgtT, {r0, zero}, {R, k.idx(1)}) : Value();
     Value tgt = k.load(tgtT, Ta, {r0, zero}, rowMask);
     // Target validation: 0 <= t < V on the rows that exist.
     Value geZero = k.cmp(CmpPredicate::ge, tgt, k.splatInt(tgtT, 0));
-    Value ltV = k.cmp(CmpPredicate::lt, tgt, k.splatInt(tgtT, V));
+    Value ltV = k.cmp(CmpPredicate::lt, tgt, k.splatInt(tgtT, K));
     Value ok = k.andMask(geZero, ltV);
     Value bad = k.select(ok, k.splat(colT, 0.0), k.splat(colT, 1.0));
     if (rowMask)
@@ -384,6 +390,8 @@ static LogicalResult lowerCrossEntropyGrad(Lowering &L) {
       Value cols = k.addT(IotaOp::create(L.b, k.loc, chunkI, 1), k.bcast(c0i, chunkI));
       Value hit = k.cmp(CmpPredicate::eq, cols, tgtB);
       Value d = k.subT(p, k.select(hit, k.splat(chunkT, 1.0), k.splat(chunkT, 0.0)));
+      if (classes)
+        d = k.select(k.cmp(CmpPredicate::lt, cols, k.splatInt(chunkI, K)), d, k.splat(chunkT, 0.0));
       k.store(k.mulT(d, scale), DX, {r0, c0}, mask);
       return {};
     });

@@ -56,6 +56,10 @@ static LogicalResult lowerEmbed(Lowering &L) {
   if (failed(cfg))
     return failure();
   int64_t V = tabT.getShape()[0], C = tabT.getShape()[1];
+  // A table padded by spak-pad-vocab (rule pad_vocab) has ids only below its real rows.
+  if (auto valid = op->getAttrOfType<IntegerAttr>("spak.valid_rows"); valid && valid.getInt() >= 1 &&
+                                                                       valid.getInt() < V)
+    V = valid.getInt();
   int64_t cp = rules::nextPowerOf2(C);
   // Result [ids..., C]: dim i < rank(ids) is the ids' dim i.
   Value idsBuf = L.buf(op->getOperand(1));

@@ -498,8 +498,11 @@ static LogicalResult lowerCrossEntropy(Lowering &L) {
     L.b.setInsertionPointToStart(body);
     KernelBuilder k{L.b, loc};
     Value Xa = body->getArgument(0), Ta = body->getArgument(1), La = body->getArgument(2);
-    Value r0 = k.mul(k.pid(0), rt), R = k.dim(Xa, 0), C = k.dim(Xa, 1), zero = k.idx(0);
-    auto [m, l] = emitOnlineMaxSum(k, Xa, r0, R, C, *er, *ec, rt, *floor);
+    // With `classes` (spak-pad-vocab) the columns from `classes` on are vocabulary padding: outside the softmax.
+    std::optional<int64_t> classes = classesOf(L.op());
+    Value r0 = k.mul(k.pid(0), rt), R = k.dim(Xa, 0), zero = k.idx(0);
+    Value C = classes ? k.idx(*classes) : k.dim(Xa, 1);
+    auto [m, l] = emitOnlineMaxSum(k, Xa, r0, R, C, *er, *ec, rt, *floor, classes.has_value());
     // The target logit: sum over chunks of select(col == t[r], x, 0).
     TileType tgtT = TileType::get({rt, 1}, L.b.getI32Type());
     Value rowMask = er->needsMask() ? k.bounds(tgtT, {r0, zero}, {R, k.idx(1)}) : Value();
@@ -512,7 +515,7 @@ static LogicalResult lowerCrossEntropy(Lowering &L) {
       OpBuilder::InsertionGuard g(L.b);
       L.b.setInsertionPointToStart(loop.getBody());
       Value c0 = loop.getInductionVar();
-      bool masked = er->needsMask() || ec->needsMask();
+      bool masked = classes || er->needsMask() || ec->needsMask();
       Value mask = masked ? k.bounds(chunkT, {r0, c0}, {R, C}) : Value();
       Value x = k.load(chunkT, Xa, {r0, c0}, mask);
       Value c0i = arith::IndexCastOp::create(L.b, loc, L.b.getI32Type(), c0);

@@ -182,9 +182,15 @@ FailureOr<RankedTensorType> attentionShape(const Checker &c, ValueRange qkv, int
   return *t;
 }
 
-/// Shared by cross_entropy and cross_entropy_grad.
-LogicalResult checkLogitsTargets(const Checker &c, Value logits, Value targets) {
+/// Shared by cross_entropy and cross_entropy_grad. `classes` (optional): the class columns in front of the
+/// padding (spak-pad-vocab), at least 1 and at most the logits' last dim.
+LogicalResult checkLogitsTargets(const Checker &c, Value logits, Value targets, IntegerAttr classes) {
   auto lt = ranked(logits), tt = ranked(targets);
+  if (classes) {
+    int64_t n = classes.getInt(), V = lt.getRank() >= 1 ? lt.getShape().back() : ShapedType::kDynamic;
+    if (n < 1 || (!isDyn(V) && n > V))
+      return c.fail("classes = ", n, " must be in [1, ", V, "] (the logits' last dim)");
+  }
   if (lt.getRank() < 1 || tt.getRank() != lt.getRank() - 1)
     return c.fail("targets must have the logits' shape without the class dimension: logits ",
                   shapeStr(lt.getShape()), ", targets ", shapeStr(tt.getShape()));
@@ -389,7 +395,7 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Locatio
 LogicalResult CrossEntropyOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc, Adaptor a,
                                                SmallVectorImpl<Type> &out) {
   CHECKER;
-  if (failed(checkLogitsTargets(c, a.getLogits(), a.getTargets())))
+  if (failed(checkLogitsTargets(c, a.getLogits(), a.getTargets(), a.getClassesAttr())))
     return failure();
   out.push_back(tensorOf({}, ranked(a.getLogits()).getElementType()));
   return success();
@@ -647,7 +653,7 @@ LogicalResult CrossEntropyGradOp::inferReturnTypes(MLIRContext *, std::optional<
                                                    Adaptor a, SmallVectorImpl<Type> &out) {
   CHECKER;
   if (failed(sameElementType(c, {a.getGrad(), a.getLogits()})) ||
-      failed(checkLogitsTargets(c, a.getLogits(), a.getTargets())))
+      failed(checkLogitsTargets(c, a.getLogits(), a.getTargets(), a.getClassesAttr())))
     return failure();
   out.push_back(ranked(a.getLogits()));
   return success();

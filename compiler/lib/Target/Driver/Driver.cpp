@@ -126,7 +126,12 @@ std::string constantsText(const DriverModel &m, TargetKind kind) {
   s += std::string("constexpr bool kStaticT = ") + (m.staticT ? "true" : "false") +
        ";  // every call has T = kMaxT (else T varies up to kMaxT)\n";
   s += "constexpr int64_t kVocab = " + i64(m.vocab) + ";       // " +
-       (m.infer.present ? "the last dim of @infer's logits" : "spak.config.vocab") + "\n";
+       (m.infer.present ? (m.logitsCols != m.vocab ? "@infer's spak.classes" : "the last dim of @infer's logits")
+                        : "spak.config.vocab") + "\n";
+  s += "constexpr int64_t kLogitsCols = " + i64(m.logitsCols ? m.logitsCols : m.vocab) + ";  // " +
+       (m.logitsCols != m.vocab ? "@infer's logits row: the vocabulary padded by rule pad_vocab (sampling reads "
+                                  "the first kVocab)"
+                                : "@infer's logits row (= kVocab)") + "\n";
   s += "constexpr int64_t kDefaultSteps = " + i64(m.steps) + ";  // spak.train.steps\n";
   s += "constexpr uint64_t kDefaultSeed = " + std::to_string(m.seed) + "u;  // spak.train.seed\n";
   s += "constexpr int64_t kLogEvery = " + i64(m.logEvery) + ";  // spak.train.log_every\n";
@@ -159,10 +164,13 @@ std::string paramTableText(const DriverModel &m) {
     std::string kind = p.init == "normal" ? "Init::Normal" : p.init == "uniform" ? "Init::Uniform"
                                            : p.init == "ones"                    ? "Init::Ones"
                                                                                  : "Init::Zeros";
-    s += "    {" + quote(p.name) + ", " + dimsText(p.shape) + ", " + kind + ", " + dbl(p.a) + ", " + dbl(p.b) +
-         "},";
+    s += "    {" + quote(p.name) + ", " + dimsText(p.shape) + ", " + kind + ", " + dbl(p.a) + ", " + dbl(p.b) + ", " +
+         i64(p.validRows) + "},";
     if (!p.loc.empty())
       s += "  // " + p.loc;
+    if (p.validRows > 0)
+      s += std::string(p.loc.empty() ? "  //" : ";") + " rows " + i64(p.validRows) + ".." + i64(p.shape[0] - 1) +
+           " are padding (spak.valid_rows, rule pad_vocab)";
     s += "\n";
   }
   return s;
@@ -300,7 +308,7 @@ std::string callsText(const DriverModel &m) {
          "position pos.\n";
     s += "const float* call_infer(spak_gen::StepContext& ctx, const StepIO& io, int64_t T, int64_t pos) {\n";
     s += "  auto r = spak_gen::" + m.infer.name + "(" + argList(m, m.infer) + ");\n";
-    s += "  return r.data + pos * kVocab;\n}\n\n";
+    s += "  return r.data + pos * kLogitsCols;\n}\n\n";
   } else {
     s += "const float* call_infer(spak_gen::StepContext&, const StepIO&, int64_t, int64_t) {\n";
     s += "  spak::rt::fail(\"this model has no @infer host function, so it cannot sample\");\n}\n\n";

@@ -139,6 +139,14 @@ LogicalResult readArgs(func::FuncOp f, DriverModel &model, HostFunc &hf, bool de
           if (auto loc = init.getAs<StringAttr>("loc"))
             pi.loc = loc.getValue().str();
         }
+        if (auto valid = f.getArgAttrOfType<IntegerAttr>(i, "spak.valid_rows")) {
+          pi.validRows = valid.getInt();
+          if (pi.shape.empty() || pi.validRows < 1 || pi.validRows > pi.shape[0])
+            return where() << "spak.valid_rows = " << pi.validRows << " of '" << pi.name
+                           << "' must be in [1, its first dim]";
+          if (pi.validRows == pi.shape[0])
+            pi.validRows = 0;
+        }
         model.params.push_back(pi);
         idx = static_cast<int>(model.params.size()) - 1;
       } else if (idx < 0) {
@@ -287,7 +295,14 @@ FailureOr<DriverModel> readDriverModel(ModuleOp m) {
       return inf.emitError("trainer driver: @infer must return one f32 logits buffer [B, T, V] (or [T, V]) with a "
                            "static V");
     model.infer.logitsRank = static_cast<unsigned>(logits.getRank());
-    model.vocab = logits.getShape().back();
+    model.logitsCols = logits.getShape().back();
+    model.vocab = model.logitsCols;
+    if (auto classes = inf->getAttrOfType<IntegerAttr>("spak.classes")) {
+      if (classes.getInt() < 1 || classes.getInt() > model.logitsCols)
+        return inf.emitError("trainer driver: spak.classes = ")
+               << classes.getInt() << " must be in [1, " << model.logitsCols << "] (@infer's logits columns)";
+      model.vocab = classes.getInt();
+    }
   }
   if (func::FuncOp fw = findHostFunc(m, "spak.forward", "forward")) {
     if (failed(readArgs(fw, model, model.forward, false)) || failed(readDataShape(fw, model.forward, model, false)))

@@ -27,6 +27,7 @@ struct ParamInfo {
   std::string init = "zeros";  ///< normal | uniform | zeros | ones
   double a = 0, b = 0;         ///< normal: mean, std; uniform: lo, hi
   std::string loc;             ///< where the .dsl declares the init
+  int64_t validRows = 0;       ///< spak.valid_rows: the real leading rows (the rest is padding); 0 = all
 };
 
 /// The role of one host-function argument.
@@ -69,8 +70,9 @@ struct DriverModel {
   bool tokensRank2 = true; ///< tokens are [B, T] (else [T])
   bool staticT = false;    ///< the T dimension is static (then maxT is it)
   int64_t maxT = 0;        ///< the largest T: spak.train.seq_len (or the static T)
-  int64_t vocab = 0;       ///< the last dim of @infer's logits, else the first dim of a [V, *] param named in
-                           ///< spak.config.vocab; 0 when unknown
+  int64_t vocab = 0;       ///< @infer's spak.classes, else the last dim of its logits, else the first dim of a
+                           ///< [V, *] param named in spak.config.vocab; 0 when unknown
+  int64_t logitsCols = 0;  ///< the last dim of @infer's logits (> vocab when rule pad_vocab padded it); 0: no @infer
 
   // spak.train
   int64_t steps = 0, logEvery = 1, evalEvery = 0, evalBatches = 0;

@@ -91,6 +91,7 @@ struct ParamSpec {
   std::vector<int64_t> shape;
   Init init;
   double a, b;  // normal: mean, std; uniform: lo, hi
+  int64_t valid_rows;  // > 0: only these leading rows are real, the rest is padding (rule pad_vocab), kept at zero
 };
 
 // The parameters in declaration order: the arena layout, the init order and @train_step's argument order.
@@ -217,18 +218,21 @@ struct StepResult {
 $DIST_DEVICE$DEVICE
 // ==== The trainer ===================================================================================================
 // In declaration order, from the run's one RNG: normal = random.gauss(a, b) per element (row-major), uniform =
-// random.uniform(a, b) per element; zeros and ones draw nothing.
+// random.uniform(a, b) per element; zeros and ones draw nothing. Padding rows (valid_rows) draw nothing and are
+// zeros, so the stream and the real rows are the same with and without padding.
 void init_params(spak::rt::Arena& arena, spak::rt::PyRandom& rng) {
   for (const ParamSpec& p : param_specs()) {
     spak::rt::TensorRef w = arena.view("param", p.name);
+    const size_t n = w.info->stored_numel;
     switch (p.init) {
-      case Init::Normal: rng.fill_gauss(w.data, w.numel(), p.a, p.b); break;
+      case Init::Normal: rng.fill_gauss(w.data, n, p.a, p.b); break;
       case Init::Uniform:
-        for (size_t k = 0; k < w.numel(); ++k) w[k] = float(p.a + (p.b - p.a) * rng.random());
+        for (size_t k = 0; k < n; ++k) w[k] = float(p.a + (p.b - p.a) * rng.random());
         break;
-      case Init::Zeros: std::fill(w.data, w.data + w.numel(), 0.0f); break;
-      case Init::Ones: std::fill(w.data, w.data + w.numel(), 1.0f); break;
+      case Init::Zeros: std::fill(w.data, w.data + n, 0.0f); break;
+      case Init::Ones: std::fill(w.data, w.data + n, 1.0f); break;
     }
+    std::fill(w.data + n, w.data + w.numel(), 0.0f);
   }
 }
 
@@ -343,7 +347,7 @@ $DEVICE_CHECK$WORLD_CHECK  check_steps(args.steps);
 
   // ---- parameters and optimizer state: one arena; the init is always drawn, so the RNG stream is the same
   spak::rt::Layout layout;
-  for (const ParamSpec& p : param_specs()) layout.add(p.name, p.shape);
+  for (const ParamSpec& p : param_specs()) layout.add(p.name, p.shape, p.valid_rows);
   spak::rt::Arena arena(layout, kSections);
   init_params(arena, rng);
   if (!args.init_from.empty()) spak::rt::load_weights(args.init_from, arena, "param");

@@ -44,6 +44,12 @@ struct TensorInfo {
   std::vector<int64_t> shape;
   size_t offset = 0;  // in floats, from the start of a section
   size_t numel = 0;
+  // What the outside world sees: init, checkpoints, weight files and the parameter count cover the first
+  // stored_shape[0] rows only. Equal to `shape` except for a tensor with padding rows (the lm_head padded to law
+  // pad_vocab: shape [50304, 768], stored_shape [50257, 768]); the padding rows stay zero.
+  std::vector<int64_t> stored_shape;
+  size_t stored_numel = 0;
+  bool padded() const { return stored_numel != numel; }
 };
 
 class Layout {
@@ -53,16 +59,22 @@ public:
     SPAK_CHECK(align_ > 0 && (align_ & (align_ - 1)) == 0, "arena alignment must be a power of two, got ", align_);
   }
 
-  // Appends a tensor; names are unique, every dim >= 1 (a scalar has shape {}). Returns its info.
-  const TensorInfo& add(const std::string& name, const std::vector<int64_t>& shape) {
+  // Appends a tensor; names are unique, every dim >= 1 (a scalar has shape {}). Returns its info. valid_rows > 0:
+  // only the first valid_rows rows (dim 0) are real, the rest is padding (TensorInfo::stored_shape).
+  const TensorInfo& add(const std::string& name, const std::vector<int64_t>& shape, int64_t valid_rows = 0) {
     SPAK_CHECK(!name.empty(), "arena: tensor name must not be empty");
     SPAK_CHECK(index_.find(name) == index_.end(), "arena: duplicate tensor name '", name, "'");
     for (int64_t d : shape)
       SPAK_CHECK(d >= 1, "arena: tensor '", name, "' has a non-positive dimension in shape ", shape_str(shape));
+    SPAK_CHECK(valid_rows >= 0 && (valid_rows == 0 || (!shape.empty() && valid_rows <= shape[0])), "arena: tensor '",
+               name, "' of shape ", shape_str(shape), " cannot have ", valid_rows, " valid rows");
     TensorInfo t;
     t.name = name;
     t.shape = shape;
     t.numel = shape_numel(shape);
+    t.stored_shape = shape;
+    if (valid_rows > 0) t.stored_shape[0] = valid_rows;
+    t.stored_numel = shape_numel(t.stored_shape);
     t.offset = total_;
     total_ = round_up(total_ + t.numel);
     index_.emplace(name, tensors_.size());
@@ -85,10 +97,10 @@ public:
   size_t size() const { return tensors_.size(); }
   size_t total_floats() const { return total_; }  // one section, padding included
   size_t alignment() const { return align_; }
-  // Sum of numel over tensors (the parameter count, without padding).
+  // Sum of stored_numel over tensors (the parameter count, without alignment or padding rows).
   size_t numel() const {
     size_t n = 0;
-    for (const auto& t : tensors_) n += t.numel;
+    for (const auto& t : tensors_) n += t.stored_numel;
     return n;
   }
 

@@ -17,6 +17,7 @@
 //   st = spak::rt::load_checkpoint("ckpt.safetensors", arena, {"param", "adam_m", "adam_v"});
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -51,12 +52,18 @@ namespace detail {
 inline void add_section(SafetensorsWriter& w, const Arena& arena, const std::string& section) {
   const float* base = arena.section(section);
   for (const auto& t : arena.layout().tensors())
-    w.add_f32(checkpoint_tensor_name(section, t.name), t.shape, base + t.offset);
+    w.add_f32(checkpoint_tensor_name(section, t.name), t.stored_shape, base + t.offset);  // padding rows: not saved
+}
+
+// Reads one tensor's stored rows; its padding rows (TensorInfo::stored_shape) become zeros.
+inline void read_tensor(const SafetensorsReader& r, const std::string& name, const TensorInfo& t, float* dst) {
+  r.read_floats(name, t.stored_shape, dst);
+  std::fill(dst + t.stored_numel, dst + t.numel, 0.0f);
 }
 
 inline void read_section(const SafetensorsReader& r, Arena& arena, const std::string& section) {
   for (const auto& t : arena.layout().tensors())
-    r.read_floats(checkpoint_tensor_name(section, t.name), t.shape, arena.section(section) + t.offset);
+    read_tensor(r, checkpoint_tensor_name(section, t.name), t, arena.section(section) + t.offset);
 }
 
 inline uint64_t parse_meta_u64(const SafetensorsReader& r, const std::string& key) {
@@ -86,8 +93,7 @@ inline void save_weights(const std::string& path, const Arena& arena, const std:
 inline std::map<std::string, std::string> load_weights(const std::string& path, Arena& arena,
                                                        const std::string& section = "param") {
   SafetensorsReader r = SafetensorsReader::open(path);
-  for (const auto& t : arena.layout().tensors())
-    r.read_floats(t.name, t.shape, arena.section(section) + t.offset);
+  for (const auto& t : arena.layout().tensors()) detail::read_tensor(r, t.name, t, arena.section(section) + t.offset);
   return r.metadata();
 }
 

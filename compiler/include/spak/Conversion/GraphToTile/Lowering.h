@@ -245,11 +245,18 @@ std::string ceilDivStr(llvm::StringRef what, int64_t tile);
 /// The online (max, sum-of-exp) loop over column chunks of rows [r0, r0+rt)
 /// of X: returns (m, l) with l = sum_c exp(x[r, c] - m[r]); out-of-range
 /// columns take the stability floor. Shared by softmax, cross_entropy and
-/// cross_entropy_grad.
+/// cross_entropy_grad. `forceMask`: mask the columns at C even when the
+/// extents need no mask (C = the classes in front of vocabulary padding).
+/// The `classes` attribute of a cross_entropy / cross_entropy_grad (set by
+/// spak-pad-vocab), when it is smaller than the logits' last dim: the
+/// columns from it on are vocabulary padding.
+std::optional<int64_t> classesOf(mlir::Operation *op);
+
 std::pair<mlir::Value, mlir::Value> emitOnlineMaxSum(KernelBuilder &k, mlir::Value X,
                                                      mlir::Value r0, mlir::Value R,
                                                      mlir::Value C, ExtentAttr er,
-                                                     ExtentAttr ec, int64_t rt, LawAttr floor);
+                                                     ExtentAttr ec, int64_t rt, LawAttr floor,
+                                                     bool forceMask = false);
 
 /// Elements per program of a flat map: vec_width · 32 · warps.
 int64_t elementwiseBlock(ConfigAttr cfg);

@@ -70,9 +70,13 @@ def Graph_AttentionGradOp : Graph_InferOp<"attention_grad"> {
 
 def Graph_CrossEntropyGradOp : Graph_InferOp<"cross_entropy_grad"> {
   let summary = "dlogits = dloss · (softmax(logits) - onehot(targets)) / N";
-  let description = [{ N is the number of positions (product of the targets' shape). }];
+  let description = [{
+    N is the number of positions (product of the targets' shape). With
+    `classes` (as on cross_entropy) the softmax runs over the first `classes`
+    columns and the padding columns after them get dlogits = 0.
+  }];
   let arguments = (ins Graph_FloatScalar:$grad, Graph_FloatTensor:$logits,
-                       Graph_IdTensor:$targets);
+                       Graph_IdTensor:$targets, OptionalAttr<I64Attr>:$classes);
   let results = (outs Graph_FloatTensor:$result);
 }
 

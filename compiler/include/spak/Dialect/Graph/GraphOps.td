@@ -161,8 +161,14 @@ def Graph_CrossEntropyOp : Graph_InferOp<"cross_entropy"> {
     `logits: [..., V]`, `targets: [...]` (i32, the leading shape of logits) ->
     rank-0 tensor of the logits' element type. A target outside [0, V) is a
     runtime error.
+
+    `classes` (optional, set by spak-pad-vocab): only the first `classes`
+    columns of the logits are classes; the columns after them are padding
+    (the vocabulary rounded up to a multiple of law `pad_vocab`) and take no
+    part in the softmax, and targets must lie in [0, classes).
   }];
-  let arguments = (ins Graph_FloatTensor:$logits, Graph_IdTensor:$targets);
+  let arguments = (ins Graph_FloatTensor:$logits, Graph_IdTensor:$targets,
+                       OptionalAttr<I64Attr>:$classes);
   let results = (outs Graph_FloatScalar:$result);
 }
 
