@@ -351,13 +351,13 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
         if (fn->hasAttr("spak.train_step") || fn.getSymName() == "train_step")
           for (unsigned i = 0; i < fn.getNumArguments(); ++i)
             if (auto v = fn.getArgAttrOfType<mlir::IntegerAttr>(i, "spak.valid_rows"))
-              if (auto t = llvm::dyn_cast<mlir::ShapedType>(fn.getArgumentTypes()[i]))
+              if (auto t = llvm::dyn_cast<spak::tile::BufferType>(fn.getArgumentTypes()[i]))
                 if (auto name = fn.getArgAttrOfType<mlir::StringAttr>(i, "spak.param"))
                   padded.push_back(fmt::format("{} {} -> {} rows", name.getValue().str(), v.getInt(),
                                                t.getShape()[0]));
       if (padded.empty())
-        os << "    padded nothing" << (r.getEnabled() ? " (every lm_head's classes are a multiple of law pad_vocab, "
-                                                         "or pad_vocab = 1)" : "") << "\n";
+        os << "    padded nothing" << (r.getEnabled() ? " (no lm_head needs it: its classes are a multiple of law "
+                                                         "pad_vocab or fewer than one, or pad_vocab = 1)" : "") << "\n";
       else
         os << "    graph: padded " << join(padded, ", ") << " (the padding columns of the logits are outside the "
                                                              "softmax, the loss and sampling)\n";

@@ -490,8 +490,14 @@ static LogicalResult lowerCrossEntropy(Lowering &L) {
   // Kernel 1: per-row loss.
   SmallVector<Value> args1 = {X, Tg, losses};
   std::string grid = ("ceildiv(rows, " + Twine(rt) + ")").str();
-  KernelOp k1 = L.newKernel("cross_entropy_rows", args1, {grid},
-                          "losses[r] = log(sum_c exp(x[r, c] - m[r])) + m[r] - x[r, t[r]]", *cfg);
+  std::optional<int64_t> padClasses = classesOf(L.op());
+  KernelOp k1 = L.newKernel(
+      "cross_entropy_rows", args1, {grid},
+      "losses[r] = log(sum_c exp(x[r, c] - m[r])) + m[r] - x[r, t[r]]" +
+          (padClasses ? "  (c < " + std::to_string(*padClasses) +
+                            ": the columns after it are vocabulary padding, rule pad_vocab)"
+                      : std::string()),
+      *cfg);
   {
     OpBuilder::InsertionGuard guard(L.b);
     Block *body = &k1.getBody().front();
@@ -499,7 +505,7 @@ static LogicalResult lowerCrossEntropy(Lowering &L) {
     KernelBuilder k{L.b, loc};
     Value Xa = body->getArgument(0), Ta = body->getArgument(1), La = body->getArgument(2);
     // With `classes` (spak-pad-vocab) the columns from `classes` on are vocabulary padding: outside the softmax.
-    std::optional<int64_t> classes = classesOf(L.op());
+    std::optional<int64_t> classes = padClasses;
     Value r0 = k.mul(k.pid(0), rt), R = k.dim(Xa, 0), zero = k.idx(0);
     Value C = classes ? k.idx(*classes) : k.dim(Xa, 1);
     auto [m, l] = emitOnlineMaxSum(k, Xa, r0, R, C, *er, *ec, rt, *floor, classes.has_value());
