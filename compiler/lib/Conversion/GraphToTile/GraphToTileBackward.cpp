@@ -442,7 +442,12 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
   if (qT.isDynamicDim(1))
     statSizes.push_back(L.hostDim(Q, 1));
   SmallVector<int64_t> statShape = {qT.getShape()[0], H, qT.getShape()[1], 1};
-  Value lseBuf = L.alloc(statShape, L.b.getF32Type(), statSizes);
+  // The forward of the same q, k, v saved lse and its output (lowerAttention): dq reads them and skips pass 1.
+  auto savedIt = L.savedAttention.find(op);
+  std::optional<Lowering::SavedAttention> saved;
+  if (savedIt != L.savedAttention.end())
+    saved = savedIt->second;
+  Value lseBuf = saved ? saved->lse : L.alloc(statShape, L.b.getF32Type(), statSizes);
   Value dBuf = L.alloc(statShape, L.b.getF32Type(), statSizes);
   std::string gq = ceilDivStr("T", tm), gk = ceilDivStr("T", tn), gbh = ("B * " + Twine(H)).str();
   bool dMasked = ed->needsMask();
@@ -476,11 +481,18 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
 
   // Kernel 1: dq per query tile (+ lse, D).
   SmallVector<Value> args1 = {Q, K, V, DO, grads[0], lseBuf, dBuf};
-  std::string math1 = llvm::formatv(
-      "per head (d = {0}): P = softmax(q k^T * {1}{2}) recomputed (online m, l, O = P v); "
-      "lse = m + log l; D = rowsum(dO O); dq = {1} * sum_s P (dO v^T - D) k  (masked logits = "
-      "floor)",
-      hd, fmtNum(scale), causal ? ", causal" : "").str();
+  if (saved)
+    args1.push_back(saved->out);
+  std::string math1 =
+      saved ? llvm::formatv("per head (d = {0}): P = exp(q k^T * {1}{2} - lse) with lse saved by the forward "
+                            "attention kernel; D = rowsum(dO O) with O its output; dq = {1} * sum_s P (dO v^T - D) k"
+                            "  (masked logits = floor)",
+                            hd, fmtNum(scale), causal ? ", causal" : "").str()
+            : llvm::formatv(
+                  "per head (d = {0}): P = softmax(q k^T * {1}{2}) recomputed (online m, l, O = P v); "
+                  "lse = m + log l; D = rowsum(dO O); dq = {1} * sum_s P (dO v^T - D) k  (masked logits = "
+                  "floor)",
+                  hd, fmtNum(scale), causal ? ", causal" : "").str();
   KernelOp k1 = L.newKernel("attention_grad_dq", args1, {gq, gbh}, math1, *cfg);
   {
     OpBuilder::InsertionGuard guard(L.b);
@@ -507,25 +519,34 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
       Value vt = k.load(kvTile, Va, {c.bIdx, n0, c.col0}, mk, vLat, L.b.getI64IntegerAttr(1));
       return std::make_pair(kt, vt);
     };
-    // Pass 1: the forward online softmax (m, l, unnormalised O).
-    auto fwd = k.loop(
-        c.zero, kvEnd, k.idx(tn),
-        ValueRange{k.splat(colT, floor->getFloat(), *floor), k.splat(colT, 0.0),
-                   k.splat(qTile, 0.0)},
-        [&](Value n0, ValueRange it) -> SmallVector<Value> {
-          auto [kt, vt] = loadKV(n0);
-          Value s = scores(k, c, q, kt, m0, n0, /*queryTail=*/false);
-          Value mNew = k.maxT(it[0], k.reduce(ReduceKind::max, s, 1));
-          Value p = k.exp(k.subT(s, k.bcast(mNew, sT)));
-          Value alpha = k.exp(k.subT(it[0], mNew));
-          Value lNew = k.addT(k.mulT(it[1], alpha), k.reduce(ReduceKind::sum, p, 1));
-          Value acc = k.mma(qTile, p, vt, k.mulT(it[2], k.bcast(alpha, qTile)), false, false);
-          return {mNew, lNew, acc};
-        });
-    Value m = fwd.getResult(0), l = fwd.getResult(1);
-    Value o = k.divT(fwd.getResult(2), k.bcast(l, qTile));
-    Value lse = k.addT(m, k.log(l));
-    Value Dv = k.reduce(ReduceKind::sum, k.mulT(dO, o), 1);
+    Value rowMask = eq->needsMask() ? k.bounds(colT, {m0, c.zero}, {c.T, k.idx(1)}) : Value();
+    Value lse, Dv;
+    if (saved) {
+      // The forward's lse and output: no pass 1.
+      lse = k.load(colT, LSE, {c.bIdx, c.h, m0, c.zero}, rowMask);
+      Value o = k.load(qTile, body->getArgument(7), {c.bIdx, m0, c.col0}, qMask);
+      Dv = k.reduce(ReduceKind::sum, k.mulT(dO, o), 1);
+    } else {
+      // Pass 1: the forward online softmax (m, l, unnormalised O).
+      auto fwd = k.loop(
+          c.zero, kvEnd, k.idx(tn),
+          ValueRange{k.splat(colT, floor->getFloat(), *floor), k.splat(colT, 0.0),
+                     k.splat(qTile, 0.0)},
+          [&](Value n0, ValueRange it) -> SmallVector<Value> {
+            auto [kt, vt] = loadKV(n0);
+            Value s = scores(k, c, q, kt, m0, n0, /*queryTail=*/false);
+            Value mNew = k.maxT(it[0], k.reduce(ReduceKind::max, s, 1));
+            Value p = k.exp(k.subT(s, k.bcast(mNew, sT)));
+            Value alpha = k.exp(k.subT(it[0], mNew));
+            Value lNew = k.addT(k.mulT(it[1], alpha), k.reduce(ReduceKind::sum, p, 1));
+            Value acc = k.mma(qTile, p, vt, k.mulT(it[2], k.bcast(alpha, qTile)), false, false);
+            return {mNew, lNew, acc};
+          });
+      Value m = fwd.getResult(0), l = fwd.getResult(1);
+      Value o = k.divT(fwd.getResult(2), k.bcast(l, qTile));
+      lse = k.addT(m, k.log(l));
+      Dv = k.reduce(ReduceKind::sum, k.mulT(dO, o), 1);
+    }
     // Pass 2: dq = scale · Σ_s dS k with dS = P (dP - D).
     Value lseB = k.bcast(lse, sT), DB = k.bcast(Dv, sT);
     auto bwd = k.loop(c.zero, kvEnd, k.idx(tn), ValueRange{k.splat(qTile, 0.0)},
@@ -537,8 +558,8 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
                         return {k.mma(qTile, dS, kt, it[0], false, false)};
                       });
     k.store(k.mulT(bwd.getResult(0), k.splat(qTile, scale)), DQ, {c.bIdx, m0, c.col0}, qMask);
-    Value rowMask = eq->needsMask() ? k.bounds(colT, {m0, c.zero}, {c.T, k.idx(1)}) : Value();
-    k.store(lse, LSE, {c.bIdx, c.h, m0, c.zero}, rowMask);
+    if (!saved)
+      k.store(lse, LSE, {c.bIdx, c.h, m0, c.zero}, rowMask);
     k.store(Dv, Dd, {c.bIdx, c.h, m0, c.zero}, rowMask);
     k.ret();
   }

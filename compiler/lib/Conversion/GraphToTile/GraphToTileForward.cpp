@@ -598,10 +598,34 @@ static LogicalResult lowerAttention(Lowering &L) {
     return failure();
   SmallVector<Value> args = {L.buf(L.op()->getOperand(0)), L.buf(L.op()->getOperand(1)),
                              L.buf(L.op()->getOperand(2)), *o};
+  // The attention_grad of the same q, k, v and attributes in this function (the training step): this kernel also
+  // writes lse = m + log l per query row for it, so its dq kernel need not recompute the forward.
+  Operation *grad = nullptr;
+  for (Operation *user : L.op()->getOperand(0).getUsers())
+    if (user->getName().getStringRef() == "spak_graph.attention_grad" && user->getNumOperands() == 4 &&
+        user->getBlock() == L.op()->getBlock() && L.op()->isBeforeInBlock(user) &&
+        user->getOperand(1) == L.op()->getOperand(0) && user->getOperand(2) == L.op()->getOperand(1) &&
+        user->getOperand(3) == L.op()->getOperand(2) && user->getAttr("heads") == L.op()->getAttr("heads") &&
+        user->getAttr("causal") == L.op()->getAttr("causal") && user->getAttr("scale") == L.op()->getAttr("scale") &&
+        !L.savedAttention.count(user)) {
+      grad = user;
+      break;
+    }
+  if (grad) {
+    SmallVector<Value> statSizes;
+    if (qT.isDynamicDim(0))
+      statSizes.push_back(L.hostDim(args[0], 0));
+    if (qT.isDynamicDim(1))
+      statSizes.push_back(L.hostDim(args[0], 1));
+    Value lse = L.alloc({qT.getShape()[0], H, qT.getShape()[1], 1}, L.b.getF32Type(), statSizes);
+    args.push_back(lse);
+    L.savedAttention[grad] = {lse, *o};
+  }
   std::string math = llvm::formatv(
       "o[b, t, h*{0}:(h+1)*{0}] = softmax_s(q k^T * {1}{2}) v  (online softmax, masked "
-      "logits = stability floor)",
-      hd, fmtNum(scale), causal ? ", causal s <= t" : "").str();
+      "logits = stability floor){3}",
+      hd, fmtNum(scale), causal ? ", causal s <= t" : "",
+      grad ? "; lse[b, h, t] = m + log l saved for attention_grad_dq / _dkdv" : "").str();
   std::string gq = ("ceildiv(T, " + Twine(tm) + ")").str();
   std::string gbh = ("B * " + Twine(H)).str();
   KernelOp kernel = L.newKernel("attention", args, {gq, gbh}, math, *cfg);
@@ -669,6 +693,11 @@ static LogicalResult lowerAttention(Lowering &L) {
     }
     Value out = k.divT(loop.getResult(2), k.bcast(loop.getResult(1), qTile));
     k.store(out, O, {bIdx, m0, col0}, qMask);
+    if (grad) {
+      Value lse = k.addT(loop.getResult(0), k.log(loop.getResult(1)));
+      Value rowMask = eq->needsMask() ? k.bounds(colT, {m0, zero}, {T, k.idx(1)}) : Value();
+      k.store(lse, body->getArgument(4), {bIdx, h, m0, zero}, rowMask);
+    }
     ReturnOp::create(L.b, loc);
   }
   Location loc = L.op()->getLoc();

@@ -217,6 +217,17 @@ public:
   /// in the host block (so the current op may overwrite v's buffer).
   bool isLastUse(mlir::Value v) const;
 
+  /// Softmax statistics a flash-attention forward saved for the
+  /// attention_grad of the same q, k, v (key: that attention_grad op): `lse`
+  /// [B, H, T, 1] = m + log l per query row, and the forward's output `out`
+  /// [B, T, C]. The backward then reads them instead of recomputing the
+  /// forward (FlashAttention-2). Only the optimizer updates buffers in place,
+  /// so `out` is unchanged when the backward runs.
+  struct SavedAttention {
+    mlir::Value lse, out;
+  };
+  llvm::DenseMap<mlir::Operation *, SavedAttention> savedAttention;
+
 private:
   mlir::LogicalResult lowerFunc(mlir::func::FuncOp f);
   mlir::LogicalResult checkPlanned(mlir::Operation *op);
