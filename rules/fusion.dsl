@@ -27,6 +27,12 @@ rules Fusion {
     apply: online_softmax
     priority: 40
   }
+  rule "Attention Reads QKV" {
+    when: producer == split && consumer == attention
+    apply: attention_reads_split
+    priority: 45
+    source: "the flash-attention kernels read q, k, v as column ranges of the qkv linear's output and attention_grad writes dq, dk, dv into the columns of one dqkv buffer: no split or concat copies (sm90 session 9)"
+  }
   rule "MultiTensor Adam" {
     when: op == adam || op == adamw
     apply: multi_tensor_update

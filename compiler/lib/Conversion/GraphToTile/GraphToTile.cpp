@@ -19,6 +19,7 @@
 // This file also holds the KernelBuilder and Lowering helpers and the pass.
 //
 //===----------------------------------------------------------------------===//
+#include "spak/Dialect/Graph/Graph.h"
 #include "spak/Conversion/GraphToTile/Lowering.h"
 #include "spak/Conversion/Passes.h"
 #include "spak/Rules/Laws.h"
@@ -180,6 +181,61 @@ scf::ForOp KernelBuilder::loop(
 }
 
 void KernelBuilder::ret() { ReturnOp::create(b, loc); }
+
+std::optional<std::pair<std::string, std::string>> spak::tile::attentionReadsSplitRule(Operation *anyOp) {
+  auto module = anyOp ? anyOp->getParentOfType<ModuleOp>() : ModuleOp();
+  auto list = module ? module->getAttrOfType<ArrayAttr>(spak::graph::kRulesAttr) : ArrayAttr();
+  if (!list)
+    return std::nullopt;
+  for (Attribute a : list)
+    if (auto r = dyn_cast<spak::graph::RuleAttr>(a);
+        r && r.getEnabled() && spak::graph::normalizeRuleApply(r.getApply()) == "attention_reads_split")
+      return std::make_pair(r.getName().str(), r.getLoc().str());
+  return std::nullopt;
+}
+
+/// Last-axis split / concat of rank-3 tensors with a static last dim.
+static bool lastAxisRank3(Operation *op, RankedTensorType t) {
+  auto axis = op->getAttrOfType<IntegerAttr>("axis");
+  int64_t ax = axis ? axis.getInt() : -1;
+  return t && t.getRank() == 3 && !t.isDynamicDim(2) && (ax == -1 || ax == 2);
+}
+
+bool spak::tile::splitReadByAttention(Operation *split) {
+  if (!split || split->getName().getStringRef() != "spak_graph.split" || split->getNumOperands() != 1 ||
+      !lastAxisRank3(split, dyn_cast<RankedTensorType>(split->getOperand(0).getType())) ||
+      !attentionReadsSplitRule(split))
+    return false;
+  for (Value r : split->getResults())
+    for (OpOperand &use : r.getUses()) {
+      Operation *user = use.getOwner();
+      StringRef name = user->getName().getStringRef();
+      unsigned i = use.getOperandNumber();
+      bool flash = name == "spak_graph.attention" && !user->hasAttr("spak.unfused") && i < 3;
+      bool grad = name == "spak_graph.attention_grad" && i >= 1 && i <= 3;
+      if (!flash && !grad)
+        return false;
+    }
+  return true;
+}
+
+Operation *spak::tile::concatOfAttentionGrad(Operation *grad) {
+  if (!grad || grad->getNumResults() != 3 || !attentionReadsSplitRule(grad))
+    return nullptr;
+  Operation *concat = nullptr;
+  for (auto [i, r] : llvm::enumerate(grad->getResults())) {
+    if (!r.hasOneUse())
+      return nullptr;
+    OpOperand &use = *r.getUses().begin();
+    Operation *user = use.getOwner();
+    if (user->getName().getStringRef() != "spak_graph.concat" || user->getNumOperands() != 3 ||
+        use.getOperandNumber() != i || (concat && user != concat) ||
+        !lastAxisRank3(user, dyn_cast<RankedTensorType>(user->getResult(0).getType())))
+      return nullptr;
+    concat = user;
+  }
+  return concat;
+}
 
 std::optional<int64_t> spak::tile::classesOf(Operation *op) {
   auto classes = op ? op->getAttrOfType<IntegerAttr>("classes") : IntegerAttr();

@@ -427,14 +427,42 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
   if (scale == 0.0)
     scale = 1.0 / std::sqrt(static_cast<double>(hd));
   SmallVector<Value> grads;
-  for (Value r : op->getResults()) {
-    FailureOr<Value> g = L.allocFor(r);
-    if (failed(g))
-      return failure();
-    grads.push_back(*g);
+  // Rule apply attention_reads_split: dq, dk, dv go straight into the columns of the concat that joins them.
+  int64_t offDQ = 0, offDK = 0, offDV = 0;
+  if (Operation *concat = concatOfAttentionGrad(op)) {
+    auto bt = cast<BufferType>(Lowering::bufferTypeFor(concat->getResult(0).getType()));
+    SmallVector<Value> sizes;
+    for (int64_t i = 0; i < bt.getRank(); ++i)
+      if (bt.isDynamicDim(i))
+        sizes.push_back(L.hostDim(L.buf(op->getOperand(1)), i));
+    Value y = L.alloc(bt.getShape(), bt.getElementType(), sizes);
+    L.mapValue(concat->getResult(0), y);
+    for (auto [i, r] : llvm::enumerate(op->getResults())) {
+      L.mapValue(r, y);
+      L.columnOffsets[r] = static_cast<int64_t>(i) * qT.getShape()[2];
+      grads.push_back(y);
+    }
+    offDQ = 0, offDK = qT.getShape()[2], offDV = 2 * qT.getShape()[2];
+  } else {
+    for (Value r : op->getResults()) {
+      FailureOr<Value> g = L.allocFor(r);
+      if (failed(g))
+        return failure();
+      grads.push_back(*g);
+    }
   }
   Value DO = L.buf(op->getOperand(0)), Q = L.buf(op->getOperand(1)), K = L.buf(op->getOperand(2)),
         V = L.buf(op->getOperand(3));
+  // q, k, v as column ranges of one qkv buffer (the split the rule elided); dO is its own buffer.
+  int64_t offQ = L.columnOffset(op->getOperand(1)), offK = L.columnOffset(op->getOperand(2)),
+          offV = L.columnOffset(op->getOperand(3)), offDO = L.columnOffset(op->getOperand(0));
+  std::string offsets;
+  if (offQ || offK || offV || offDK || offDV)
+    offsets = llvm::formatv("; q, k, v = columns from {0}, {1}, {2} of one buffer, dq, dk, dv written to columns "
+                            "from {3}, {4}, {5} of one buffer (rule {6})",
+                            offQ, offK, offV, offDQ, offDK, offDV,
+                            attentionReadsSplitRule(op) ? attentionReadsSplitRule(op)->first : "")
+                  .str();
   // Per-row statistics [B, H, T, 1]: lse = m + log l, D = rowsum(dO · O).
   SmallVector<Value> statSizes;
   if (qT.isDynamicDim(0))
@@ -457,6 +485,8 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
   struct Ctx {
     KernelBuilder &k;
     Value T, zero, bIdx, h, col0, hdV;
+    /// The head's first column in a buffer whose tensor starts at column `off` (0 but for column ranges).
+    Value col(int64_t off) const { return off ? k.add(col0, k.idx(off)) : col0; }
   };
   auto headIndex = [&](KernelBuilder &k, Value Qa) {
     Value bh = k.pid(1);
@@ -487,12 +517,12 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
       saved ? llvm::formatv("per head (d = {0}): P = exp(q k^T * {1}{2} - lse) with lse saved by the forward "
                             "attention kernel; D = rowsum(dO O) with O its output; dq = {1} * sum_s P (dO v^T - D) k"
                             "  (masked logits = floor)",
-                            hd, fmtNum(scale), causal ? ", causal" : "").str()
+                            hd, fmtNum(scale), causal ? ", causal" : "").str() + offsets
             : llvm::formatv(
                   "per head (d = {0}): P = softmax(q k^T * {1}{2}) recomputed (online m, l, O = P v); "
                   "lse = m + log l; D = rowsum(dO O); dq = {1} * sum_s P (dO v^T - D) k  (masked logits = "
                   "floor)",
-                  hd, fmtNum(scale), causal ? ", causal" : "").str();
+                  hd, fmtNum(scale), causal ? ", causal" : "").str() + offsets;
   KernelOp k1 = L.newKernel("attention_grad_dq", args1, {gq, gbh}, math1, *cfg);
   {
     OpBuilder::InsertionGuard guard(L.b);
@@ -508,15 +538,15 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
     TileType sT = k.f32({tm, tn}), colT = k.f32({tm, 1});
     Value qMask = (eq->needsMask() || dMasked) ? k.bounds(qTile, {m0, c.zero}, {c.T, c.hdV})
                                                : Value();
-    Value q = k.load(qTile, Qa, {c.bIdx, m0, c.col0}, qMask);
-    Value dO = k.load(qTile, DOa, {c.bIdx, m0, c.col0}, qMask);
+    Value q = k.load(qTile, Qa, {c.bIdx, m0, c.col(offQ)}, qMask);
+    Value dO = k.load(qTile, DOa, {c.bIdx, m0, c.col(offDO)}, qMask);
     Value kvEnd = causal ? k.minIdx(c.T, k.add(m0, tm)) : c.T;
     bool kvMasked = ekv->needsMask() || dMasked;
     auto loadKV = [&](Value n0) {
       Value mk = kvMasked ? k.bounds(kvTile, {n0, c.zero}, {c.T, c.hdV}) : Value();
       // K before V (named statements: argument evaluation order is unspecified).
-      Value kt = k.load(kvTile, Ka, {c.bIdx, n0, c.col0}, mk, kLat, L.b.getI64IntegerAttr(0));
-      Value vt = k.load(kvTile, Va, {c.bIdx, n0, c.col0}, mk, vLat, L.b.getI64IntegerAttr(1));
+      Value kt = k.load(kvTile, Ka, {c.bIdx, n0, c.col(offK)}, mk, kLat, L.b.getI64IntegerAttr(0));
+      Value vt = k.load(kvTile, Va, {c.bIdx, n0, c.col(offV)}, mk, vLat, L.b.getI64IntegerAttr(1));
       return std::make_pair(kt, vt);
     };
     Value rowMask = eq->needsMask() ? k.bounds(colT, {m0, c.zero}, {c.T, k.idx(1)}) : Value();
@@ -557,7 +587,7 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
                         Value dS = k.mulT(p, k.subT(dP, DB));
                         return {k.mma(qTile, dS, kt, it[0], false, false)};
                       });
-    k.store(k.mulT(bwd.getResult(0), k.splat(qTile, scale)), DQ, {c.bIdx, m0, c.col0}, qMask);
+    k.store(k.mulT(bwd.getResult(0), k.splat(qTile, scale)), DQ, {c.bIdx, m0, c.col(offDQ)}, qMask);
     if (!saved)
       k.store(lse, LSE, {c.bIdx, c.h, m0, c.zero}, rowMask);
     k.store(Dv, Dd, {c.bIdx, c.h, m0, c.zero}, rowMask);
@@ -572,7 +602,7 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
   std::string math2 = llvm::formatv(
       "per head: P = exp(q k^T * {0} - lse){1}; dv = sum_t P^T dO; dk = {0} * sum_t "
       "(P (dO v^T - D))^T q  (query tiles in a fixed order: deterministic)",
-      fmtNum(scale), causal ? " (causal: query tiles from the diagonal)" : "").str();
+      fmtNum(scale), causal ? " (causal: query tiles from the diagonal)" : "").str() + offsets;
   KernelOp k2 = L.newKernel("attention_grad_dkdv", args2, {gk, gbh}, math2, *cfg);
   {
     OpBuilder::InsertionGuard guard(L.b);
@@ -596,8 +626,8 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
     bool sharedKV = bits && bits.isInteger() && bits.getInt() == 16;
     TileType kvShared = sharedKV ? k.f32({tn, dp}, MemorySpace::smem) : kvTile;
     Value kvMask = kvMasked ? k.bounds(kvShared, {n0, c.zero}, {c.T, c.hdV}) : Value();
-    Value kt = k.load(kvShared, Ka, {c.bIdx, n0, c.col0}, kvMask);
-    Value vt = k.load(kvShared, Va, {c.bIdx, n0, c.col0}, kvMask);
+    Value kt = k.load(kvShared, Ka, {c.bIdx, n0, c.col(offK)}, kvMask);
+    Value vt = k.load(kvShared, Va, {c.bIdx, n0, c.col(offV)}, kvMask);
     // Causal: query tiles before the one holding row n0 see none of these keys.
     Value start = causal ? k.mul(k.divui(n0, tm), tm) : c.zero;
     bool qMasked = eq->needsMask() || dMasked;
@@ -605,8 +635,8 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
         start, c.T, k.idx(tm), ValueRange{k.splat(kvTile, 0.0), k.splat(kvTile, 0.0)},
         [&](Value m0, ValueRange it) -> SmallVector<Value> {
           Value qm = qMasked ? k.bounds(qTile, {m0, c.zero}, {c.T, c.hdV}) : Value();
-          Value q = k.load(qTile, Qa, {c.bIdx, m0, c.col0}, qm, kLat, L.b.getI64IntegerAttr(0));
-          Value dO = k.load(qTile, DOa, {c.bIdx, m0, c.col0}, qm, vLat, L.b.getI64IntegerAttr(1));
+          Value q = k.load(qTile, Qa, {c.bIdx, m0, c.col(offQ)}, qm, kLat, L.b.getI64IntegerAttr(0));
+          Value dO = k.load(qTile, DOa, {c.bIdx, m0, c.col(offDO)}, qm, vLat, L.b.getI64IntegerAttr(1));
           Value rm = eq->needsMask() ? k.bounds(colT, {m0, c.zero}, {c.T, k.idx(1)}) : Value();
           Value lse = k.load(colT, LSE, {c.bIdx, c.h, m0, c.zero}, rm);
           Value Dv = k.load(colT, Dd, {c.bIdx, c.h, m0, c.zero}, rm);
@@ -619,8 +649,8 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
           return {dv, dk};
         });
     Value outMask = kvMasked ? k.bounds(kvTile, {n0, c.zero}, {c.T, c.hdV}) : Value();
-    k.store(k.mulT(loop.getResult(1), k.splat(kvTile, scale)), DK, {c.bIdx, n0, c.col0}, outMask);
-    k.store(loop.getResult(0), DV, {c.bIdx, n0, c.col0}, outMask);
+    k.store(k.mulT(loop.getResult(1), k.splat(kvTile, scale)), DK, {c.bIdx, n0, c.col(offDK)}, outMask);
+    k.store(loop.getResult(0), DV, {c.bIdx, n0, c.col(offDV)}, outMask);
     k.ret();
   }
   L.launch(k2, {L.gridFromDim(Q, 1, tn), gridBH}, args2);

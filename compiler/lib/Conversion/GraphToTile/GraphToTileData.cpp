@@ -223,6 +223,14 @@ static LogicalResult lowerSplit(Lowering &L) {
   int64_t outer, len;
   if (failed(splitGeometry(op, xT.getShape(), L.intAttr("axis", -1), parts, outer, len)))
     return failure();
+  // Rule apply attention_reads_split: the attention kernels read the pieces as column ranges of the input.
+  if (splitReadByAttention(op)) {
+    for (auto [i, r] : llvm::enumerate(op->getResults())) {
+      L.mapValue(r, L.buf(op->getOperand(0)));
+      L.columnOffsets[r] = static_cast<int64_t>(i) * len;
+    }
+    return success();
+  }
   SmallVector<Value> pieces;
   for (Value r : op->getResults()) {
     FailureOr<Value> y = L.allocFor(r);
@@ -247,6 +255,9 @@ static LogicalResult lowerConcat(Lowering &L) {
   int64_t outer, len;
   if (failed(splitGeometry(op, resT.getShape(), L.intAttr("axis", -1), parts, outer, len)))
     return failure();
+  // Rule apply attention_reads_split: attention_grad already wrote dq, dk, dv into this concat's buffer.
+  if (L.buf(op->getResult(0)) != op->getResult(0))
+    return success();
   // The result's dynamic dims (before the axis) come from the operands.
   auto bt = cast<BufferType>(Lowering::bufferTypeFor(resT));
   SmallVector<Value> sizes;

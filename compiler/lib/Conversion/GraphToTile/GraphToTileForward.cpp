@@ -621,11 +621,19 @@ static LogicalResult lowerAttention(Lowering &L) {
     args.push_back(lse);
     L.savedAttention[grad] = {lse, *o};
   }
+  // q, k, v as column ranges of one qkv buffer (rule apply attention_reads_split: no split kernel).
+  int64_t offQ = L.columnOffset(L.op()->getOperand(0)), offK = L.columnOffset(L.op()->getOperand(1)),
+          offV = L.columnOffset(L.op()->getOperand(2));
+  std::string offsets;
+  if (offQ || offK || offV)
+    offsets = llvm::formatv("; q, k, v = columns from {0}, {1}, {2} of one buffer (rule {3})", offQ, offK, offV,
+                            attentionReadsSplitRule(L.op()) ? attentionReadsSplitRule(L.op())->first : "")
+                  .str();
   std::string math = llvm::formatv(
       "o[b, t, h*{0}:(h+1)*{0}] = softmax_s(q k^T * {1}{2}) v  (online softmax, masked "
-      "logits = stability floor){3}",
+      "logits = stability floor){3}{4}",
       hd, fmtNum(scale), causal ? ", causal s <= t" : "",
-      grad ? "; lse[b, h, t] = m + log l saved for attention_grad_dq / _dkdv" : "").str();
+      grad ? "; lse[b, h, t] = m + log l saved for attention_grad_dq / _dkdv" : "", offsets).str();
   std::string gq = ("ceildiv(T, " + Twine(tm) + ")").str();
   std::string gbh = ("B * " + Twine(H)).str();
   KernelOp kernel = L.newKernel("attention", args, {gq, gbh}, math, *cfg);
@@ -649,7 +657,8 @@ static LogicalResult lowerAttention(Lowering &L) {
     // Head-dim columns past hd (pow2 padding) belong to the next head: mask them.
     bool qMasked = eq->needsMask() || ed->needsMask();
     Value qMask = qMasked ? k.bounds(qTile, {m0, zero}, {T, hdV}) : Value();
-    Value q = k.load(qTile, Q, {bIdx, m0, col0}, qMask);
+    auto colOf = [&](int64_t off) { return off ? k.add(col0, k.idx(off)) : col0; };
+    Value q = k.load(qTile, Q, {bIdx, m0, colOf(offQ)}, qMask);
     Value mInit = k.splat(colT, floor->getFloat(), *floor);
     Value lInit = k.splat(colT, 0.0);
     Value accInit = k.splat(qTile, 0.0);
@@ -667,9 +676,9 @@ static LogicalResult lowerAttention(Lowering &L) {
             acc = loop.getRegionIterArgs()[2];
       bool kvMasked = ekv->needsMask() || ed->needsMask();
       Value kvMask = kvMasked ? k.bounds(kvTile, {n0, zero}, {T, hdV}) : Value();
-      Value kt = k.load(kvTile, K, {bIdx, n0, col0}, kvMask, cfg->getLaw("k_lat"),
+      Value kt = k.load(kvTile, K, {bIdx, n0, colOf(offK)}, kvMask, cfg->getLaw("k_lat"),
                         L.b.getI64IntegerAttr(0));
-      Value vt = k.load(kvTile, V, {bIdx, n0, col0}, kvMask, cfg->getLaw("v_lat"),
+      Value vt = k.load(kvTile, V, {bIdx, n0, colOf(offV)}, kvMask, cfg->getLaw("v_lat"),
                         L.b.getI64IntegerAttr(1));
       Value s = MmaOp::create(L.b, loc, sT, q, kt, k.splat(sT, 0.0), false, true);
       s = k.mulT(s, scaleS);

@@ -228,6 +228,16 @@ public:
   };
   llvm::DenseMap<mlir::Operation *, SavedAttention> savedAttention;
 
+  /// Values that are a column range of a wider buffer (rule apply
+  /// `attention_reads_split`): the split's q, k, v are the columns [i·C,
+  /// (i+1)·C) of the qkv buffer, attention_grad's dq, dk, dv those of the
+  /// concat's. buf(v) is the wide buffer; the attention kernels add the offset.
+  llvm::DenseMap<mlir::Value, int64_t> columnOffsets;
+  int64_t columnOffset(mlir::Value v) const {
+    auto it = columnOffsets.find(v);
+    return it == columnOffsets.end() ? 0 : it->second;
+  }
+
 private:
   mlir::LogicalResult lowerFunc(mlir::func::FuncOp f);
   mlir::LogicalResult checkPlanned(mlir::Operation *op);
@@ -258,6 +268,19 @@ std::string ceilDivStr(llvm::StringRef what, int64_t tile);
 /// columns take the stability floor. Shared by softmax, cross_entropy and
 /// cross_entropy_grad. `forceMask`: mask the columns at C even when the
 /// extents need no mask (C = the classes in front of vocabulary padding).
+/// The enabled rule of the module whose apply is `attention_reads_split`
+/// (name and location for kernel comments), if any.
+std::optional<std::pair<std::string, std::string>> attentionReadsSplitRule(mlir::Operation *anyOp);
+/// True when rule apply `attention_reads_split` is enabled and `split` (last
+/// axis, rank 3) feeds only flash attention (q, k, v) and attention_grad (q, k,
+/// v): those read the split's input directly, so the split needs no kernel.
+bool splitReadByAttention(mlir::Operation *split);
+/// The concat (last axis, rank 3) that is the only user of each of
+/// attention_grad's dq, dk, dv, in that order, when rule apply
+/// `attention_reads_split` is enabled: attention_grad then writes into the
+/// concat's buffer and the concat needs no kernel. Null otherwise.
+mlir::Operation *concatOfAttentionGrad(mlir::Operation *grad);
+
 /// The `classes` attribute of a cross_entropy / cross_entropy_grad (set by
 /// spak-pad-vocab), when it is smaller than the logits' last dim: the
 /// columns from it on are vocabulary padding.
