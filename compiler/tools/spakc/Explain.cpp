@@ -344,6 +344,19 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
     std::string apply = spak::graph::normalizeRuleApply(r.getApply());
     if (apply == "pow2_mask")
       os << "    not a fusion: spak-pow2-masking always plans the padding (see each kernel's padding line)\n";
+    else if (apply == "attention_reads_split") {
+      // The attention kernels name the rule in their math when they read q, k, v as column ranges.
+      std::vector<std::string> ks2;
+      for (auto k : tileModule.getOps<spak::tile::KernelOp>())
+        if (k.getMath().contains("(rule " + name + ")")) ks2.push_back(k.getSymName().str());
+      if (ks2.empty())
+        os << "    lowering: no attention reads a split" << (r.getEnabled() ? " (q, k, v come from no last-axis split, "
+                                                                              "or the split has other readers)" : "")
+           << "\n";
+      else
+        os << "    lowering: no split / concat kernels; " << ks2.size() << " attention kernel(s) read q, k, v as column "
+           << "ranges → kernels: " << join(ks2, ", ") << "\n";
+    }
     else if (apply == "pad_vocab") {
       // spak-pad-vocab leaves `spak.valid_rows = V` on each padded parameter of @train_step.
       std::vector<std::string> padded;

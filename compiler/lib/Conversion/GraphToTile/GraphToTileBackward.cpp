@@ -514,10 +514,10 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
   if (saved)
     args1.push_back(saved->out);
   std::string math1 =
-      saved ? llvm::formatv("per head (d = {0}): P = exp(q k^T * {1}{2} - lse) with lse saved by the forward "
+      saved ? llvm::formatv("per head (d = {0}): P = exp(q k^T * {1} - lse){2} with lse saved by the forward "
                             "attention kernel; D = rowsum(dO O) with O its output; dq = {1} * sum_s P (dO v^T - D) k"
                             "  (masked logits = floor)",
-                            hd, fmtNum(scale), causal ? ", causal" : "").str() + offsets
+                            hd, fmtNum(scale), causal ? " (causal)" : "").str() + offsets
             : llvm::formatv(
                   "per head (d = {0}): P = softmax(q k^T * {1}{2}) recomputed (online m, l, O = P v); "
                   "lse = m + log l; D = rowsum(dO O); dq = {1} * sum_s P (dO v^T - D) k  (masked logits = "
@@ -542,11 +542,13 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
     Value dO = k.load(qTile, DOa, {c.bIdx, m0, c.col(offDO)}, qMask);
     Value kvEnd = causal ? k.minIdx(c.T, k.add(m0, tm)) : c.T;
     bool kvMasked = ekv->needsMask() || dMasked;
+    // Column starts outside the loops: the ring prologue issues the first k-tiles' copies before a loop.
+    Value colK = c.col(offK), colV = c.col(offV);
     auto loadKV = [&](Value n0) {
       Value mk = kvMasked ? k.bounds(kvTile, {n0, c.zero}, {c.T, c.hdV}) : Value();
       // K before V (named statements: argument evaluation order is unspecified).
-      Value kt = k.load(kvTile, Ka, {c.bIdx, n0, c.col(offK)}, mk, kLat, L.b.getI64IntegerAttr(0));
-      Value vt = k.load(kvTile, Va, {c.bIdx, n0, c.col(offV)}, mk, vLat, L.b.getI64IntegerAttr(1));
+      Value kt = k.load(kvTile, Ka, {c.bIdx, n0, colK}, mk, kLat, L.b.getI64IntegerAttr(0));
+      Value vt = k.load(kvTile, Va, {c.bIdx, n0, colV}, mk, vLat, L.b.getI64IntegerAttr(1));
       return std::make_pair(kt, vt);
     };
     Value rowMask = eq->needsMask() ? k.bounds(colT, {m0, c.zero}, {c.T, k.idx(1)}) : Value();
@@ -631,12 +633,13 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
     // Causal: query tiles before the one holding row n0 see none of these keys.
     Value start = causal ? k.mul(k.divui(n0, tm), tm) : c.zero;
     bool qMasked = eq->needsMask() || dMasked;
+    Value colQ = c.col(offQ), colDO = c.col(offDO);  // outside the loop (ring prologue)
     auto loop = k.loop(
         start, c.T, k.idx(tm), ValueRange{k.splat(kvTile, 0.0), k.splat(kvTile, 0.0)},
         [&](Value m0, ValueRange it) -> SmallVector<Value> {
           Value qm = qMasked ? k.bounds(qTile, {m0, c.zero}, {c.T, c.hdV}) : Value();
-          Value q = k.load(qTile, Qa, {c.bIdx, m0, c.col(offQ)}, qm, kLat, L.b.getI64IntegerAttr(0));
-          Value dO = k.load(qTile, DOa, {c.bIdx, m0, c.col(offDO)}, qm, vLat, L.b.getI64IntegerAttr(1));
+          Value q = k.load(qTile, Qa, {c.bIdx, m0, colQ}, qm, kLat, L.b.getI64IntegerAttr(0));
+          Value dO = k.load(qTile, DOa, {c.bIdx, m0, colDO}, qm, vLat, L.b.getI64IntegerAttr(1));
           Value rm = eq->needsMask() ? k.bounds(colT, {m0, c.zero}, {c.T, k.idx(1)}) : Value();
           Value lse = k.load(colT, LSE, {c.bIdx, c.h, m0, c.zero}, rm);
           Value Dv = k.load(colT, Dd, {c.bIdx, c.h, m0, c.zero}, rm);

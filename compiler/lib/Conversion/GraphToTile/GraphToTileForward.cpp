@@ -657,7 +657,9 @@ static LogicalResult lowerAttention(Lowering &L) {
     // Head-dim columns past hd (pow2 padding) belong to the next head: mask them.
     bool qMasked = eq->needsMask() || ed->needsMask();
     Value qMask = qMasked ? k.bounds(qTile, {m0, zero}, {T, hdV}) : Value();
+    // Column starts outside the loop: the ring prologue issues the first k-tiles' copies before it.
     auto colOf = [&](int64_t off) { return off ? k.add(col0, k.idx(off)) : col0; };
+    Value colK = colOf(offK), colV = colOf(offV);
     Value q = k.load(qTile, Q, {bIdx, m0, colOf(offQ)}, qMask);
     Value mInit = k.splat(colT, floor->getFloat(), *floor);
     Value lInit = k.splat(colT, 0.0);
@@ -676,9 +678,9 @@ static LogicalResult lowerAttention(Lowering &L) {
             acc = loop.getRegionIterArgs()[2];
       bool kvMasked = ekv->needsMask() || ed->needsMask();
       Value kvMask = kvMasked ? k.bounds(kvTile, {n0, zero}, {T, hdV}) : Value();
-      Value kt = k.load(kvTile, K, {bIdx, n0, colOf(offK)}, kvMask, cfg->getLaw("k_lat"),
+      Value kt = k.load(kvTile, K, {bIdx, n0, colK}, kvMask, cfg->getLaw("k_lat"),
                         L.b.getI64IntegerAttr(0));
-      Value vt = k.load(kvTile, V, {bIdx, n0, colOf(offV)}, kvMask, cfg->getLaw("v_lat"),
+      Value vt = k.load(kvTile, V, {bIdx, n0, colV}, kvMask, cfg->getLaw("v_lat"),
                         L.b.getI64IntegerAttr(1));
       Value s = MmaOp::create(L.b, loc, sT, q, kt, k.splat(sT, 0.0), false, true);
       s = k.mulT(s, scaleS);
