@@ -457,12 +457,13 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
   int64_t offQ = L.columnOffset(op->getOperand(1)), offK = L.columnOffset(op->getOperand(2)),
           offV = L.columnOffset(op->getOperand(3)), offDO = L.columnOffset(op->getOperand(0));
   std::string offsets;
-  if (offQ || offK || offV || offDK || offDV)
-    offsets = llvm::formatv("; q, k, v = columns from {0}, {1}, {2} of one buffer, dq, dk, dv written to columns "
-                            "from {3}, {4}, {5} of one buffer (rule {6})",
-                            offQ, offK, offV, offDQ, offDK, offDV,
-                            attentionReadsSplitRule(op) ? attentionReadsSplitRule(op)->first : "")
-                  .str();
+  if (offQ || offK || offV)
+    offsets += llvm::formatv("; q, k, v = columns from {0}, {1}, {2} of one buffer", offQ, offK, offV).str();
+  if (offDK || offDV)
+    offsets += llvm::formatv("{0} dq, dk, dv written to columns from {1}, {2}, {3} of one buffer",
+                             offsets.empty() ? ";" : ",", offDQ, offDK, offDV).str();
+  if (!offsets.empty())
+    offsets += " (rule " + (attentionReadsSplitRule(op) ? attentionReadsSplitRule(op)->first : std::string()) + ")";
   // Per-row statistics [B, H, T, 1]: lse = m + log l, D = rowsum(dO · O).
   SmallVector<Value> statSizes;
   if (qT.isDynamicDim(0))
