@@ -37,7 +37,10 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include "llvm/Support/MathExtras.h"
+
 #include <cmath>
+#include <map>
 #include <optional>
 
 using namespace mlir;
@@ -618,8 +621,19 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
       }
     }
   }
-  args.append(outs.begin(), outs.end());
-  int64_t maxN = *llvm::max_element(sizes);
+  // One kernel per size class (numel in (2^(c-1), 2^c]): a program handles block i of every tensor of its class,
+  // so a class wastes at most half its programs' sections on masked tails. One kernel for all (GPT-2: 148
+  // tensors from 768 to 38.6M elements) ran every section in each of 75k programs, 4.2 ms for 1.2 ms of traffic.
+  // Classes whose tensors need at most law min_ctas programs stay together in class 0: a launch of their own would
+  // cost more than the masked sections it saves (MicroGPT's 4192 parameters: one kernel).
+  tile::LawAttr minCtas = rules::lookupLaw(L.getModule(), "min_ctas");
+  int64_t small = minCtas ? minCtas.getInt() * blk : 0;
+  std::map<int64_t, SmallVector<size_t>, std::greater<int64_t>> classes;
+  for (size_t j = 0; j < sizes.size(); ++j) {
+    int64_t c = llvm::Log2_64_Ceil(static_cast<uint64_t>(std::max<int64_t>(sizes[j], 1)));
+    classes[(int64_t(1) << c) <= small ? 0 : c].push_back(j);
+  }
+  SmallVector<Value> inputs(args.begin() + 1, args.end());
   // The schedule length: N = step[1], read on device (<= 0: the compiled total), or the compiled total.
   std::string totalText = runTimeTotal ? std::string("N") : std::to_string(total);
   std::string spanText = runTimeTotal ? llvm::formatv("(N - {0})", warmup).str() : std::to_string(total - warmup);
@@ -641,8 +655,26 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
                 .str();
   if (runTimeTotal && schedule != "constant")
     math += llvm::formatv("; N = step[1] on device (<= 0: {0})", total).str();
-  KernelOp kernel = L.newKernel("fused_multi_tensor_adam", args, {ceilDivStr("max numel", blk)},
-                                math + R.suffix(), cfg);
+  for (auto &[cls, members] : classes) {
+  SmallVector<Value> kargs = {args[0]};
+  for (size_t j : members)
+    kargs.append(inputs.begin() + 4 * j, inputs.begin() + 4 * j + 4);
+  for (size_t j : members)
+    kargs.append(outs.begin() + 3 * j, outs.begin() + 3 * j + 3);
+  int64_t maxN = 0;
+  for (size_t j : members)
+    maxN = std::max(maxN, sizes[j]);
+  std::string classText;
+  if (classes.size() > 1)
+    classText = cls == 0 ? llvm::formatv("; size class {0} of {1}: the {2} tensor(s) of at most {3} elements (min_ctas "
+                                         "= {4} <- {5} programs of {6})",
+                                         classes.size(), classes.size(), members.size(), small, minCtas.getInt(),
+                                         minCtas.getProvenance(), blk).str()
+                         : llvm::formatv("; size class {0} of {1}: the {2} tensor(s) of {3} to {4} elements",
+                                         std::distance(classes.begin(), classes.find(cls)) + 1, classes.size(),
+                                         members.size(), (int64_t(1) << (cls - 1)) + 1, int64_t(1) << cls).str();
+  KernelOp kernel = L.newKernel("fused_multi_tensor_adam", kargs, {ceilDivStr("max numel", blk)},
+                                math + classText + R.suffix(), cfg);
   tagKernel(kernel, R.kind, R.rule, R.ruleLoc);
   {
     InKernel in(L, kernel);
@@ -659,9 +691,9 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
     Value lrS = k.bcast(ExtractOp::create(L.b, k.loc, L.b.getF32Type(), lr1, L.b.getDenseI64ArrayAttr({0})), t);
     Value bc1 = k.subT(one, k.exp(k.mulT(tT, k.splat(t, std::log(b1)))));
     Value bc2 = k.subT(one, k.exp(k.mulT(tT, k.splat(t, std::log(b2)))));
-    unsigned nIn = 1 + 4 * R.ops.size();
-    for (size_t j = 0; j < R.ops.size(); ++j) {
-      Value mask = k.bounds(t, {i0}, {k.idx(sizes[j])});
+    unsigned nIn = 1 + 4 * members.size();
+    for (size_t j = 0; j < members.size(); ++j) {
+      Value mask = k.bounds(t, {i0}, {k.idx(sizes[members[j]])});
       Value P = in.arg(1 + 4 * j), Gd = in.arg(2 + 4 * j), Mb = in.arg(3 + 4 * j), Vb = in.arg(4 + 4 * j);
       Value Po = in.arg(nIn + 3 * j), Mo = in.arg(nIn + 3 * j + 1), Vo = in.arg(nIn + 3 * j + 2);
       Value p = k.load(t, P, {i0}, mask), g = k.load(t, Gd, {i0}, mask);
@@ -678,7 +710,8 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
     }
     k.ret();
   }
-  L.launch(kernel, {L.hostIdx((maxN + blk - 1) / blk)}, args);
+  L.launch(kernel, {L.hostIdx((maxN + blk - 1) / blk)}, kargs);
+  }
   return success();
 }
 
