@@ -355,6 +355,14 @@ Value Lowering::allocFor(Value result, ArrayRef<std::pair<Value, int64_t>> dimOf
   return a;
 }
 
+Value Lowering::allocWithDimsOf(Value result, Value source) {
+  auto type = cast<BufferType>(bufferTypeFor(result.getType()));
+  SmallVector<std::pair<Value, int64_t>> dimOf;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    dimOf.push_back({source, i});
+  return allocFor(result, dimOf);
+}
+
 Value Lowering::alloc(ArrayRef<int64_t> shape, Type elt, ValueRange dynamicSizes) {
   return AllocOp::create(b, loc(), BufferType::get(shape, elt), dynamicSizes);
 }

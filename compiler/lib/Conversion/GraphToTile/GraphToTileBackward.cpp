@@ -430,13 +430,8 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
   // Rule apply attention_reads_split: dq, dk, dv go straight into the columns of the concat that joins them.
   int64_t offDQ = 0, offDK = 0, offDV = 0;
   if (Operation *concat = concatOfAttentionGrad(op)) {
-    auto bt = cast<BufferType>(Lowering::bufferTypeFor(concat->getResult(0).getType()));
-    SmallVector<Value> sizes;
-    for (int64_t i = 0; i < bt.getRank(); ++i)
-      if (bt.isDynamicDim(i))
-        sizes.push_back(L.hostDim(L.buf(op->getOperand(1)), i));
-    Value y = L.alloc(bt.getShape(), bt.getElementType(), sizes);
-    L.mapValue(concat->getResult(0), y);
+    // [B, T, 3C]: its dynamic B and T are q's (a column range of the qkv buffer, or its own [B, T, C]).
+    Value y = L.allocWithDimsOf(concat->getResult(0), L.buf(op->getOperand(1)));
     for (auto [i, r] : llvm::enumerate(op->getResults())) {
       L.mapValue(r, y);
       L.columnOffsets[r] = static_cast<int64_t>(i) * qT.getShape()[2];

@@ -259,13 +259,7 @@ static LogicalResult lowerConcat(Lowering &L) {
   if (L.buf(op->getResult(0)) != op->getResult(0))
     return success();
   // The result's dynamic dims (before the axis) come from the operands.
-  auto bt = cast<BufferType>(Lowering::bufferTypeFor(resT));
-  SmallVector<Value> sizes;
-  for (int64_t i = 0; i < bt.getRank(); ++i)
-    if (bt.isDynamicDim(i))
-      sizes.push_back(L.hostDim(L.buf(op->getOperand(0)), i));
-  Value y = L.alloc(bt.getShape(), bt.getElementType(), sizes);
-  L.mapValue(op->getResult(0), y);
+  Value y = L.allocWithDimsOf(op->getResult(0), L.buf(op->getOperand(0)));
   SmallVector<Value> pieces;
   for (Value v : op->getOperands())
     pieces.push_back(L.view(L.buf(v), {outer, len}));

@@ -172,6 +172,8 @@ public:
   mlir::FailureOr<mlir::Value> allocFor(mlir::Value result);
   /// Allocates the buffer of `result` (mapped); dynamic dim i is dim
   /// `dimOf[i].second` of buffer `dimOf[i].first` (one entry per result dim).
+  /// Allocates and maps the buffer of `result`, each dynamic dim i taken from dim i of the buffer `source`.
+  mlir::Value allocWithDimsOf(mlir::Value result, mlir::Value source);
   mlir::Value allocFor(mlir::Value result,
                        llvm::ArrayRef<std::pair<mlir::Value, int64_t>> dimOf);
   /// A scratch buffer; `dynamicSizes` one per dynamic dim of `shape`.
