@@ -1311,6 +1311,7 @@ private:
       if (auto r = dyn_cast<ReduceOp>(op))
         need = quadReduce(r)          ? 0
                : axisZeroInThreads(r) ? nt_ * 8  // one value per thread (8 bytes: f64 too)
+               : axisOneInThreads(r)  ? align16(reduceRows(r.getSource().getType()) * warps_ * 8)  // per row and warp
                                       : staged(r.getSource()) + align16(tileBytes(r.getResult().getType()));
       else if (auto b = dyn_cast<BroadcastOp>(op))
         need = isa<TileType>(b.getSource().getType()) && !rowBroadcast(b) ? staged(b.getSource()) : 0;
@@ -1395,6 +1396,19 @@ private:
     return cols > 0 && nt_ % cols == 0 && (rows * cols) % nt_ == 0;
   }
 
+  /// A reduce over the last axis of a rank-2 (axis 1) or rank-1 (axis 0: one row) register tile in the linear
+  /// layout whose row length is a multiple of the threads: each row is `cols / threads` consecutive slots of every
+  /// thread (row-wise kernels: norms, softmax, cross-entropy chunks; the gradient norm's sums of squares).
+  bool axisOneInThreads(ReduceOp op) const {
+    TileType src = op.getSource().getType();
+    if (op.getAxis() + 1 != src.getRank() || src.getRank() > 2 || inSmem(src) || fragOf(src) || rowOf(src))
+      return false;
+    int64_t cols = src.getShape().back();
+    return cols >= nt_ && cols % nt_ == 0;
+  }
+  /// Rows of such a reduce (1 for rank 1).
+  static int64_t reduceRows(TileType src) { return src.getRank() == 2 ? src.getShape()[0] : 1; }
+
   LogicalResult emitReduce(ReduceOp op) {
     TileType src = op.getSource().getType(), dst = op.getResult().getType();
     unsigned axis = op.getAxis();
@@ -1405,7 +1419,7 @@ private:
         if (quadReduce(op)) {
           std::string n = defineTile(op.getResult());
           std::string in = expr(op.getSource());
-          w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", in, " over axis 1 (", shapeText(src.getShape()), " -> ",
+          w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", in, " over axis ", axis, " (", shapeText(src.getShape()), " -> ",
                       shapeText(dst.getShape()), "): in registers, each lane combines its columns, then the 4 lanes of "
                       "its quad (shuffles)"));
           std::string init = reduceInit(dst.getElementType(), sum);
@@ -1459,6 +1473,42 @@ private:
         closeElementLoop();
         w_.line("__syncthreads();  // scratch free again");
       }
+      w_.dedent();
+      w_.line("}");
+      return success();
+    }
+    if (axisOneInThreads(op)) {
+      // Row r of the source is slots [r * per, (r + 1) * per) of every thread: a thread combines its slots of the
+      // row, the lanes of a warp shuffle, and the warps' partials meet in scratch, in warp order (deterministic).
+      int64_t rows = reduceRows(src), per = src.getShape().back() / nt_;
+      std::string n = defineTile(op.getResult());
+      std::string in = expr(op.getSource());
+      std::string init = reduceInit(dst.getElementType(), sum);
+      auto comb = [&](const std::string &x) { return reduceStep(sum, "a", x); };
+      w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", in, " over axis ", axis, " (", shapeText(src.getShape()), " -> ",
+                  shapeText(dst.getShape()), "): each thread combines its ", per, " slot(s) of a row, the lanes of a "
+                  "warp shuffle, then the ", warps_, " warps' partials through scratch"));
+      w_.line("{");
+      w_.indent();
+      w_.line(cat(elt, "* red = reinterpret_cast<", elt, "*>(spak_smem + 0);"));
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int r = 0; r < ", rows, "; ++r) {"));
+      w_.indent();
+      w_.line(cat(elt, " a = ", init, ";"));
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int j = 0; j < ", per, "; ++j) ", comb(cat(in, "[r * ", per, " + j]"))));
+      w_.line(cat("a = spak_gen::warp_", sum ? "sum" : "max", "(a);"));
+      w_.line(cat("if (lane == 0) red[r * ", warps_, " + warp] = a;"));
+      w_.dedent();
+      w_.line("}");
+      w_.line("__syncthreads();");
+      openElementLoop(dst, false);
+      w_.line(cat(elt, " c = red[e * ", warps_, "];"));
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int w = 1; w < ", warps_, "; ++w) ", reduceStep(sum, "c", cat("red[e * ", warps_, " + w]"))));
+      w_.line(cat(elemOf(n, dst), " = c;"));
+      closeElementLoop();
+      w_.line("__syncthreads();  // scratch free again");
       w_.dedent();
       w_.line("}");
       return success();
