@@ -11,8 +11,11 @@
 //     lives in dynamic shared memory, one region per tile value;
 //   * element-wise ops (load/store with masks, math, iota/mask/cmp/select)
 //     touch only the thread's own elements: no communication;
-//   * reduce: the source goes to shared memory, one warp per output element
-//     strides the reduced axis and combines with warp shuffles;
+//   * reduce: in registers where the layout allows (fragment rows: quad
+//     shuffles; axis 0 with the columns dividing the threads; a row a multiple
+//     of the threads long: slots, warp shuffles, the warps' partials through
+//     scratch); otherwise the source goes to shared memory, one warp per
+//     output element strides the reduced axis and combines with warp shuffles;
 //   * tile broadcast / mma / extract read other threads' elements through a
 //     shared-memory scratch area, between __syncthreads() barriers;
 //   * mma: a register tile of a shape some mma produces (rank 2, M % 16 and
