@@ -26,6 +26,17 @@ target sm_90 "NVIDIA H100 80GB HBM3" {
   law matmul.tile_m = 128    // matmul kernels: 128 x 128 tiles ...
   law matmul.warps = 8       // ... over 2 warpgroups (wgmma m64n128 each)
   law matmul.ctas_per_sm = 2 // matmul kernels: 2 CTAs per SM (__launch_bounds__: at most 128 registers per thread)
+  law pad_vocab = 64         // rule "Vocab Padding": the lm_head's classes rounded up to a multiple (50257 -> 50304)
+  fact measured_20261124_session9 {
+    laws: "pad_vocab=64"
+    metric: "ms/step"
+    value: 85.7
+    baseline: 104.5
+    note: "gpt2_124m.dsl, bf16, CUDA graphs, median of steps 11..50, 2 rounds per call: vocab padding (rule Vocab Padding) 104.5 -> 93.7 (the lm_head 7376 -> 4713 us, its gradients 9694 / 8143 -> 5013 / 4042 us); + saved softmax statistics and rule Attention Reads QKV 88.8; + Adam per size class 86.0; + row reduces in registers 85.7. shakespeare_char.dsl 12.88 -> 12.88 (padding) -> 12.16 -> 12.13; tiny.dsl cuda fp32 vs the cpp target 4.77e-7 over 50 steps. Measured and rejected: row.warps = 8 (86.6), split_k_chunk = 4096 (gpt2 -0.3 ms, shakespeare-char +0.35), matmul.tile_k = 64 with stages = 3 (94.4, 13.41)"
+    date: "2026-11-24"
+    device: "NVIDIA H100 80GB HBM3"
+    evidence: "STEPS=50 ROUNDS=2 bash bench/gpu/ab_prebuilt.sh run (docs/benchmarks.md 'session 9', calls 1, 3 and 4)"
+  }
   fact measured_20261124_schedule8 {
     laws: "mma_schedule=8 v_lat=2 colsum_steps=8"
     metric: "ms/step"
