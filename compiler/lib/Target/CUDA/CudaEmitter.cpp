@@ -1389,6 +1389,20 @@ private:
     return sum ? cat(acc, " += ", x, ";") : cat(acc, " = spak_gen::max_of(", acc, ", ", x, ");");
   }
 
+  /// After the barrier that follows the partials' writes: element e of the reduce result `n` (type `dst`) combines
+  /// `count` partials from scratch, `first` then `ith` (an expression of e and i) for i = 1 .. count - 1, in that
+  /// order (deterministic); then the barrier that frees the scratch.
+  void combinePartials(const std::string &n, TileType dst, const std::string &elt, bool sum, int64_t count,
+                       const std::string &first, const std::string &ith) {
+    openElementLoop(dst, false);
+    w_.line(cat(elt, " c = ", first, ";"));
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int i = 1; i < ", count, "; ++i) ", reduceStep(sum, "c", ith)));
+    w_.line(cat(elemOf(n, dst), " = c;"));
+    closeElementLoop();
+    w_.line("__syncthreads();  // scratch free again");
+  }
+
   /// A reduce over axis 0 of a rank-2 register tile in the linear layout (element e = tid + threads * s) whose
   /// column count divides the threads: every slot of a thread is in its one column.
   bool axisZeroInThreads(ReduceOp op) const {
@@ -1468,13 +1482,7 @@ private:
         w_.line(cat(elt, "* red = reinterpret_cast<", elt, "*>(spak_smem + 0);"));
         w_.line("red[tid] = a;");
         w_.line("__syncthreads();");
-        openElementLoop(dst, false);
-        w_.line(cat(elt, " c = red[e];"));
-        w_.line("#pragma unroll");
-        w_.line(cat("for (int g = 1; g < ", groups, "; ++g) ", reduceStep(sum, "c", cat("red[e + g * ", cols, "]"))));
-        w_.line(cat(elemOf(n, dst), " = c;"));
-        closeElementLoop();
-        w_.line("__syncthreads();  // scratch free again");
+        combinePartials(n, dst, elt, sum, groups, "red[e]", cat("red[e + i * ", cols, "]"));
       }
       w_.dedent();
       w_.line("}");
@@ -1505,13 +1513,7 @@ private:
       w_.dedent();
       w_.line("}");
       w_.line("__syncthreads();");
-      openElementLoop(dst, false);
-      w_.line(cat(elt, " c = red[e * ", warps_, "];"));
-      w_.line("#pragma unroll");
-      w_.line(cat("for (int w = 1; w < ", warps_, "; ++w) ", reduceStep(sum, "c", cat("red[e * ", warps_, " + w]"))));
-      w_.line(cat(elemOf(n, dst), " = c;"));
-      closeElementLoop();
-      w_.line("__syncthreads();  // scratch free again");
+      combinePartials(n, dst, elt, sum, warps_, cat("red[e * ", warps_, "]"), cat("red[e * ", warps_, " + i]"));
       w_.dedent();
       w_.line("}");
       return success();
