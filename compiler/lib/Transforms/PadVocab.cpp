@@ -49,16 +49,12 @@ struct PadVocabPass : spak::impl::SpakPadVocabBase<PadVocabPass> {
 
   /// The enabled rule whose apply is `pad_vocab`, if any.
   bool findRule(ModuleOp module) {
-    auto list = module->getAttrOfType<ArrayAttr>(kRulesAttr);
-    if (!list)
+    RuleAttr r = findEnabledRule(module, kApply);
+    if (!r)
       return false;
-    for (Attribute a : list)
-      if (auto r = dyn_cast<RuleAttr>(a); r && r.getEnabled() && normalizeRuleApply(r.getApply()) == kApply) {
-        ruleName = r.getName().str();
-        ruleLoc = r.getLoc().str();
-        return true;
-      }
-    return false;
+    ruleName = r.getName().str();
+    ruleLoc = r.getLoc().str();
+    return true;
   }
 
   /// A weight argument W [V, C] that can be padded: a `spak.param` argument of `fn` whose users are all linear

@@ -633,7 +633,6 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
     int64_t c = llvm::Log2_64_Ceil(static_cast<uint64_t>(std::max<int64_t>(sizes[j], 1)));
     classes[(int64_t(1) << c) <= small ? 0 : c].push_back(j);
   }
-  SmallVector<Value> inputs(args.begin() + 1, args.end());
   // The schedule length: N = step[1], read on device (<= 0: the compiled total), or the compiled total.
   std::string totalText = runTimeTotal ? std::string("N") : std::to_string(total);
   std::string spanText = runTimeTotal ? llvm::formatv("(N - {0})", warmup).str() : std::to_string(total - warmup);
@@ -655,62 +654,62 @@ LogicalResult lowerMultiTensorAdam(Lowering &L, const Region &R) {
                 .str();
   if (runTimeTotal && schedule != "constant")
     math += llvm::formatv("; N = step[1] on device (<= 0: {0})", total).str();
+  unsigned index = 0;  // of the class, for the math comment
   for (auto &[cls, members] : classes) {
-  SmallVector<Value> kargs = {args[0]};
-  for (size_t j : members)
-    kargs.append(inputs.begin() + 4 * j, inputs.begin() + 4 * j + 4);
-  for (size_t j : members)
-    kargs.append(outs.begin() + 3 * j, outs.begin() + 3 * j + 3);
-  int64_t maxN = 0;
-  for (size_t j : members)
-    maxN = std::max(maxN, sizes[j]);
-  std::string classText;
-  if (classes.size() > 1)
-    classText = cls == 0 ? llvm::formatv("; size class {0} of {1}: the {2} tensor(s) of at most {3} elements (min_ctas "
-                                         "= {4} <- {5} programs of {6})",
-                                         classes.size(), classes.size(), members.size(), small, minCtas.getInt(),
-                                         minCtas.getProvenance(), blk).str()
-                         : llvm::formatv("; size class {0} of {1}: the {2} tensor(s) of {3} to {4} elements",
-                                         std::distance(classes.begin(), classes.find(cls)) + 1, classes.size(),
-                                         members.size(), (int64_t(1) << (cls - 1)) + 1, int64_t(1) << cls).str();
-  KernelOp kernel = L.newKernel("fused_multi_tensor_adam", kargs, {ceilDivStr("max numel", blk)},
-                                math + classText + R.suffix(), cfg);
-  tagKernel(kernel, R.kind, R.rule, R.ruleLoc);
-  {
-    InKernel in(L, kernel);
-    KernelBuilder &k = in.k;
-    TileType t = k.f32({blk});
-    Value i0 = k.mul(k.pid(0), blk);
-    // Step-dependent scalars, as tiles: t = step + 1, lr_s, bias corrections.
-    auto [s1, total1] = emitStepScalars(k, in.arg(0), stepT, total);
-    Value sT = k.bcast(ExtractOp::create(L.b, k.loc, L.b.getF32Type(), s1, L.b.getDenseI64ArrayAttr({0})), t);
-    Value one = k.splat(t, 1.0);
-    Value tT = k.addT(sT, one);
-    // The scheduled rate, computed once on a 1-element tile and broadcast (same code as the per-tensor adam).
-    Value lr1 = emitLearningRate(k, s1, lr, schedule, warmup, minLr, total1);
-    Value lrS = k.bcast(ExtractOp::create(L.b, k.loc, L.b.getF32Type(), lr1, L.b.getDenseI64ArrayAttr({0})), t);
-    Value bc1 = k.subT(one, k.exp(k.mulT(tT, k.splat(t, std::log(b1)))));
-    Value bc2 = k.subT(one, k.exp(k.mulT(tT, k.splat(t, std::log(b2)))));
-    unsigned nIn = 1 + 4 * members.size();
-    for (size_t j = 0; j < members.size(); ++j) {
-      Value mask = k.bounds(t, {i0}, {k.idx(sizes[members[j]])});
-      Value P = in.arg(1 + 4 * j), Gd = in.arg(2 + 4 * j), Mb = in.arg(3 + 4 * j), Vb = in.arg(4 + 4 * j);
-      Value Po = in.arg(nIn + 3 * j), Mo = in.arg(nIn + 3 * j + 1), Vo = in.arg(nIn + 3 * j + 2);
-      Value p = k.load(t, P, {i0}, mask), g = k.load(t, Gd, {i0}, mask);
-      Value m = k.load(t, Mb, {i0}, mask), v = k.load(t, Vb, {i0}, mask);
-      if (wd != 0)
-        p = k.subT(p, k.mulT(k.mulT(lrS, k.splat(t, wd)), p));
-      m = k.addT(k.mulT(k.splat(t, b1), m), k.mulT(k.splat(t, 1 - b1), g));
-      v = k.addT(k.mulT(k.splat(t, b2), v), k.mulT(k.splat(t, 1 - b2), k.mulT(g, g)));
-      Value upd = k.divT(k.divT(m, bc1), k.addT(k.sqrt(k.divT(v, bc2)), k.splat(t, eps)));
-      p = k.subT(p, k.mulT(lrS, upd));
-      k.store(p, Po, {i0}, mask);
-      k.store(m, Mo, {i0}, mask);
-      k.store(v, Vo, {i0}, mask);
+    ++index;
+    SmallVector<Value> kargs = {args[0]};  // the step, then p, g, m, v of each member, then their p', m', v'
+    for (size_t j : members)
+      kargs.append(args.begin() + 1 + 4 * j, args.begin() + 5 + 4 * j);
+    for (size_t j : members)
+      kargs.append(outs.begin() + 3 * j, outs.begin() + 3 * j + 3);
+    int64_t maxN = 0;
+    for (size_t j : members)
+      maxN = std::max(maxN, sizes[j]);
+    std::string classText;
+    if (classes.size() > 1)
+      classText =
+          llvm::formatv("; size class {0} of {1}: the {2} tensor(s) of ", index, classes.size(), members.size()).str() +
+          (cls == 0 ? llvm::formatv("at most {0} elements (min_ctas = {1} <- {2} programs of {3})", small,
+                                    minCtas.getInt(), minCtas.getProvenance(), blk).str()
+                    : llvm::formatv("{0} to {1} elements", (int64_t(1) << (cls - 1)) + 1, int64_t(1) << cls).str());
+    KernelOp kernel = L.newKernel("fused_multi_tensor_adam", kargs, {ceilDivStr("max numel", blk)},
+                                  math + classText + R.suffix(), cfg);
+    tagKernel(kernel, R.kind, R.rule, R.ruleLoc);
+    {
+      InKernel in(L, kernel);
+      KernelBuilder &k = in.k;
+      TileType t = k.f32({blk});
+      Value i0 = k.mul(k.pid(0), blk);
+      // Step-dependent scalars, as tiles: t = step + 1, lr_s, bias corrections.
+      auto [s1, total1] = emitStepScalars(k, in.arg(0), stepT, total);
+      Value sT = k.bcast(ExtractOp::create(L.b, k.loc, L.b.getF32Type(), s1, L.b.getDenseI64ArrayAttr({0})), t);
+      Value one = k.splat(t, 1.0);
+      Value tT = k.addT(sT, one);
+      // The scheduled rate, computed once on a 1-element tile and broadcast (same code as the per-tensor adam).
+      Value lr1 = emitLearningRate(k, s1, lr, schedule, warmup, minLr, total1);
+      Value lrS = k.bcast(ExtractOp::create(L.b, k.loc, L.b.getF32Type(), lr1, L.b.getDenseI64ArrayAttr({0})), t);
+      Value bc1 = k.subT(one, k.exp(k.mulT(tT, k.splat(t, std::log(b1)))));
+      Value bc2 = k.subT(one, k.exp(k.mulT(tT, k.splat(t, std::log(b2)))));
+      unsigned nIn = 1 + 4 * members.size();
+      for (size_t j = 0; j < members.size(); ++j) {
+        Value mask = k.bounds(t, {i0}, {k.idx(sizes[members[j]])});
+        Value P = in.arg(1 + 4 * j), Gd = in.arg(2 + 4 * j), Mb = in.arg(3 + 4 * j), Vb = in.arg(4 + 4 * j);
+        Value Po = in.arg(nIn + 3 * j), Mo = in.arg(nIn + 3 * j + 1), Vo = in.arg(nIn + 3 * j + 2);
+        Value p = k.load(t, P, {i0}, mask), g = k.load(t, Gd, {i0}, mask);
+        Value m = k.load(t, Mb, {i0}, mask), v = k.load(t, Vb, {i0}, mask);
+        if (wd != 0)
+          p = k.subT(p, k.mulT(k.mulT(lrS, k.splat(t, wd)), p));
+        m = k.addT(k.mulT(k.splat(t, b1), m), k.mulT(k.splat(t, 1 - b1), g));
+        v = k.addT(k.mulT(k.splat(t, b2), v), k.mulT(k.splat(t, 1 - b2), k.mulT(g, g)));
+        Value upd = k.divT(k.divT(m, bc1), k.addT(k.sqrt(k.divT(v, bc2)), k.splat(t, eps)));
+        p = k.subT(p, k.mulT(lrS, upd));
+        k.store(p, Po, {i0}, mask);
+        k.store(m, Mo, {i0}, mask);
+        k.store(v, Vo, {i0}, mask);
+      }
+      k.ret();
     }
-    k.ret();
-  }
-  L.launch(kernel, {L.hostIdx((maxN + blk - 1) / blk)}, kargs);
+    L.launch(kernel, {L.hostIdx((maxN + blk - 1) / blk)}, kargs);
   }
   return success();
 }

@@ -182,16 +182,9 @@ scf::ForOp KernelBuilder::loop(
 
 void KernelBuilder::ret() { ReturnOp::create(b, loc); }
 
-std::optional<std::pair<std::string, std::string>> spak::tile::attentionReadsSplitRule(Operation *anyOp) {
-  auto module = anyOp ? anyOp->getParentOfType<ModuleOp>() : ModuleOp();
-  auto list = module ? module->getAttrOfType<ArrayAttr>(spak::graph::kRulesAttr) : ArrayAttr();
-  if (!list)
-    return std::nullopt;
-  for (Attribute a : list)
-    if (auto r = dyn_cast<spak::graph::RuleAttr>(a);
-        r && r.getEnabled() && spak::graph::normalizeRuleApply(r.getApply()) == "attention_reads_split")
-      return std::make_pair(r.getName().str(), r.getLoc().str());
-  return std::nullopt;
+spak::graph::RuleAttr spak::tile::attentionReadsSplitRule(Operation *anyOp) {
+  return spak::graph::findEnabledRule(anyOp ? anyOp->getParentOfType<ModuleOp>() : ModuleOp(),
+                                      "attention_reads_split");
 }
 
 /// Last-axis split / concat of rank-3 tensors with a static last dim.

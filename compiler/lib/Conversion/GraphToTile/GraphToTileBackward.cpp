@@ -458,7 +458,7 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
     offsets += llvm::formatv("{0} dq, dk, dv written to columns from {1}, {2}, {3} of one buffer",
                              offsets.empty() ? ";" : ",", offDQ, offDK, offDV).str();
   if (!offsets.empty())
-    offsets += " (rule " + (attentionReadsSplitRule(op) ? attentionReadsSplitRule(op)->first : std::string()) + ")";
+    offsets += (" (rule " + attentionReadsSplitRule(op).getName() + ")").str();
   // Per-row statistics [B, H, T, 1]: lse = m + log l, D = rowsum(dO · O).
   SmallVector<Value> statSizes;
   if (qT.isDynamicDim(0))

@@ -490,11 +490,12 @@ static LogicalResult lowerCrossEntropy(Lowering &L) {
   // Kernel 1: per-row loss.
   SmallVector<Value> args1 = {X, Tg, losses};
   std::string grid = ("ceildiv(rows, " + Twine(rt) + ")").str();
-  std::optional<int64_t> padClasses = classesOf(L.op());
+  // With `classes` (spak-pad-vocab) the columns from `classes` on are vocabulary padding: outside the softmax.
+  std::optional<int64_t> classes = classesOf(L.op());
   KernelOp k1 = L.newKernel(
       "cross_entropy_rows", args1, {grid},
       "losses[r] = log(sum_c exp(x[r, c] - m[r])) + m[r] - x[r, t[r]]" +
-          (padClasses ? "  (c < " + std::to_string(*padClasses) +
+          (classes ? "  (c < " + std::to_string(*classes) +
                             ": the columns after it are vocabulary padding, rule pad_vocab)"
                       : std::string()),
       *cfg);
@@ -504,8 +505,6 @@ static LogicalResult lowerCrossEntropy(Lowering &L) {
     L.b.setInsertionPointToStart(body);
     KernelBuilder k{L.b, loc};
     Value Xa = body->getArgument(0), Ta = body->getArgument(1), La = body->getArgument(2);
-    // With `classes` (spak-pad-vocab) the columns from `classes` on are vocabulary padding: outside the softmax.
-    std::optional<int64_t> classes = padClasses;
     Value r0 = k.mul(k.pid(0), rt), R = k.dim(Xa, 0), zero = k.idx(0);
     Value C = classes ? k.idx(*classes) : k.dim(Xa, 1);
     auto [m, l] = emitOnlineMaxSum(k, Xa, r0, R, C, *er, *ec, rt, *floor, classes.has_value());
@@ -627,7 +626,7 @@ static LogicalResult lowerAttention(Lowering &L) {
   std::string offsets;
   if (offQ || offK || offV)
     offsets = llvm::formatv("; q, k, v = columns from {0}, {1}, {2} of one buffer (rule {3})", offQ, offK, offV,
-                            attentionReadsSplitRule(L.op()) ? attentionReadsSplitRule(L.op())->first : "")
+                            attentionReadsSplitRule(L.op()).getName())
                   .str();
   std::string math = llvm::formatv(
       "o[b, t, h*{0}:(h+1)*{0}] = softmax_s(q k^T * {1}{2}) v  (online softmax, masked "

@@ -31,6 +31,7 @@
 #ifndef SPAK_CONVERSION_GRAPHTOTILE_LOWERING_H
 #define SPAK_CONVERSION_GRAPHTOTILE_LOWERING_H
 
+#include "spak/Dialect/Graph/Graph.h"
 #include "spak/Dialect/Tile/IR/Tile.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -271,8 +272,8 @@ std::string ceilDivStr(llvm::StringRef what, int64_t tile);
 /// cross_entropy_grad. `forceMask`: mask the columns at C even when the
 /// extents need no mask (C = the classes in front of vocabulary padding).
 /// The enabled rule of the module whose apply is `attention_reads_split`
-/// (name and location for kernel comments), if any.
-std::optional<std::pair<std::string, std::string>> attentionReadsSplitRule(mlir::Operation *anyOp);
+/// (its name goes into kernel comments); null when there is none.
+spak::graph::RuleAttr attentionReadsSplitRule(mlir::Operation *anyOp);
 /// True when rule apply `attention_reads_split` is enabled and `split` (last
 /// axis, rank 3) feeds only flash attention (q, k, v) and attention_grad (q, k,
 /// v): those read the split's input directly, so the split needs no kernel.

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
@@ -75,6 +76,17 @@ llvm::LogicalResult refineResultTypes(mlir::Operation *op);
 namespace spak::graph {
 /// Registers the graph dialect (and the dialects its IR uses: func, arith, tensor).
 void registerGraphDialect(mlir::DialectRegistry &registry);
+
+/// The first enabled rule of the module's `spak.rules` whose normalized `apply` is `apply`; null when there is none
+/// (the passes and lowerings that one apply switches on: spak-pad-vocab, spak-bf16-producers, the attention lowering).
+inline RuleAttr findEnabledRule(mlir::ModuleOp module, llvm::StringRef apply) {
+  auto list = module ? module->getAttrOfType<mlir::ArrayAttr>(kRulesAttr) : mlir::ArrayAttr();
+  if (list)
+    for (mlir::Attribute a : list)
+      if (auto r = llvm::dyn_cast<RuleAttr>(a); r && r.getEnabled() && normalizeRuleApply(r.getApply()) == apply)
+        return r;
+  return {};
+}
 } // namespace spak::graph
 
 #endif // SPAK_DIALECT_GRAPH_GRAPH_H

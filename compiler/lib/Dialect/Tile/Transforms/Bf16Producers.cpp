@@ -130,20 +130,12 @@ struct Bf16ProducersPass : spak::tile::impl::Bf16ProducersBase<Bf16ProducersPass
 
   /// The enabled rule that asks for this pass (apply `bf16_copy_in_producer`), if any.
   bool findRule(ModuleOp module) {
-    auto list = module->getAttrOfType<ArrayAttr>(spak::graph::kRulesAttr);
-    if (!list)
+    spak::graph::RuleAttr r = spak::graph::findEnabledRule(module, kApply);
+    if (!r)
       return false;
-    for (Attribute a : list) {
-      auto r = dyn_cast<spak::graph::RuleAttr>(a);
-      if (!r || !r.getEnabled())
-        continue;
-      if (spak::graph::normalizeRuleApply(r.getApply()) == kApply) {
-        ruleName = r.getName().str();
-        ruleLoc = r.getLoc().str();
-        return true;
-      }
-    }
-    return false;
+    ruleName = r.getName().str();
+    ruleLoc = r.getLoc().str();
+    return true;
   }
 
   void runOnOperation() override {
