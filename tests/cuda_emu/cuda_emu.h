@@ -4,7 +4,7 @@
 // prelude skip <cuda_bf16.h> and call spak_emu::mma_bf16_16816 instead of the mma.sync inline asm). The kernel text
 // needs two rewrites that no header can do (tests/cuda_emu/gen_emu_test.py does them):
 //   name<<<grid, threads, smem, stream>>>(args);        ->  spak_emu::launch(name, grid, threads, smem, stream, args);
-//   extern __shared__ __align__(16) unsigned char spak_smem[];  ->  unsigned char* spak_smem = spak_emu::smem();
+//   extern __shared__ __align__(N) unsigned char spak_smem[];  ->  unsigned char* spak_smem = spak_emu::smem();
 //
 // Execution model. A launch runs its CTAs on a few worker OS threads (SPAK_EMU_WORKERS, default: hardware threads,
 // at most 4); each worker runs one CTA at a time. The CTA's threads are cooperative fibers (ucontext) on the worker:
@@ -15,7 +15,8 @@
 // a result that differs from the reference. Emulation errors (a barrier that not every thread reaches: divergent
 // __syncthreads / shuffles, threads that exit while others wait) abort with a message naming the kernel's CTA.
 //
-// Dynamic shared memory is a per-CTA 16-byte-aligned buffer of the launch's size, filled with 0xFF bytes (NaN floats)
+// Dynamic shared memory is a per-CTA 1024-byte-aligned buffer (the swizzled layouts of TMA / wgmma are functions of the
+// shared address: their pattern repeats every 1024 bytes) of the launch's size, filled with 0xFF bytes (NaN floats)
 // before each CTA (SPAK_EMU_SMEM_FILL=<byte>), so reads of shared memory no thread wrote show up as NaN.
 #pragma once
 
@@ -58,6 +59,7 @@
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
 #define __restrict__ __restrict
+#define __grid_constant__
 // __shared__ is deliberately not defined: static shared arrays would need per-CTA storage (rewrite them like spak_smem).
 
 // ---- runtime types ---------------------------------------------------------------------------------------------------
@@ -230,8 +232,8 @@ struct Worker {
     for (int w = 0; w < int(warps.size()); ++w) warps[w].lanes = std::min(32, nt - 32 * w);
     cta_arrived = 0;
     cta_gen = 0;
-    smem_store.assign(smem_bytes + 16, static_cast<unsigned char>(env_int("SPAK_EMU_SMEM_FILL", 0xFF)));
-    smem = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(smem_store.data()) + 15) & ~uintptr_t(15));
+    smem_store.assign(smem_bytes + 1024, static_cast<unsigned char>(env_int("SPAK_EMU_SMEM_FILL", 0xFF)));
+    smem = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(smem_store.data()) + 1023) & ~uintptr_t(1023));
     for (auto& st : statics) st.fresh = false;
     for (int i = 0; i < nt; ++i) {
       getcontext(&ctx[i]);
@@ -562,14 +564,30 @@ inline uint32_t smem_offset(const void* p) {
 // next 8 k, SBO = bytes to the next 8 m / n; 8 x 8 core matrices of 128 contiguous bytes, K-major: a row of 8 k in
 // 16 bytes; MN-major (ta / tb): a row of 8 m / n in 16 bytes). Each thread reads shared memory itself: no exchange
 // (the real instruction also reads the operands from shared memory, asynchronously until wgmma.wait_group).
+//
+// Swizzled operands (mma_schedule = 9: the descriptor's layout type, bits 62-63, is 1 / 2 / 3 for a W = 128 / 64 /
+// 32-byte swizzle; the slots are filled by tma_load_2d below): K-major element (mn, k) at start + (mn / 8) SBO +
+// (mn % 8) W + 2 k, MN-major element (mn, k) at start + (mn / E) LBO + (k / 8) SBO + (k % 8) W + 2 (mn % E), E = W / 2,
+// then the address's 16-byte chunk bits [4, ...) XOR its bits [7, ...) (swizzle()); bench/gpu/tma_probe.cu checked
+// these descriptors on the H100.
+inline uint32_t swizzle(uint32_t off, int w) { return w ? off ^ (((off >> 7) & uint32_t(w / 16 - 1)) << 4) : off; }
 inline void wgmma_m64k16(float* d, int n, uint64_t a, uint64_t b, int ta, int tb) {
   Worker& wk = worker();
   if (wk.nt % 128) fatal("wgmma in a CTA that is not whole warpgroups");
   auto field = [](uint64_t desc, int shift) { return uint32_t((desc >> shift) & 0x3FFFu) << 4; };
   const unsigned char* base = smem();
   auto at = [&](uint64_t desc, bool mnMajor, int mn, int k) {
-    const unsigned char* p = base + field(desc, 0) + (mn / 8) * field(desc, 32) + (k / 8) * field(desc, 16) +
-                             (mnMajor ? (mn % 8) * 2 + (k % 8) * 16 : (mn % 8) * 16 + (k % 8) * 2);
+    const int type = int(desc >> 62), w = type == 1 ? 128 : type == 2 ? 64 : type == 3 ? 32 : 0;
+    uint32_t off;
+    if (!w)
+      off = field(desc, 0) + (mn / 8) * field(desc, 32) + (k / 8) * field(desc, 16) +
+            (mnMajor ? (mn % 8) * 2 + (k % 8) * 16 : (mn % 8) * 16 + (k % 8) * 2);
+    else if (!mnMajor)
+      off = swizzle(field(desc, 0) + (mn / 8) * field(desc, 32) + (mn % 8) * w + k * 2, w);
+    else
+      off = swizzle(field(desc, 0) + (mn / (w / 2)) * field(desc, 16) + (k / 8) * field(desc, 32) + (k % 8) * w +
+                        (mn % (w / 2)) * 2, w);
+    const unsigned char* p = base + off;
     if (p + 2 > wk.smem_store.data() + wk.smem_store.size()) fatal("wgmma: an operand element lies past the CTA's shared memory");
     uint16_t v;
     std::memcpy(&v, p, 2);
@@ -582,6 +600,97 @@ inline void wgmma_m64k16(float* d, int n, uint64_t a, uint64_t b, int ta, int tb
     for (int k = 0; k < 16; ++k) acc += at(a, ta != 0, row, k) * at(b, tb != 0, col, k);
     d[i] = acc;
   }
+}
+
+// mbarrier (mma_schedule = 9): word 0 holds the phase (bit 31), the arrival count (bits 16-30) and the arrivals still
+// pending in this phase (bits 0-15); word 1 the transaction bytes still pending. A phase completes when both reach
+// zero: the phase bit flips and the pending arrivals are reset. The CTA's threads are fibers of one OS thread, so no
+// atomics are needed.
+inline void mbar_words(const uint64_t* bar, uint32_t (&w)[2]) {
+  const unsigned char* b = smem();
+  const unsigned char* q = reinterpret_cast<const unsigned char*>(bar);
+  if (q < b || q + 8 > worker().smem_store.data() + worker().smem_store.size() || (q - b) % 8)
+    fatal("mbarrier: not an 8-byte aligned word of this CTA's shared memory");
+  std::memcpy(w, bar, 8);
+}
+inline void mbar_init(uint64_t* bar, uint32_t count) {
+  if (count < 1 || count > 0x7FFF) fatal("mbarrier.init: arrival count out of range");
+  const uint32_t w[2] = {(count << 16) | count, 0};
+  std::memcpy(bar, w, 8);
+}
+inline void mbar_settle(uint64_t* bar, uint32_t (&w)[2]) {
+  if ((w[0] & 0xFFFFu) == 0 && w[1] == 0) {
+    const uint32_t count = (w[0] >> 16) & 0x7FFFu;
+    w[0] = ((w[0] & 0x80000000u) ^ 0x80000000u) | (count << 16) | count;
+  }
+  std::memcpy(bar, w, 8);
+}
+inline void mbar_arrive_expect_tx(uint64_t* bar, uint32_t bytes) {
+  uint32_t w[2];
+  mbar_words(bar, w);
+  if ((w[0] & 0xFFFFu) == 0) fatal("mbarrier.arrive: more arrivals than the barrier's count in one phase");
+  w[0] -= 1;
+  w[1] += bytes;
+  mbar_settle(bar, w);
+}
+inline void mbar_complete_tx(uint64_t* bar, uint32_t bytes) {
+  uint32_t w[2];
+  mbar_words(bar, w);
+  if (w[1] < bytes) fatal("mbarrier: a copy completed more bytes than the phase expects (expect_tx too small)");
+  w[1] -= bytes;
+  mbar_settle(bar, w);
+}
+// try_wait.parity in a loop: returns once the phase with this parity has completed (the phase bit differs from it).
+inline void mbar_wait(uint64_t* bar, uint32_t parity) {
+  for (long spins = 0;; ++spins) {
+    uint32_t w[2];
+    mbar_words(bar, w);
+    if ((w[0] >> 31) != (parity & 1u)) return;
+    if (spins > 100000000L) fatal("mbarrier wait: the phase never completes (a TMA copy or an arrival is missing)");
+    worker().yield();
+  }
+}
+
+// A tensor map (cuTensorMapEncodeTiled, 2-D bf16, row-major): what the emulated TMA copy needs.
+struct TmaMap {
+  const unsigned char* base = nullptr;
+  uint64_t cols = 0, rows = 0, pitch_bytes = 0;
+  uint32_t box_cols = 0, box_rows = 0;
+  int swizzle = 0;  // bytes: 128, 64, 32 (0: none)
+};
+inline TmaMap tma_map_bf16(const void* base, uint64_t cols, uint64_t rows, uint64_t pitch, uint32_t box_cols,
+                           uint32_t box_rows, int swizzle_bytes) {
+  TmaMap m;
+  m.base = static_cast<const unsigned char*>(base);
+  m.cols = cols;
+  m.rows = rows;
+  m.pitch_bytes = pitch * 2;
+  m.box_cols = box_cols;
+  m.box_rows = box_rows;
+  m.swizzle = swizzle_bytes;
+  if (swizzle_bytes && box_cols * 2 != uint32_t(swizzle_bytes)) fatal("tensor map: the box's rows must be one swizzle span");
+  return m;
+}
+// cp.async.bulk.tensor.2d...mbarrier::complete_tx::bytes: box (c0, c1) of the map into `dst`, row r of the box at
+// r * box_cols * 2 bytes, each address swizzled (swizzle()); elements past the tensor's bounds read as zero. The copy
+// runs at once and then completes the box's bytes on the mbarrier.
+inline void tma_load_2d(void* dst, const TmaMap* m, int c0, int c1, uint64_t* bar) {
+  const unsigned char* b = smem();
+  unsigned char* q = static_cast<unsigned char*>(dst);
+  const uint32_t bytes = m->box_cols * m->box_rows * 2;
+  if (q < b || q + bytes > worker().smem_store.data() + worker().smem_store.size())
+    fatal("tma_load_2d: the box does not fit in this CTA's shared memory");
+  const uint32_t off = uint32_t(q - b);
+  if (off % 128 || (m->swizzle && off % (8 * uint32_t(m->swizzle)))) fatal("tma_load_2d: destination misaligned for its swizzle");
+  for (uint32_t r = 0; r < m->box_rows; ++r)
+    for (uint32_t c = 0; c < m->box_cols; ++c) {
+      const int64_t gr = int64_t(c1) + r, gc = int64_t(c0) + c;
+      uint16_t v = 0;
+      if (gr >= 0 && gc >= 0 && uint64_t(gr) < m->rows && uint64_t(gc) < m->cols)
+        std::memcpy(&v, m->base + uint64_t(gr) * m->pitch_bytes + uint64_t(gc) * 2, 2);
+      std::memcpy(q - off + swizzle(off + r * m->box_cols * 2 + c * 2, m->swizzle), &v, 2);
+    }
+  mbar_complete_tx(bar, bytes);
 }
 
 }  // namespace spak_emu

@@ -87,6 +87,16 @@ CONFIGS = {
                                                                       "attention.tile_m": 64, "attention.warps": 4},
                              B=2, T=128),
     "tiny_bf16_s8": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 8}, B=4, T=48),
+    # schedule 9: the matmul rings filled by TMA (emulated: cuda_emu.h's tma_load_2d, mbarriers, swizzled wgmma
+    # descriptors) in 64-byte (tile_k 32) and 128-byte (tile_k 64) swizzles; split-K; odd widths fall back to cp.async
+    "small_bf16_s9": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 9, "attention.tile_n": 32},
+                          B=2, T=128),
+    "small_bf16_s9k64": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 9, "matmul.tile_k": 64,
+                                                                      "stages": 3, "attention.tile_n": 32},
+                             B=2, T=128),
+    "small_bf16_splitk_s9": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 9, "split_k_chunk": 64},
+                                 B=2, T=120, kc=64),
+    "odd_bf16_s9": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={"mma_schedule": 9}, B=3, T=20),
     # rule "GELU Grad Epilogue" enabled (the shipped rules disable it: measured slower on the H100): the data-gradient
     # matmul with gelu' in its epilogue, fused_matmul_gelu_grad (and its bf16 producer variant)
     "small_bf16_gg": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={}, enable=("GELU Grad Epilogue",), B=2, T=128),
@@ -245,7 +255,7 @@ def eval_grid(grid, syms):
 
 # ---- source rewriting ---------------------------------------------------------------------------------------------
 LAUNCH_RE = re.compile(r"^(\s*)(\w+)<<<(.*?)>>>\((.*)\);\s*$", re.M)
-SMEM_LINE = "extern __shared__ __align__(16) unsigned char spak_smem[];"
+SMEM_RE = re.compile(r"extern __shared__ __align__\(\d+\) unsigned char spak_smem\[\];")
 PROTO_RE = re.compile(r"^void (launch_\w+)\((.*)\) \{$", re.M)
 
 
@@ -257,7 +267,7 @@ def rewrite_cuda(text):
         return "%sspak_emu::launch_named(\"%s\", %s, %s%s);" % (ind, name, name, cfg, (", " + args) if args else "")
 
     text = LAUNCH_RE.sub(launch, text)
-    text = text.replace(SMEM_LINE, "unsigned char* spak_smem = spak_emu::smem();")
+    text = SMEM_RE.sub("unsigned char* spak_smem = spak_emu::smem();", text)
     text = re.sub(r"\bspak_gen\b", "spak_cu", text)
     for bad in ("<<<", "__shared__"):
         if bad in text:

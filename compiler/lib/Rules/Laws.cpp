@@ -30,7 +30,9 @@ static const LawDefault kLawDefaults[] = {
                          "padded shared rows and warps owning whole rows of softmax tiles (quad-shuffle reductions, "
                          "operand A from registers), bf16 shared operands; 3 = also k-loops prefetching the next "
                          "k-tile into registers during the mma; 4 = schedule 2 with the matmul main loop through "
-                         "cp.async rings of `stages` shared k-tiles", false},
+                         "cp.async rings of `stages` shared k-tiles; 5 = bf16 operand copies and ldmatrix; 6 = the "
+                         "matmul k-loops on wgmma (sm_90a); 7 / 8 = attention's k-loops through f32 / bf16 rings; 9 = "
+                         "8 with the matmul rings filled by TMA in swizzled boxes (sm_90a; docs/cuda-mma.md)", false},
     {"min_ctas", 96, "CTA target of a matmul launch: a static output tile grid below it splits k (split-K)", false},
     {"split_k_chunk", 4096, "k extent per CTA of a split-K matmul's first stage (rounded up to tile_k)", false},
     {"colsum_steps", 16, "column sums (bias gradients, layernorm dw / db): loop steps of row_tile * vec_width rows "

@@ -183,11 +183,19 @@ public:
         w_.line(cat("// ctas_per_sm = ", law.getInt(), "  <- ", lawProvenanceText(law), ": at most ",
                     65536 / (law.getInt() * nt_), " registers per thread"));
       }
-    w_.line(cat("__global__ void __launch_bounds__(", bounds, ") ", name, "(", *params, ") {"));
+    // Schedule 9: the TMA rings' tensor maps, built by the launcher, are __grid_constant__ parameters.
+    std::string kernelParams = *params, tmaArgs;
+    for (const TmaParam &t : tmaParams_) {
+      kernelParams += cat(kernelParams.empty() ? "" : ", ", "const __grid_constant__ spak_gen::TmaMap ", t.name);
+      tmaArgs += cat(", ", t.name);
+    }
+    w_.line(cat("__global__ void __launch_bounds__(", bounds, ") ", name, "(", kernelParams, ") {"));
     w_.indent();
     w_.line(cat("// shared memory: ", scratchBytes_, " B scratch (cross-thread exchange) + ", smemBytes - align16(scratchBytes_),
                 " B of smem tiles = ", smemBytes, " B"));
-    w_.line("extern __shared__ __align__(16) unsigned char spak_smem[];");
+    w_.line(tmaParams_.empty() ? "extern __shared__ __align__(16) unsigned char spak_smem[];"
+                               : "extern __shared__ __align__(1024) unsigned char spak_smem[];  // TMA rings: "
+                                 "swizzles repeat every 1024 bytes");
     static const char *axes[] = {"x", "y", "z"};
     for (unsigned a = 0; a < kernel_.getGridRank() && a < 3; ++a)
       w_.line(cat("const int64_t program_", axes[a], " = blockIdx.", axes[a], ";  // this program instance (64-bit offsets)"));
@@ -233,8 +241,15 @@ public:
       w_.line("  smem_configured = true;");
       w_.line("}");
     }
+    if (!tmaParams_.empty()) {
+      w_.line("static spak_gen::TmaCache tma_cache;  // the TMA rings' tensor maps (mma_schedule = 9), by buffer");
+      for (auto [i, t] : llvm::enumerate(tmaParams_))
+        w_.line(cat("const spak_gen::TmaMap& ", t.name, " = tma_cache.get(", i, ", ", t.buffer, ", ", t.cols, ", ",
+                    t.rows, ", ", t.pitch, ", ", t.box, ", ", t.boxRows, ", \"", name, "\");  // ", t.buffer, ": ",
+                    t.rows, " x ", t.cols, " bf16 in boxes of ", t.boxRows, " x ", t.box));
+    }
     w_.line(cat(name, "<<<dim3(unsigned(grid.x), unsigned(grid.y), unsigned(grid.z)), ", nt_,
-                ", smem_bytes, stream>>>(", fwd, ");"));
+                ", smem_bytes, stream>>>(", fwd, tmaArgs, ");"));
     w_.line("SPAK_CUDA_CHECK(cudaPeekAtLastError());  // launch errors only: no synchronisation");
     w_.dedent();
     w_.line("}");
@@ -481,6 +496,61 @@ protected:
     }
     return true;
   }
+  // ---- mma_schedule = 9: the matmul rings filled by the tensor memory accelerator (docs/cuda-mma.md) -----------
+  /// A tensor map the launcher builds for one of this kernel's TMA rings (a __grid_constant__ parameter each).
+  struct TmaParam {
+    std::string name, buffer, cols, rows;  // host expressions of the tensor's extent
+    int64_t pitch = 0, box = 0, boxRows = 0;
+  };
+  /// An index the host launcher can evaluate as well: a constant, or a dimension of an argument buffer (the launcher
+  /// has the kernel's parameters).
+  std::optional<std::string> hostIndexText(Value v) {
+    if (auto c = v.getDefiningOp<arith::ConstantOp>())
+      if (auto i = dyn_cast<IntegerAttr>(c.getValue()))
+        return std::to_string(i.getInt());
+    if (auto d = v.getDefiningOp<DimOp>())
+      if (isa<BlockArgument>(d.getSource()) && bufferNames_.count(d.getSource()))
+        return bufferDimText(d.getSource(), d.getIndex());
+    return std::nullopt;
+  }
+  /// How a wgmma ring load is copied by TMA, if it can be: a bf16 tile of R <= 256 rows (a multiple of 8) and C
+  /// columns read from a rank-2 bf16 argument whose rows are a static multiple of 16 bytes apart, as C / E boxes of
+  /// R x E (E = 64, 32 or 16 elements: one 128-, 64- or 32-byte swizzle span), masked at most by the tensor's own
+  /// bounds (TMA reads zeros past them) with extents the launcher can compute.
+  std::optional<TmaParam> tmaPlan(LoadOp l) {
+    if (mmaSchedule_ < 9)
+      return std::nullopt;
+    TileType t = l.getTileType();
+    auto bt = cast<BufferType>(l.getBuffer().getType());
+    if (!t.getElementType().isBF16() || !bt.getElementType().isBF16() || bt.getRank() != 2 || t.getRank() != 2 ||
+        !isa<BlockArgument>(l.getBuffer()) || !bufferNames_.count(l.getBuffer()) || bt.isDynamicDim(1) ||
+        (bt.getShape()[1] * 2) % 16)
+      return std::nullopt;
+    int64_t rows = t.getShape()[0], cols = t.getShape()[1], box = std::min<int64_t>(cols, 64);
+    if ((box != 64 && box != 32 && box != 16) || cols % box || rows % 8 || rows > 256)
+      return std::nullopt;
+    TmaParam p;
+    p.buffer = bufferNames_.lookup(l.getBuffer());
+    p.pitch = bt.getShape()[1];
+    p.box = box;
+    p.boxRows = rows;
+    if (Value m = l.getMask()) {
+      auto mk = m.getDefiningOp<MaskOp>();
+      if (!mk || mk.getKind() == MaskKind::causal || mk.getOffsets().size() != 2 || mk.getBounds().size() != 2 ||
+          mk.getOffsets()[0] != l.getOffsets()[0] || mk.getOffsets()[1] != l.getOffsets()[1])
+        return std::nullopt;
+      std::optional<std::string> r = hostIndexText(mk.getBounds()[0]), c = hostIndexText(mk.getBounds()[1]);
+      if (!r || !c)
+        return std::nullopt;
+      p.rows = *r;
+      p.cols = *c;
+    } else {
+      p.rows = bufferDimText(l.getBuffer(), 0);
+      p.cols = std::to_string(bt.getShape()[1]);
+    }
+    return p;
+  }
+
   /// Under schedule 4 pipelineLoad selects only ringable loads; a loop nested in a ring loop prefetches through
   /// registers instead (one ring loop at a time).
   bool asyncPipeline(ArrayRef<LoadOp>) const override { return mmaSchedule_ >= 4 && !ringLoop_; }
@@ -499,7 +569,21 @@ protected:
     ringStep_ = fresh("kstep");
     ringMinDepth_ = INT64_MAX;
     int64_t maxDepth = 0;
+    // Schedule 9: when every ring of the loop is a wgmma ring TMA can fill, all of one depth, thread 0 copies each
+    // k-step's tiles with the tensor memory accelerator and the slots' mbarriers say when they have landed.
+    std::vector<std::optional<TmaParam>> plans;
     for (LoadOp l : piped) {
+      TileType t = l.getTileType();
+      plans.push_back(t.getElementType().isBF16() && t.getShape()[0] % 8 == 0 && wgmmaRing(l) &&
+                              l.getLatencyAttr().getInt() == LoadOp(piped.front()).getLatencyAttr().getInt()
+                          ? tmaPlan(l)
+                          : std::nullopt);
+    }
+    bool tmaLoop = !piped.empty() && llvm::all_of(plans, [](const auto &p) { return p.has_value(); });
+    tmaBars_.clear();
+    tmaBytes_ = 0;
+    for (size_t li = 0; li < piped.size(); ++li) {
+      LoadOp l = piped[li];
       TileType t = l.getTileType();
       LawAttr lat = l.getLatencyAttr();
       Ring r;
@@ -521,15 +605,35 @@ protected:
       maxDepth = std::max(maxDepth, r.depth);
       int64_t off = tileTop_;
       r.slot = r.wgmma ? (r.cols / 8) * r.pitch : r.rows * r.pitch;
-      tileTop_ = align16(tileTop_ + r.depth * r.slot * (r.bf16 ? 2 : 4));
+      if (tmaLoop) {
+        const TmaParam &plan = *plans[li];
+        r.tma = true;
+        r.box = plan.box;
+        r.slot = r.rows * r.cols;
+        r.map = cat("tmap", tmaParams_.size());
+        tmaParams_.push_back(plan);
+        tmaParams_.back().name = r.map;
+        off = (tileTop_ + 1023) / 1024 * 1024;  // the swizzle pattern repeats every 1024 bytes of shared address
+        tmaBytes_ += r.slot * 2;
+      }
+      tileTop_ = align16(off + r.depth * r.slot * (r.bf16 ? 2 : 4));
       const char *elt = r.bf16 ? "uint16_t" : "float";
-      w_.line(cat(elt, "* ", r.ring, " = reinterpret_cast<", elt, "*>(spak_smem + ", off, ");  // ", r.depth, " x ",
-                  shapeText(t.getShape()), r.bf16 ? " bf16" : " f32",
-                  " k-tiles in shared memory: a ring filled by cp.async (",
-                  lat.getName(), " = ", lawValueText(lat), "  <- ", lawProvenanceText(lat), "; ", mmaScheduleNote_,
-                  r.wgmma ? cat("), in wgmma core matrices: element (r, c) at (c / 8) * ", r.pitch,
-                                " + (r / 8) * 64 + (r % 8) * 8 + c % 8")
-                          : cat("), rows ", r.pitch, " apart")));
+      if (r.tma)
+        w_.line(cat(elt, "* ", r.ring, " = reinterpret_cast<", elt, "*>(spak_smem + ", off, ");  // ", r.depth, " x ",
+                    shapeText(t.getShape()), " bf16 k-tiles in shared memory: a ring filled by TMA (", lat.getName(),
+                    " = ", lawValueText(lat), "  <- ", lawProvenanceText(lat), "; ", mmaScheduleNote_, "), ",
+                    r.cols / r.box, " box(es) of ", r.rows, " x ", r.box, " per k-tile in the ", 2 * r.box,
+                    "-byte swizzle: element (r, c) at byte (c / ", r.box, ") * ", r.rows * r.box * 2, " + r * ",
+                    2 * r.box, " + 2 * (c % ", r.box, "), 16-byte chunk XOR (r * ", 2 * r.box, " / 128) % ",
+                    r.box / 8));
+      else
+        w_.line(cat(elt, "* ", r.ring, " = reinterpret_cast<", elt, "*>(spak_smem + ", off, ");  // ", r.depth, " x ",
+                    shapeText(t.getShape()), r.bf16 ? " bf16" : " f32",
+                    " k-tiles in shared memory: a ring filled by cp.async (",
+                    lat.getName(), " = ", lawValueText(lat), "  <- ", lawProvenanceText(lat), "; ", mmaScheduleNote_,
+                    r.wgmma ? cat("), in wgmma core matrices: element (r, c) at (c / 8) * ", r.pitch,
+                                  " + (r / 8) * 64 + (r % 8) * 8 + c % 8")
+                            : cat("), rows ", r.pitch, " apart")));
       rings_[l] = r;
     }
     // Schedule 6: when every ring of the loop feeds its one wgmma, which accumulates into the loop-carried tile in
@@ -547,6 +651,36 @@ protected:
       }
     }
     std::string lb = expr(op.getLowerBound()), step = expr(op.getStep()), ub = expr(op.getUpperBound());
+    if (tmaLoop) {
+      int64_t boff = align16(tileTop_);
+      tileTop_ = align16(boff + 8 * maxDepth);
+      tmaBars_ = fresh("bars");
+      w_.line(cat("uint64_t* ", tmaBars_, " = reinterpret_cast<uint64_t*>(spak_smem + ", boff, ");  // ", maxDepth,
+                  " mbarriers: k-step s's k-tiles have landed in slot s % ", maxDepth, " (phase parity (s / ",
+                  maxDepth, ") % 2)"));
+      if (op->getParentOfType<scf::ForOp>())
+        w_.line("__syncthreads();  // no thread still waits on these barriers from the enclosing loop's last trip");
+      w_.line("if (tid == 0) {");
+      w_.line("  spak_gen::check_smem_align1024(spak_smem);");
+      w_.line(cat("  for (int s = 0; s < ", maxDepth, "; ++s) spak_gen::mbar_init(&", tmaBars_, "[s], 1);"));
+      w_.line("  spak_gen::mbar_fence_init();");
+      w_.line("}");
+      w_.line("__syncthreads();  // the barriers are initialised before anyone waits on them");
+      w_.line(cat("// the first k-tiles of every ring in flight before the loop (ring depth - ", ringLag_,
+                  " of each), copied by thread 0 with TMA"));
+      for (int64_t st = 0; st + ringLag_ < maxDepth; ++st) {
+        std::string kv = st == 0 ? lb : cat(lb, " + ", st, " * ", step);
+        w_.line(cat("if (tid == 0 && ", kv, " < ", ub, ") {  // k-step ", st));
+        w_.indent();
+        std::string bar = cat("&", tmaBars_, "[", st, "]");
+        w_.line(cat("spak_gen::mbar_expect_tx(", bar, ", ", tmaBytes_, ");  // the bytes of this k-step's boxes"));
+        for (LoadOp l : piped)
+          emitTmaCopy(l, cat(rings_[l].ring, " + ", st * rings_[l].slot), cat("(", kv, ")"), bar);
+        w_.dedent();
+        w_.line("}");
+      }
+      return success();
+    }
     w_.line(cat("// the first k-tiles of every ring in flight before the loop (ring depth - ", ringLag_,
                 " of each; one cp.async group per k-step)"));
     for (int64_t st = 0; st + ringLag_ < maxDepth; ++st) {
@@ -574,6 +708,30 @@ protected:
                   step = expr(ringLoop_.getStep()), ub = expr(ringLoop_.getUpperBound());
       w_.line(cat("const int64_t ", ringStep_, " = (", iv, " - ", lb, ") / ", step,
                   ";  // this k-step's index: ring slot ", ringStep_, " % depth"));
+      if (!tmaBars_.empty()) {
+        int64_t depth = r.depth, d = depth - ringLag_;
+        w_.line(cat("spak_gen::mbar_wait(&", tmaBars_, "[", ringStep_, " % ", depth, "], uint32_t(", ringStep_, " / ",
+                    depth, ") & 1u);  // this k-step's boxes have landed"));
+        w_.line(ringLag_ == 1 ? "__syncthreads();  // the slots refilled below were last read in the previous k-step, "
+                                "by every warp"
+                              : "__syncthreads();  // the wgmma's of k-step - 2 (the slots refilled below) are "
+                                "complete in every warpgroup");
+        std::string kn = cat(iv, " + ", d, " * ", step);
+        w_.line(cat("if (tid == 0 && ", kn, " < ", ub, ") {  // k-step ", ringStep_, " + ", d, " by TMA, in flight "
+                    "during the mma of the next ", d));
+        w_.indent();
+        std::string bar = cat("&", tmaBars_, "[(", ringStep_, " + ", d, ") % ", depth, "]");
+        w_.line(cat("spak_gen::mbar_expect_tx(", bar, ", ", tmaBytes_, ");"));
+        for (LoadOp o : ringOrder_)
+          emitTmaCopy(o, cat(rings_[o].ring, " + ((", ringStep_, " + ", d, ") % ", depth, ") * ", rings_[o].slot),
+                      cat("(", kn, ")"), bar);
+        w_.dedent();
+        w_.line("}");
+      }
+    }
+    if (r.first && tmaBars_.empty()) {
+      std::string iv = expr(ringLoop_.getInductionVar()), step = expr(ringLoop_.getStep()),
+                  ub = expr(ringLoop_.getUpperBound());
       int64_t ahead = ringMinDepth_ - ringLag_ - 1;
       w_.line(cat("spak_gen::cp_async_wait<", ahead, ">();  // this thread's copies of this k-step have landed (",
                   ahead, " later k-steps may stay in flight)"));
@@ -600,19 +758,39 @@ protected:
       w_.line("spak_gen::cp_async_commit();");
     }
     std::string n = bindNew(l.getResult(), "ld");
-    if (r.wgmma)
+    if (r.tma)
+      tmaTiles_[n] = TmaTile{r.rows, r.cols, r.box};
+    else if (r.wgmma)
       wgmmaPitch_[n] = r.pitch;
     else
       pitch_[n] = {r.cols, r.pitch};
     (r.bf16 ? bf16_ : ringTiles_).insert(n);
     w_.line(cat("const ", r.bf16 ? "uint16_t" : "float", "* ", n, " = ", r.ring, " + (", ringStep_, " % ", r.depth,
                 ") * ", r.slot, ";  // this k-step's ", shapeText(t.getShape()), r.bf16 ? " bf16" : " f32",
-                r.wgmma ? " k-tile in wgmma core matrices" : cat(" k-tile, rows ", r.pitch, " apart")));
+                r.tma     ? " k-tile in swizzled TMA boxes"
+                : r.wgmma ? " k-tile in wgmma core matrices"
+                          : cat(" k-tile, rows ", r.pitch, " apart")));
     return success();
   }
 
+  /// Thread 0's TMA copies of `l`'s k-tile for induction value `kv` into the ring slot at `dst`, completing on `bar`:
+  /// one box of R rows x E elements per E columns (the tensor map's box), at coordinates (column, row).
+  void emitTmaCopy(LoadOp l, const std::string &dst, const std::string &kv, const std::string &bar) {
+    Value iv = ringLoop_.getInductionVar();
+    std::string savedIv = names_.lookup(iv);
+    names_[iv] = kv;
+    const Ring &r = rings_[l];
+    std::string row = expr(l.getOffsets()[0]), col = expr(l.getOffsets()[1]);
+    for (int64_t j = 0; j < r.cols / r.box; ++j)
+      w_.line(cat("spak_gen::tma_load_2d(", dst, j ? cat(" + ", j * r.rows * r.box) : "", ", &", r.map, ", int(", col,
+                  j ? cat(" + ", j * r.box) : "", "), int(", row, "), ", bar, ");"));
+    names_[iv] = savedIv;
+  }
+
   void asyncEpilogue() override {
-    w_.line("spak_gen::cp_async_wait<0>();  // no copy outlives the loop");
+    if (tmaBars_.empty())
+      w_.line("spak_gen::cp_async_wait<0>();  // no copy outlives the loop");
+    tmaBars_.clear();
     // Schedule 7: the shared tiles of an attention ring loop (its rings and whatever the loop body staged) are dead
     // once every thread is past the loop; a later loop or tile reuses their bytes (attention_grad_dq runs two).
     if (ringTop_ >= 0) {
@@ -897,7 +1075,7 @@ private:
                              "32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 accumulation)", mmaBits_,
                              mmaBitsNote_)))
       return failure();
-    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5, 6, 7, 8},
+    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5, 6, 7, 8, 9},
                          "1 (staged operands), 2 (padded shared rows, row-owning warps, bf16 shared operands), 3 "
                          "(2 + k-loops prefetching the next k-tile into registers), 4 (2 + k-loops through cp.async "
                          "rings of shared k-tiles, as deep as their load law), 5 (4 with the matmul operands read "
@@ -905,7 +1083,8 @@ private:
                          "reading the bf16 rings through shared-memory descriptors, sm_90a) or 7 (6 with attention's "
                          "K / V / Q / dO k-loop loads through f32 cp.async rings too) or 8 (7 with those attention "
                          "tiles read from bf16 copies, bf16 rings, and register tiles staged for tensor-core mma's as "
-                         "bf16)",
+                         "bf16) or 9 (8 with the matmul rings filled by TMA in swizzled boxes, completing on mbarriers, "
+                         "sm_90a)",
                          mmaSchedule_, mmaScheduleNote_);
   }
 
@@ -1086,20 +1265,43 @@ private:
       closeElementLoop();
     }
     auto wa = wgmmaPitch_.find(pa), wb = wgmmaPitch_.find(pb);
-    if ((wa == wgmmaPitch_.end()) != (wb == wgmmaPitch_.end()))
-      return op.emitOpError("cuda emitter: one operand of this mma is in the wgmma layout and the other is not");
-    if (wa != wgmmaPitch_.end()) {
+    auto qa = tmaTiles_.find(pa), qb = tmaTiles_.find(pb);
+    bool wgA = wa != wgmmaPitch_.end() || qa != tmaTiles_.end(), wgB = wb != wgmmaPitch_.end() || qb != tmaTiles_.end();
+    if (wgA != wgB || (qa == tmaTiles_.end()) != (qb == tmaTiles_.end()))
+      return op.emitOpError("cuda emitter: the two operands of this mma are in different wgmma layouts");
+    if (wgA) {
       if (stagedA || stagedB || !tensorCores || f.wn != 1 || f.mi != 1 || f.wm != warps_)
         return op.emitOpError("cuda emitter: a wgmma operand pair needs the warpgroup accumulator layout");
-      // Schedule 6 (bench/gpu/wgmma_probe.cu checks these conventions on the GPU): K-major operands (a [m, k], b^T
-      // [n, k]) step 8 k by LBO = the bytes between 8-column blocks and 8 rows by SBO = 128; MN-major ones (a^T
-      // [k, m], b [k, n]) step 8 k by LBO = 128 and 8 m / n by SBO = the block stride. Warpgroup wg takes a's rows
-      // 64 wg .. 64 wg + 63.
-      int64_t pa8 = wa->second, pb8 = wb->second;  // elements between 8-column blocks
-      std::string offA = ta ? cat("wg * ", 8 * pa8, " + 8 * k0") : cat("wg * 512 + k0 * ", pa8 / 8);
-      int64_t lboA = ta ? 128 : pa8 * 2, sboA = ta ? pa8 * 2 : 128;
-      std::string offB = tb ? cat("k0 * ", pb8 / 8) : std::string("8 * k0");
-      int64_t lboB = tb ? pb8 * 2 : 128, sboB = tb ? 128 : pb8 * 2;
+      std::string offA, offB, swzA, swzB;
+      int64_t lboA, sboA, lboB, sboB;
+      if (qa != tmaTiles_.end()) {
+        // Schedule 9 (bench/gpu/tma_probe.cu checks these conventions on the GPU): swizzled TMA boxes of R rows x E
+        // elements, W = 2 E bytes a row. K-major operands (a [m, k], b^T [n, k]) start at box k0 / E, byte
+        // 2 (k0 % E) of the row; SBO = 8 W (the next 8 rows), LBO unused (16). MN-major ones (a^T [k, m], b [k, n])
+        // start at row k0; LBO = R W (the next box: E more m / n), SBO = 8 W (the next 8 k).
+        const TmaTile &A = qa->second, &B = qb->second;
+        offA = ta ? cat("wg * ", 64 * A.rows, " + k0 * ", A.box)
+                  : cat("wg * ", 64 * A.box, " + (k0 / ", A.box, ") * ", A.rows * A.box, " + k0 % ", A.box);
+        lboA = ta ? A.rows * A.box * 2 : 16;
+        sboA = 16 * A.box;
+        offB = tb ? cat("(k0 / ", B.box, ") * ", B.rows * B.box, " + k0 % ", B.box) : cat("k0 * ", B.box);
+        lboB = tb ? 16 : B.rows * B.box * 2;
+        sboB = 16 * B.box;
+        swzA = cat(", ", 2 * A.box);
+        swzB = cat(", ", 2 * B.box);
+      } else {
+        // Schedule 6 (bench/gpu/wgmma_probe.cu checks these conventions on the GPU): K-major operands (a [m, k], b^T
+        // [n, k]) step 8 k by LBO = the bytes between 8-column blocks and 8 rows by SBO = 128; MN-major ones (a^T
+        // [k, m], b [k, n]) step 8 k by LBO = 128 and 8 m / n by SBO = the block stride. Warpgroup wg takes a's rows
+        // 64 wg .. 64 wg + 63.
+        int64_t pa8 = wa->second, pb8 = wb->second;  // elements between 8-column blocks
+        offA = ta ? cat("wg * ", 8 * pa8, " + 8 * k0") : cat("wg * 512 + k0 * ", pa8 / 8);
+        lboA = ta ? 128 : pa8 * 2;
+        sboA = ta ? pa8 * 2 : 128;
+        offB = tb ? cat("k0 * ", pb8 / 8) : std::string("8 * k0");
+        lboB = tb ? pb8 * 2 : 128;
+        sboB = tb ? 128 : pb8 * 2;
+      }
       wgmmaNs_.insert(n);
       w_.line(cat("// wgmma.mma_async.m64n", n, "k16 (sm_90a): warpgroup wg = warp / 4 computes rows 64 wg .. 64 wg + 63; "
                   "the tensor cores read a (", ta ? "M-major" : "K-major", ") and b (", tb ? "K-major" : "N-major",
@@ -1110,8 +1312,8 @@ private:
       w_.line("#pragma unroll");
       w_.line(cat("for (int k0 = 0; k0 < ", k, "; k0 += 16)"));
       w_.line(cat("  spak_gen::wgmma_m64n", n, "k16<", ta ? 1 : 0, ", ", tb ? 0 : 1, ">(", res,
-                  ", spak_gen::wgmma_desc(", pa, " + ", offA, ", ", lboA, ", ", sboA, "), spak_gen::wgmma_desc(", pb,
-                  " + ", offB, ", ", lboB, ", ", sboB, "));"));
+                  ", spak_gen::wgmma_desc(", pa, " + ", offA, ", ", lboA, ", ", sboA, swzA, "), spak_gen::wgmma_desc(",
+                  pb, " + ", offB, ", ", lboB, ", ", sboB, swzB, "));"));
       w_.line("spak_gen::wgmma_commit();");
       if (inPlace) {
         w_.line("spak_gen::wgmma_wait<1>();  // the previous k-step's wgmma's are done; this k-step's stay in flight "
@@ -1708,7 +1910,18 @@ private:
     bool bf16 = false;                             // bf16 k-tiles (spak-bf16-operands), else f32
     bool first = false;                            // the body's first ring load: waits, refills every ring
     bool wgmma = false;                            // read only by wgmma's: 8 x 8 core matrices, no padding
+    bool tma = false;                              // schedule 9: filled by TMA in swizzled boxes
+    int64_t box = 0;                               // TMA: elements per box row (E = swizzle / 2)
+    std::string map;                               // TMA: the kernel's tensor-map parameter
   };
+  /// A TMA ring slot pointer (schedule 9): R x C bf16, C / E boxes of R rows x E elements, box j at j * R * E.
+  struct TmaTile {
+    int64_t rows = 0, cols = 0, box = 0;
+  };
+  llvm::StringMap<TmaTile> tmaTiles_;
+  std::vector<TmaParam> tmaParams_;
+  std::string tmaBars_;                            // the ring loop's mbarriers (schedule 9), else empty
+  int64_t tmaBytes_ = 0;                           // bytes one k-step's boxes bring
   llvm::DenseMap<Operation *, Ring> rings_;
   SmallVector<LoadOp> ringOrder_;                  // the ring loads of the loop being emitted, in body order
   scf::ForOp ringLoop_;                            // that loop (null outside one)
@@ -1737,8 +1950,11 @@ std::string cudaPrelude() {
                                cudaGetErrorString(spak_err_));                                  \
   } while (0)
 
+#include <map>
 #if !defined(SPAK_CUDA_EMULATION)  // tests/cuda_emu/cuda_emu.h: the CPU emulator provides the bf16 types
 #include <cuda_bf16.h>
+#include <cuda.h>          // CUtensorMap (TMA rings, mma_schedule = 9); the driver is reached through the runtime:
+#include <cudaTypedefs.h>  // no -lcuda
 #endif
 
 namespace spak_gen {
@@ -1804,14 +2020,144 @@ __device__ __forceinline__ void ldmatrix(uint32_t* r, const uint16_t* row) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL) && !defined(SPAK_CUDA_EMULATION)
 #define SPAK_NO_WGMMA 1
 #endif
-__device__ __forceinline__ uint64_t wgmma_desc(const void* tile, uint32_t lbo, uint32_t sbo) {
+// Schedule 9 (TMA rings): `swizzle` = 128, 64 or 32 bytes sets the layout type (bits 62-63: 1, 2, 3), else none.
+__device__ __forceinline__ uint64_t wgmma_desc(const void* tile, uint32_t lbo, uint32_t sbo, int swizzle = 0) {
 #if defined(SPAK_CUDA_EMULATION)
   const uint32_t a = spak_emu::smem_offset(tile);
 #else
   const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(tile));
 #endif
-  return uint64_t((a & 0x3FFFFu) >> 4) | (uint64_t(lbo >> 4) << 16) | (uint64_t(sbo >> 4) << 32);
+  const uint64_t type = swizzle == 128 ? 1 : swizzle == 64 ? 2 : swizzle == 32 ? 3 : 0;
+  return uint64_t((a & 0x3FFFFu) >> 4) | (uint64_t((lbo >> 4) & 0x3FFFu) << 16) |
+         (uint64_t((sbo >> 4) & 0x3FFFu) << 32) | (type << 62);
 }
+
+// TMA rings (mma_schedule = 9, sm_90; bench/gpu/tma_probe.cu checks the conventions on the GPU). One thread copies a
+// k-tile as boxes of R rows x E elements (E = W / 2 bf16: one W-byte swizzle span) with the tensor memory
+// accelerator; the copies complete on the ring slot's mbarrier, which every thread waits for. Box element (r, c) lands
+// at byte r * W + 2 c with the 16-byte chunk index XORed with (r * W / 128) % (W / 16); past the tensor's bounds
+// the box reads zeros. Other GPUs trap (set mma_schedule <= 8).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900 && !defined(SPAK_CUDA_EMULATION)
+#define SPAK_NO_TMA 1
+#endif
+#if defined(SPAK_CUDA_EMULATION)
+using TmaMap = spak_emu::TmaMap;
+#else
+using TmaMap = CUtensorMap;
+#endif
+__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
+#if defined(SPAK_CUDA_EMULATION)
+  spak_emu::mbar_init(bar, count);
+#elif defined(SPAK_NO_TMA)
+  (void)bar; (void)count;
+  asm volatile("trap;");  // TMA rings need sm_90: set law mma_schedule <= 8 for this GPU
+#else
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(bar))),
+               "r"(count) : "memory");
+#endif
+}
+// After mbar_init, before the barriers are used by other threads or the copy engine.
+__device__ __forceinline__ void mbar_fence_init() {
+#if !defined(SPAK_CUDA_EMULATION) && !defined(SPAK_NO_TMA)
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#endif
+}
+// One arrival that also expects `bytes` more transaction bytes in this phase (the TMA copies then complete them).
+__device__ __forceinline__ void mbar_expect_tx(uint64_t* bar, uint32_t bytes) {
+#if defined(SPAK_CUDA_EMULATION)
+  spak_emu::mbar_arrive_expect_tx(bar, bytes);
+#elif !defined(SPAK_NO_TMA)
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n"
+               ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(bar))), "r"(bytes) : "memory");
+#endif
+}
+// The TMA rings' swizzles are functions of the shared address: the dynamic shared memory must start 1024-aligned.
+__device__ __forceinline__ void check_smem_align1024(const unsigned char* smem) {
+#if defined(SPAK_CUDA_EMULATION)
+  if (spak_emu::smem_offset(smem) % 1024) spak_emu::fatal("dynamic shared memory is not 1024-byte aligned");
+#elif !defined(SPAK_NO_TMA)
+  if (static_cast<uint32_t>(__cvta_generic_to_shared(smem)) % 1024) asm volatile("trap;");
+#endif
+}
+// Returns once the phase of this parity has completed.
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+#if defined(SPAK_CUDA_EMULATION)
+  spak_emu::mbar_wait(bar, parity);
+#elif !defined(SPAK_NO_TMA)
+  const uint32_t a = static_cast<uint32_t>(__cvta_generic_to_shared(bar));
+  uint32_t done = 0;
+  while (!done)
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                 : "=r"(done) : "r"(a), "r"(parity) : "memory");
+#endif
+}
+// Box (c0 = column, c1 = row) of the tensor into `dst` (shared, aligned to the swizzle's 8-row span); completes its
+// bytes on `bar`.
+__device__ __forceinline__ void tma_load_2d(void* dst, const TmaMap* map, int c0, int c1, uint64_t* bar) {
+#if defined(SPAK_CUDA_EMULATION)
+  spak_emu::tma_load_2d(dst, map, c0, c1, bar);
+#elif !defined(SPAK_NO_TMA)
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
+      ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(dst))), "l"(reinterpret_cast<uint64_t>(map)), "r"(c0),
+        "r"(c1), "r"(static_cast<uint32_t>(__cvta_generic_to_shared(bar)))
+      : "memory");
+#endif
+}
+
+// Host: the tensor map of a row-major bf16 tensor of `rows` x `cols` elements, rows `pitch` elements apart, read in
+// boxes of box_rows x box_cols with a box_cols * 2-byte swizzle. `kernel` names the launch in errors.
+inline TmaMap tma_map_bf16(const void* base, uint64_t cols, uint64_t rows, uint64_t pitch, uint32_t box_cols,
+                           uint32_t box_rows, const char* kernel) {
+  if (reinterpret_cast<uintptr_t>(base) % 16 || (pitch * 2) % 16 || cols == 0 || rows == 0 || cols > pitch ||
+      cols >= (uint64_t(1) << 32) || rows >= (uint64_t(1) << 32))
+    throw std::runtime_error(std::string("spak: ") + kernel + ": a TMA operand needs a 16-byte aligned base, rows a multiple "
+                             "of 16 bytes apart and 1 .. 2^32 - 1 rows and columns (mma_schedule = 9); got " +
+                             std::to_string(rows) + " x " + std::to_string(cols) + ", pitch " + std::to_string(pitch));
+#if defined(SPAK_CUDA_EMULATION)
+  return spak_emu::tma_map_bf16(base, cols, rows, pitch, box_cols, box_rows, int(box_cols * 2));
+#else
+  static PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess || !fn)
+      throw std::runtime_error("spak: the CUDA driver has no cuTensorMapEncodeTiled: TMA rings (mma_schedule = 9) "
+                               "need a CUDA 12+ driver");
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  const int w = int(box_cols * 2);
+  CUtensorMap m;
+  cuuint64_t dims[2] = {cols, rows};
+  cuuint64_t strides[1] = {pitch * 2};
+  cuuint32_t box[2] = {box_cols, box_rows};
+  cuuint32_t step[2] = {1, 1};
+  CUresult r = encode(&m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void*>(base), dims, strides, box, step,
+                      CU_TENSOR_MAP_INTERLEAVE_NONE,
+                      w == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : w == 64 ? CU_TENSOR_MAP_SWIZZLE_64B : CU_TENSOR_MAP_SWIZZLE_32B,
+                      CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS)
+    throw std::runtime_error(std::string("spak: ") + kernel + ": cuTensorMapEncodeTiled failed with CUresult " +
+                             std::to_string(int(r)));
+  return m;
+#endif
+}
+// A launcher's tensor maps, by operand, base address and extent: each encoded once (the trainer's buffers live as
+// long as the process), so a launch costs one lookup per TMA operand.
+class TmaCache {
+ public:
+  const TmaMap& get(int operand, const void* base, uint64_t cols, uint64_t rows, uint64_t pitch, uint32_t box_cols,
+                    uint32_t box_rows, const char* kernel) {
+    auto key = std::make_tuple(operand, base, cols, rows);
+    auto it = maps_.find(key);
+    if (it == maps_.end())
+      it = maps_.emplace(key, tma_map_bf16(base, cols, rows, pitch, box_cols, box_rows, kernel)).first;
+    return it->second;
+  }
+
+ private:
+  std::map<std::tuple<int, const void*, uint64_t, uint64_t>, TmaMap> maps_;
+};
 // Shared memory written by this thread (cp.async, plain stores) is read next by the tensor cores: order the two
 // proxies (each writing thread, before the barrier).
 __device__ __forceinline__ void fence_proxy_async() {
