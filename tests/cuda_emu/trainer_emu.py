@@ -57,6 +57,10 @@ CONFIGS = {
     # schedule 4 with 3 stages: the rules before schedule 5's bf16 operand copies
     "tiny_bf16_s4": dict(dsl="examples/nanogpt/tiny.dsl", laws=cuda_emu.S4, tol=2e-2, synthetic=True,
                          args=["--steps", "200", "--stop-after", "5", "--sample", "0"]),
+    # schedule 9: the matmul rings filled by TMA (tensor maps built and cached by the launchers, captured in the
+    # CUDA graph as kernel parameters)
+    "tiny_bf16_s9": dict(dsl="examples/nanogpt/tiny.dsl", laws={"mma_schedule": 9}, tol=2e-2, synthetic=True,
+                         args=["--steps", "200", "--stop-after", "5", "--sample", "0"]),
 }
 TOL_GRAPH = 1e-6  # graph replay vs eager launches: the same kernels in the same order
 TOL_SPLIT = 1e-4  # SPAK_SPLIT_STEP=1 (@backward + main.cu's dp:: optimizer kernels) vs the compiled @train_step
@@ -148,7 +152,7 @@ def rewrite_launches(text, where):
         i = q + 1
 
 
-SMEM_EXTERN_RE = re.compile(r"extern\s+__shared__\s+__align__\(16\)\s+unsigned\s+char\s+(\w+)\[\];")
+SMEM_EXTERN_RE = re.compile(r"extern\s+__shared__\s+__align__\(\d+\)\s+unsigned\s+char\s+(\w+)\[\];")
 SMEM_STATIC_RE = re.compile(r"(?<!extern )__shared__\s+(?:__align__\((\d+)\)\s+)?([\w:<> ]+?)\s+(\w+)\[([^\]]+)\];")
 
 
