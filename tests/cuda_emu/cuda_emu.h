@@ -619,6 +619,7 @@ inline void mbar_init(uint64_t* bar, uint32_t count) {
   std::memcpy(bar, w, 8);
 }
 inline void mbar_settle(uint64_t* bar, uint32_t (&w)[2]) {
+  ++worker().events;  // an arrival or completed bytes: progress (deadlock detection counts rounds without any)
   if ((w[0] & 0xFFFFu) == 0 && w[1] == 0) {
     const uint32_t count = (w[0] >> 16) & 0x7FFFu;
     w[0] = ((w[0] & 0x80000000u) ^ 0x80000000u) | (count << 16) | count;

@@ -97,6 +97,12 @@ CONFIGS = {
     "small_bf16_splitk_s9": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 9, "split_k_chunk": 64},
                                  B=2, T=120, kc=64),
     "odd_bf16_s9": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={"mma_schedule": 9}, B=3, T=20),
+    # schedule 10: the slots released on mbarriers (no CTA barrier in the k-loop)
+    "small_bf16_s10": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"mma_schedule": 10, "attention.tile_n": 32},
+                           B=2, T=128),
+    "small_bf16_splitk_s10k64": dict(dsl="tests/cuda_emu/small_gpt.dsl",
+                                     laws={"mma_schedule": 10, "split_k_chunk": 64, "matmul.tile_k": 64, "stages": 3},
+                                     B=2, T=120, kc=64),
     # rule "GELU Grad Epilogue" enabled (the shipped rules disable it: measured slower on the H100): the data-gradient
     # matmul with gelu' in its epilogue, fused_matmul_gelu_grad (and its bf16 producer variant)
     "small_bf16_gg": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={}, enable=("GELU Grad Epilogue",), B=2, T=128),

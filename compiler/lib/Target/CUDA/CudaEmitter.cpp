@@ -652,17 +652,29 @@ protected:
     }
     std::string lb = expr(op.getLowerBound()), step = expr(op.getStep()), ub = expr(op.getUpperBound());
     if (tmaLoop) {
+      // Schedule 10: with the loop's one wgmma in flight across k-steps, the warps release each slot on a second
+      // mbarrier once its wgmma's are done, and thread 0 waits for that release before refilling it: no CTA-wide
+      // barrier in the k-loop; the rings run depth - 1 k-steps ahead.
+      tmaRelease_ = mmaSchedule_ >= 10 && wgmmaPipe_;
+      if (tmaRelease_)
+        ringLag_ = 1;
       int64_t boff = align16(tileTop_);
-      tileTop_ = align16(boff + 8 * maxDepth);
+      tileTop_ = align16(boff + (tmaRelease_ ? 16 : 8) * maxDepth);
       tmaBars_ = fresh("bars");
       w_.line(cat("uint64_t* ", tmaBars_, " = reinterpret_cast<uint64_t*>(spak_smem + ", boff, ");  // ", maxDepth,
                   " mbarriers: k-step s's k-tiles have landed in slot s % ", maxDepth, " (phase parity (s / ",
-                  maxDepth, ") % 2)"));
+                  maxDepth, ") % 2)",
+                  tmaRelease_ ? cat("; then ", maxDepth, " more: every warp is done reading slot s % ", maxDepth,
+                                    " (one arrival per warp)")
+                              : std::string()));
       if (op->getParentOfType<scf::ForOp>())
         w_.line("__syncthreads();  // no thread still waits on these barriers from the enclosing loop's last trip");
       w_.line("if (tid == 0) {");
       w_.line("  spak_gen::check_smem_align1024(spak_smem);");
       w_.line(cat("  for (int s = 0; s < ", maxDepth, "; ++s) spak_gen::mbar_init(&", tmaBars_, "[s], 1);"));
+      if (tmaRelease_)
+        w_.line(cat("  for (int s = 0; s < ", maxDepth, "; ++s) spak_gen::mbar_init(&", tmaBars_, "[", maxDepth,
+                    " + s], ", warps_, ");"));
       w_.line("  spak_gen::mbar_fence_init();");
       w_.line("}");
       w_.line("__syncthreads();  // the barriers are initialised before anyone waits on them");
@@ -712,6 +724,9 @@ protected:
         int64_t depth = r.depth, d = depth - ringLag_;
         w_.line(cat("spak_gen::mbar_wait(&", tmaBars_, "[", ringStep_, " % ", depth, "], uint32_t(", ringStep_, " / ",
                     depth, ") & 1u);  // this k-step's boxes have landed"));
+      }
+      if (!tmaBars_.empty() && !tmaRelease_) {
+        int64_t depth = r.depth, d = depth - ringLag_;
         w_.line(ringLag_ == 1 ? "__syncthreads();  // the slots refilled below were last read in the previous k-step, "
                                 "by every warp"
                               : "__syncthreads();  // the wgmma's of k-step - 2 (the slots refilled below) are "
@@ -773,6 +788,30 @@ protected:
     return success();
   }
 
+  /// Schedule 10, after the k-step's wgmma wait: the previous k-step's slot is released by every warp (lane 0
+  /// arrives), and thread 0 refills it with k-step + depth - 1 once all warps have released it.
+  void emitTmaRelease() {
+    LoadOp first = ringOrder_.front();
+    int64_t depth = rings_[first].depth, d = depth - 1;
+    std::string iv = expr(ringLoop_.getInductionVar()), step = expr(ringLoop_.getStep()),
+                ub = expr(ringLoop_.getUpperBound()), ks = ringStep_;
+    std::string prev = cat("(", ks, " + ", depth - 1, ") % ", depth);  // the slot of k-step - 1 (and of k-step + d)
+    w_.line(cat("if (lane == 0 && ", ks, " > 0) spak_gen::mbar_arrive(&", tmaBars_, "[", depth, " + ", prev,
+                "]);  // this warp is done with k-step - 1's slot"));
+    std::string kn = cat(iv, " + ", d, " * ", step);
+    w_.line(cat("if (tid == 0 && ", kn, " < ", ub, ") {  // k-step ", ks, " + ", d, " by TMA into that slot, once "
+                "every warp has released it"));
+    w_.indent();
+    w_.line(cat("if (", ks, " > 0) spak_gen::mbar_wait(&", tmaBars_, "[", depth, " + ", prev, "], uint32_t((", ks,
+                " - 1) / ", depth, ") & 1u);"));
+    std::string bar = cat("&", tmaBars_, "[", prev, "]");
+    w_.line(cat("spak_gen::mbar_expect_tx(", bar, ", ", tmaBytes_, ");"));
+    for (LoadOp o : ringOrder_)
+      emitTmaCopy(o, cat(rings_[o].ring, " + (", prev, ") * ", rings_[o].slot), cat("(", kn, ")"), bar);
+    w_.dedent();
+    w_.line("}");
+  }
+
   /// Thread 0's TMA copies of `l`'s k-tile for induction value `kv` into the ring slot at `dst`, completing on `bar`:
   /// one box of R rows x E elements per E columns (the tensor map's box), at coordinates (column, row).
   void emitTmaCopy(LoadOp l, const std::string &dst, const std::string &kv, const std::string &bar) {
@@ -791,6 +830,7 @@ protected:
     if (tmaBars_.empty())
       w_.line("spak_gen::cp_async_wait<0>();  // no copy outlives the loop");
     tmaBars_.clear();
+    tmaRelease_ = false;
     // Schedule 7: the shared tiles of an attention ring loop (its rings and whatever the loop body staged) are dead
     // once every thread is past the loop; a later loop or tile reuses their bytes (attention_grad_dq runs two).
     if (ringTop_ >= 0) {
@@ -1075,7 +1115,7 @@ private:
                              "32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 accumulation)", mmaBits_,
                              mmaBitsNote_)))
       return failure();
-    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5, 6, 7, 8, 9},
+    return readChoiceLaw("mma_schedule", 1, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
                          "1 (staged operands), 2 (padded shared rows, row-owning warps, bf16 shared operands), 3 "
                          "(2 + k-loops prefetching the next k-tile into registers), 4 (2 + k-loops through cp.async "
                          "rings of shared k-tiles, as deep as their load law), 5 (4 with the matmul operands read "
@@ -1084,7 +1124,7 @@ private:
                          "K / V / Q / dO k-loop loads through f32 cp.async rings too) or 8 (7 with those attention "
                          "tiles read from bf16 copies, bf16 rings, and register tiles staged for tensor-core mma's as "
                          "bf16) or 9 (8 with the matmul rings filled by TMA in swizzled boxes, completing on mbarriers, "
-                         "sm_90a)",
+                         "sm_90a) or 10 (9 with the ring slots released on mbarriers: no CTA barrier in the k-loop)",
                          mmaSchedule_, mmaScheduleNote_);
   }
 
@@ -1318,6 +1358,8 @@ private:
       if (inPlace) {
         w_.line("spak_gen::wgmma_wait<1>();  // the previous k-step's wgmma's are done; this k-step's stay in flight "
                 "(the accumulators are touched by nothing else until the wait after the loop)");
+        if (tmaRelease_)
+          emitTmaRelease();
       } else {
         w_.line("spak_gen::wgmma_wait<0>();  // done: the ring slots may be refilled and the accumulators read");
         w_.line(cat("spak_gen::wgmma_fence_operands<", n / 2, ">(", res, ");"));
@@ -1921,6 +1963,7 @@ private:
   llvm::StringMap<TmaTile> tmaTiles_;
   std::vector<TmaParam> tmaParams_;
   std::string tmaBars_;                            // the ring loop's mbarriers (schedule 9), else empty
+  bool tmaRelease_ = false;                        // schedule 10: slots released on mbarriers, no k-loop barrier
   int64_t tmaBytes_ = 0;                           // bytes one k-step's boxes bring
   llvm::DenseMap<Operation *, Ring> rings_;
   SmallVector<LoadOp> ringOrder_;                  // the ring loads of the loop being emitted, in body order
@@ -2077,6 +2120,15 @@ __device__ __forceinline__ void check_smem_align1024(const unsigned char* smem) 
   if (spak_emu::smem_offset(smem) % 1024) spak_emu::fatal("dynamic shared memory is not 1024-byte aligned");
 #elif !defined(SPAK_NO_TMA)
   if (static_cast<uint32_t>(__cvta_generic_to_shared(smem)) % 1024) asm volatile("trap;");
+#endif
+}
+// One arrival (no transaction bytes).
+__device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
+#if defined(SPAK_CUDA_EMULATION)
+  spak_emu::mbar_arrive_expect_tx(bar, 0);
+#elif !defined(SPAK_NO_TMA)
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(static_cast<uint32_t>(__cvta_generic_to_shared(bar)))
+               : "memory");
 #endif
 }
 // Returns once the phase of this parity has completed.
