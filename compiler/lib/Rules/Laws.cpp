@@ -39,6 +39,9 @@ static const LawDefault kLawDefaults[] = {
                          "per stage-1 program (its chunk of rows)", false},
     {"pad_vocab", 64, "the lm_head's classes (a cross-entropy's logits columns) are padded to a multiple of this "
                       "when a rule says apply: pad_vocab (nanoGPT's 50257 -> 50304); 1 = no padding", false},
+    {"fast_exp", 0, "cuda: 1 = exp of f32 tiles through the hardware approximation (__expf: ex2.approx, a few ulp "
+                    "in the softmax range), 0 = expf (the accurate libm sequence); the cpp target always calls std::exp",
+     false},
     {"ctas_per_sm", 1, "cuda: CTAs of a kernel each SM should hold at once (__launch_bounds__ minimum blocks: caps "
                        "registers per thread at 64K / (ctas * threads)); 1 = no cap", false},
 };
@@ -208,10 +211,10 @@ ArrayRef<StringLiteral> rules::lawsForKind(KernelKind kind) {
   static const StringLiteral matmul[] = {"tile_m",        "tile_n",       "tile_k",     "stages",
                                          "warps",         "mma_bits",     "min_ctas",   "split_k_chunk",
                                          "mma_schedule",  "ctas_per_sm"};
-  static const StringLiteral attention[] = {"tile_m",   "tile_n",       "k_lat",      "v_lat",
-                                            "warps",    "mma_bits",     "mma_schedule", "ctas_per_sm"};
-  static const StringLiteral row[] = {"row_tile", "warps"};
-  static const StringLiteral elementwise[] = {"vec_width", "warps"};
+  static const StringLiteral attention[] = {"tile_m", "tile_n",       "k_lat",       "v_lat",   "warps",
+                                            "mma_bits", "mma_schedule", "ctas_per_sm", "fast_exp"};
+  static const StringLiteral row[] = {"row_tile", "warps", "fast_exp"};
+  static const StringLiteral elementwise[] = {"vec_width", "warps", "fast_exp"};
   switch (kind) {
   case KernelKind::Matmul:
     return matmul;

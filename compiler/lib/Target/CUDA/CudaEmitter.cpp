@@ -1023,6 +1023,8 @@ protected:
   }
 
   std::string mathCall(llvm::StringRef fn, Type type, llvm::StringRef x) override {
+    if (fastExp_ && fn == "exp" && type.isF32())  // law fast_exp = 1: ex2.approx (see fastExpNote_ in the banner)
+      return cat("__expf(", x, ")");
     return cat(fn, type.isF32() ? "f" : "", "(", x, ")");
   }
 
@@ -1111,6 +1113,10 @@ private:
 
   /// The laws choosing the mma arithmetic and schedule.
   LogicalResult readMmaLaws() {
+    std::string fastExpNote;
+    if (failed(readChoiceLaw("fast_exp", 0, {0, 1}, "0 (expf) or 1 (__expf, the hardware approximation)", fastExp_,
+                             fastExpNote)))
+      return failure();
     if (failed(readChoiceLaw("mma_bits", 32, {32, 16},
                              "32 (fp32 on CUDA cores) or 16 (bf16 tensor cores, fp32 accumulation)", mmaBits_,
                              mmaBitsNote_)))
@@ -1963,6 +1969,7 @@ private:
   llvm::StringMap<TmaTile> tmaTiles_;
   std::vector<TmaParam> tmaParams_;
   std::string tmaBars_;                            // the ring loop's mbarriers (schedule 9), else empty
+  int64_t fastExp_ = 0;                            // law fast_exp: exp of f32 tiles as __expf
   bool tmaRelease_ = false;                        // schedule 10: slots released on mbarriers, no k-loop barrier
   int64_t tmaBytes_ = 0;                           // bytes one k-step's boxes bring
   llvm::DenseMap<Operation *, Ring> rings_;
