@@ -609,6 +609,7 @@ private:
   void system(const SystemDecl &s) {
     const ModelDecl *model = nullptr;
     const TrainDecl *train = nullptr;
+    std::map<std::string, SourceLoc> systemLaws;
     for (const auto &e : s.entries) {
       if (auto *m = e->as<ModelDecl>()) {
         if (model) {
@@ -639,9 +640,49 @@ private:
         addRule(*e->as<RuleEntry>(), s.name, false, seen);
         continue;
       }
+      if (auto *l = e->as<LawEntry>()) {
+        systemLaw(*l, s, systemLaws);
+        continue;
+      }
       unused(*e, "");
     }
     if (train) trainDecl(*train);
+  }
+
+  /// `law NAME = V` / `law KIND.NAME = V` in a system: this model's own value of a law of the selected target (a
+  /// model whose shapes want other tiles than the target's default, say). It replaces the target's law of that name
+  /// (kernels then name the system's line as the law's provenance); `--law` still overrides it for one run.
+  void systemLaw(const LawEntry &l, const SystemDecl &s, std::map<std::string, SourceLoc> &seen) {
+    if (!prog_.hasTarget) {
+      diags_.error(l.nameLoc, "law '" + l.name + "' in system '" + s.name +
+                                  "' changes a law of the target, but no target is selected (import a "
+                                  "targets/*.dsl file)");
+      return;
+    }
+    if (auto it = seen.find(l.name); it != seen.end()) {
+      redefinition("law", l.name, l.nameLoc, it->second);
+      return;
+    }
+    seen[l.name] = l.nameLoc;
+    if (size_t dot = l.name.find('.'); dot != std::string::npos) {
+      std::string kind = l.name.substr(0, dot);
+      if (kind != "matmul" && kind != "attention" && kind != "row" && kind != "elementwise") {
+        diags_.error(l.nameLoc, "unknown kernel kind '" + kind + "' in law '" + l.name +
+                                    "' (a law scoped to one kind: matmul, attention, row or elementwise)");
+        return;
+      }
+    }
+    std::map<std::string, ConstValue> empty;
+    ConstEval ev(empty, &diags_);
+    auto v = ev.eval(*l.value);
+    if (!v) return;
+    for (LawValue &t : prog_.target.laws)
+      if (t.name == l.name) {
+        t.value = *v;
+        t.origin = l.nameLoc;
+        return;
+      }
+    prog_.target.laws.push_back(LawValue{l.name, *v, l.nameLoc});
   }
 
   void knowledge(const SystemDecl &s, const BlockEntry &b) {

@@ -8,6 +8,13 @@ import "targets/sm90_h100.dsl"
 import "fusion.dsl"
 
 system GPT2_124M {
+  // This model's own matmul tiles (measured on the H100, docs/benchmarks.md session 10, call 4: 68.3 ms/step against
+  // 71.0 with the target's 128 x 128 at 3 stages): its linears are wide enough (768 .. 50304 columns) for 128 x 256
+  // tiles over 2 warpgroups (wgmma m64n256), one CTA per SM with 4 TMA stages of 48 KB.
+  law matmul.tile_n = 256
+  law matmul.stages = 4
+  law matmul.ctas_per_sm = 1
+
   model GPT {
     config {
       vocab: 50257      // GPT-2 BPE vocabulary (not a power of two: pow2 masking)
