@@ -71,6 +71,10 @@ Value KernelBuilder::add(Value a, int64_t c) { return c == 0 ? a : add(a, idx(c)
 Value KernelBuilder::divui(Value a, int64_t c) { return arith::DivUIOp::create(b, loc, a, idx(c)); }
 Value KernelBuilder::remui(Value a, int64_t c) { return arith::RemUIOp::create(b, loc, a, idx(c)); }
 Value KernelBuilder::minIdx(Value a, Value c) { return arith::MinUIOp::create(b, loc, a, c); }
+Value KernelBuilder::lastFirst(Value pid, Value extent, int64_t tile) {
+  Value blocks = divui(add(extent, tile - 1), tile);
+  return arith::SubIOp::create(b, loc, arith::SubIOp::create(b, loc, blocks, idx(1)), pid);
+}
 Value KernelBuilder::pid(int64_t axis) { return ProgramIdOp::create(b, loc, axis); }
 Value KernelBuilder::dim(Value buf, int64_t i) { return DimOp::create(b, loc, buf, i); }
 Value KernelBuilder::indexToF32(Value v) {

@@ -529,7 +529,9 @@ static LogicalResult lowerAttentionGrad(Lowering &L) {
           DOa = body->getArgument(3), DQ = body->getArgument(4), LSE = body->getArgument(5),
           Dd = body->getArgument(6);
     Ctx c = headIndex(k, Qa);
-    Value m0 = k.mul(k.pid(0), tm);
+    // Causal: query block i reads i + 1 key blocks; the heaviest blocks are launched first (dkdv's key block j reads
+    // the query blocks from j on: its natural order already is).
+    Value m0 = k.mul(causal ? k.lastFirst(k.pid(0), c.T, tm) : k.pid(0), tm);
     TileType qTile = k.f32({tm, dp}), kvTile = k.f32({tn, dp}, MemorySpace::smem);
     TileType sT = k.f32({tm, tn}), colT = k.f32({tm, 1});
     Value qMask = (eq->needsMask() || dMasked) ? k.bounds(qTile, {m0, c.zero}, {c.T, c.hdV})

@@ -644,12 +644,13 @@ static LogicalResult lowerAttention(Lowering &L) {
     Location loc = k.loc;
     Value Q = body->getArgument(0), K = body->getArgument(1), V = body->getArgument(2),
           O = body->getArgument(3);
-    Value m0 = k.mul(k.pid(0), tm);
+    Value T = k.dim(Q, 1), zero = k.idx(0);
+    // Causal: query block i attends to i + 1 key blocks; the heaviest blocks are launched first.
+    Value m0 = k.mul(causal ? k.lastFirst(k.pid(0), T, tm) : k.pid(0), tm);
     Value bh = k.pid(1), hIdx = k.idx(H);
     Value bIdx = arith::DivUIOp::create(L.b, loc, bh, hIdx);
     Value h = arith::RemUIOp::create(L.b, loc, bh, hIdx);
     Value col0 = k.mul(h, hd);
-    Value T = k.dim(Q, 1), zero = k.idx(0);
     Value hdV = k.idx(hd);
     TileType qTile = k.f32({tm, dp}), kvTile = k.f32({tn, dp}, MemorySpace::smem);
     TileType sT = k.f32({tm, tn}), colT = k.f32({tm, 1});

@@ -65,6 +65,10 @@ struct KernelBuilder {
   mlir::Value divui(mlir::Value a, int64_t c);
   mlir::Value remui(mlir::Value a, int64_t c);
   mlir::Value minIdx(mlir::Value a, mlir::Value c);
+  /// Block `ceildiv(extent, tile) - 1 - pid` of a grid axis of ceildiv(extent, tile) programs: the last block first.
+  /// Causal attention's query blocks grow in work with their index; launched heaviest first, the light ones fill the
+  /// last wave instead of the heavy ones trailing it.
+  mlir::Value lastFirst(mlir::Value pid, mlir::Value extent, int64_t tile);
   mlir::Value pid(int64_t axis);
   mlir::Value dim(mlir::Value buf, int64_t i);
   /// An index scalar as an f32 scalar (counts: rows, N).
