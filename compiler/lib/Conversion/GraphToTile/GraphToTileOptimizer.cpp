@@ -25,6 +25,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <map>
 
 using namespace mlir;
 using namespace spak;
@@ -230,8 +231,7 @@ static LogicalResult lowerClipGradNorm(Lowering &L) {
   if (!(maxNorm > 0))
     return op->emitError("clip_grad_norm needs max_norm > 0");
   int64_t blk = elementwiseBlock(*cfg);
-  MLIRContext *ctx = op->getContext();
-  // Block offsets of each gradient in the partials buffer.
+  // Block offsets of each gradient in the partials buffer: one partial per block of blk elements.
   SmallVector<int64_t> numel, base;
   int64_t total = 0;
   for (Value g : op->getOperands()) {
@@ -241,33 +241,58 @@ static LogicalResult lowerClipGradNorm(Lowering &L) {
              << L.ttype(g);
     numel.push_back(product(t.getShape()));
     base.push_back(total);
-    total += (numel.back() + rules::coverDim(ctx, numel.back(), blk).getTile() - 1) /
-             rules::coverDim(ctx, numel.back(), blk).getTile();
+    total += (numel.back() + blk - 1) / blk;
   }
   Value partials = L.alloc({total}, L.b.getF32Type());
+  // One kernel per size class (numel in (2^(c-1), 2^c], as the multi-tensor Adam): program b handles block b of
+  // every member, so GPT-2's 148 gradients take a dozen launches per stage instead of 148. Classes whose tensors
+  // need at most law min_ctas programs share class 0.
+  tile::LawAttr minCtas = rules::lookupLaw(L.getModule(), "min_ctas");
+  int64_t small = minCtas ? minCtas.getInt() * blk : 0;
+  std::map<int64_t, SmallVector<unsigned>, std::greater<int64_t>> classes;
+  for (unsigned i = 0; i < n; ++i) {
+    int64_t c = llvm::Log2_64_Ceil(static_cast<uint64_t>(std::max<int64_t>(numel[i], 1)));
+    classes[(int64_t(1) << c) <= small ? 0 : c].push_back(i);
+  }
+  auto classNote = [&](int64_t cls, size_t members) {
+    return llvm::formatv("; size class of {0} tensor(s), ", members).str() +
+           (cls == 0 ? llvm::formatv("at most {0} elements", small).str()
+                     : llvm::formatv("{0} to {1} elements", (int64_t(1) << (cls - 1)) + 1, int64_t(1) << cls).str());
+  };
 
   // 1. Sum of squares per block of each gradient.
-  for (unsigned i = 0; i < n; ++i) {
-    ExtentAttr en = rules::coverDim(ctx, numel[i], blk);
-    int64_t tb = en.getTile();
-    SmallVector<Value> args = {L.flat(L.buf(op->getOperand(i))), partials};
-    KernelOp kernel = L.newKernel(
-        "grad_sumsq", args, {ceilDivStr("n", tb)},
-        llvm::formatv("partials[{0} + b] = sum_(i in block b) g[i]^2", base[i]).str(), *cfg);
+  for (auto &[cls, members] : classes) {
+    SmallVector<Value> args;
+    int64_t maxN = 0;
+    std::string math;
+    for (unsigned i : members) {
+      args.push_back(L.flat(L.buf(op->getOperand(i))));
+      maxN = std::max(maxN, numel[i]);
+      math += llvm::formatv("{0}partials[{1} + b] = sum_(i in block b) g{2}[i]^2", math.empty() ? "" : "; ",
+                            base[i], args.size() - 1).str();
+    }
+    args.push_back(partials);
+    KernelOp kernel = L.newKernel("grad_sumsq", args, {ceilDivStr("max numel", blk)}, math + classNote(cls, members.size()),
+                                  *cfg);
     {
       OpBuilder::InsertionGuard guard(L.b);
       Block *body = &kernel.getBody().front();
       L.b.setInsertionPointToStart(body);
       KernelBuilder k{L.b, L.loc()};
-      Value b0 = k.pid(0), i0 = k.mul(b0, tb);
-      TileType t = k.f32({tb});
-      Value mask = en.needsMask() ? k.bounds(t, {i0}, {k.idx(numel[i])}) : Value();
-      Value g = k.load(t, body->getArgument(0), {i0}, mask);
-      k.store(k.reduce(ReduceKind::sum, k.mulT(g, g), 0), body->getArgument(1),
-              {k.add(b0, base[i])});
+      Value b0 = k.pid(0), i0 = k.mul(b0, blk);
+      TileType t = k.f32({blk}), one = k.f32({1});
+      for (auto [j, i] : llvm::enumerate(members)) {
+        int64_t blocks = (numel[i] + blk - 1) / blk;
+        // Programs past this member's blocks load nothing and store nothing.
+        Value mask = k.bounds(t, {i0}, {k.idx(numel[i])});
+        Value g = k.load(t, body->getArgument(j), {i0}, mask);
+        Value sum = k.reduce(ReduceKind::sum, k.mulT(g, g), 0);
+        Value mine = k.bounds(one, {b0}, {k.idx(blocks)});
+        k.store(sum, body->getArgument(members.size()), {k.add(b0, base[i])}, mine);
+      }
       k.ret();
     }
-    L.launch(kernel, {L.hostIdx((numel[i] + tb - 1) / tb)}, args);
+    L.launch(kernel, {L.hostIdx((maxN + blk - 1) / blk)}, args);
   }
 
   // 2. One program: the norm and the clip factor, partials summed in order.
@@ -306,30 +331,39 @@ static LogicalResult lowerClipGradNorm(Lowering &L) {
   }
   L.launch(k2, {L.hostIdx(1)}, args2);
 
-  // 3. Scale each gradient by f (in place when this is its last use).
-  for (unsigned i = 0; i < n; ++i) {
-    ExtentAttr en = rules::coverDim(ctx, numel[i], blk);
-    int64_t tb = en.getTile();
-    FailureOr<Value> out = inPlaceOrAlloc(L, op->getOperand(i), op->getResult(i), /*args=*/false);
-    if (failed(out))
-      return failure();
-    SmallVector<Value> args = {L.flat(L.buf(op->getOperand(i))), factor, L.flat(*out)};
-    KernelOp kernel = L.newKernel("grad_clip", args, {ceilDivStr("n", tb)}, "y[i] = g[i] * f",
-                                  *cfg);
+  // 3. Scale each gradient by f (in place when this is its last use), one kernel per size class.
+  for (auto &[cls, members] : classes) {
+    SmallVector<Value> args, outs;
+    int64_t maxN = 0;
+    for (unsigned i : members) {
+      FailureOr<Value> out = inPlaceOrAlloc(L, op->getOperand(i), op->getResult(i), /*args=*/false);
+      if (failed(out))
+        return failure();
+      args.push_back(L.flat(L.buf(op->getOperand(i))));
+      outs.push_back(L.flat(*out));
+      maxN = std::max(maxN, numel[i]);
+    }
+    args.push_back(factor);
+    args.append(outs.begin(), outs.end());
+    KernelOp kernel = L.newKernel("grad_clip", args, {ceilDivStr("max numel", blk)},
+                                  "y[i] = g[i] * f for each member" + classNote(cls, members.size()), *cfg);
     {
       OpBuilder::InsertionGuard guard(L.b);
       Block *body = &kernel.getBody().front();
       L.b.setInsertionPointToStart(body);
       KernelBuilder k{L.b, L.loc()};
-      Value i0 = k.mul(k.pid(0), tb);
-      TileType t = k.f32({tb});
-      Value mask = en.needsMask() ? k.bounds(t, {i0}, {k.idx(numel[i])}) : Value();
-      Value g = k.load(t, body->getArgument(0), {i0}, mask);
-      Value f = k.bcast(k.load(k.f32({1}), body->getArgument(1), {k.idx(0)}), t);
-      k.store(k.mulT(g, f), body->getArgument(2), {i0}, mask);
+      Value i0 = k.mul(k.pid(0), blk);
+      TileType t = k.f32({blk});
+      unsigned m = members.size();
+      Value f = k.bcast(k.load(k.f32({1}), body->getArgument(m), {k.idx(0)}), t);
+      for (auto [j, i] : llvm::enumerate(members)) {
+        Value mask = k.bounds(t, {i0}, {k.idx(numel[i])});
+        Value g = k.load(t, body->getArgument(j), {i0}, mask);
+        k.store(k.mulT(g, f), body->getArgument(m + 1 + j), {i0}, mask);
+      }
       k.ret();
     }
-    L.launch(kernel, {L.hostIdx((numel[i] + tb - 1) / tb)}, args);
+    L.launch(kernel, {L.hostIdx((maxN + blk - 1) / blk)}, args);
   }
   return success();
 }
