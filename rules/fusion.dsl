@@ -44,6 +44,12 @@ rules Fusion {
     priority: 60
     source: "cuda target, mma_bits = 16: the kernel that writes a matmul operand also stores its bf16 copy (spak-bf16-producers)"
   }
+  rule "BF16 Logits" {
+    when: producer == linear && consumer == cross_entropy
+    apply: bf16_logits
+    priority: 62
+    source: "cuda target, mma_bits = 16: the cross-entropy kernels read the logits from a bf16 copy, which the lm_head writes instead of f32 logits (spak-bf16-operands, then spak-bf16-producers): half the bytes of the largest activation (GPT-2: 16384 x 50304); the softmax and the loss stay f32, as PyTorch's autocast computes them"
+  }
   rule "Vocab Padding" {
     when: producer == linear && consumer == cross_entropy && cols % pad_vocab != 0 && cols > pad_vocab
     apply: pad_vocab

@@ -281,9 +281,12 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
     pm.addPass(spak::tile::createBf16Operands());
     pm.addPass(spak::tile::createBf16Producers());
     if (mlir::succeeded(pm.run(*cuda)))
-      for (auto k : cuda->getOps<spak::tile::KernelOp>())
+      for (auto k : cuda->getOps<spak::tile::KernelOp>()) {
         if (auto f = k->getAttrOfType<mlir::DictionaryAttr>("spak.bf16_copy"))
           if (auto r = f.getAs<mlir::StringAttr>("rule")) cudaKernelsByRule[r.str()].push_back(k.getSymName().str());
+        if (k.getMath().contains("logits read from a bf16 copy"))
+          cudaKernelsByRule["\x01bf16_logits"].push_back(k.getSymName().str());
+      }
   }
 
   // Refusals by rule name ("" = no rule), grouped by (loc, reason).
@@ -383,6 +386,15 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
                                                                        : "") << "\n";
       else
         os << "    cuda target: " << cks.size() << " producer variant(s) → kernels: " << join(cks, ", ") << "\n";
+    }
+    else if (apply == "bf16_logits") {
+      const auto &cks = cudaKernelsByRule["\x01bf16_logits"];
+      if (cks.empty() || !r.getEnabled())
+        os << "    cuda target: no kernel reads bf16 logits" << (r.getEnabled() ? " (law mma_bits is not 16, or no "
+                                                                               "cross-entropy kernel)" : "") << "\n";
+      else
+        os << "    cuda target: " << cks.size() << " cross-entropy kernel(s) read the logits from a bf16 copy: "
+           << join(cks, ", ") << "\n";
     }
     else if (noFusion)
       os << "    not run: --no-fusion\n";

@@ -993,7 +993,16 @@ int runTune(const Options &o) {
       auto it = base.kernels.find(name);
       if (it == base.kernels.end() || it->second != text) {
         ++p.changed;
+        // A cuda producer variant (spak-bf16-producers: linear_2 -> linear_bf16_2, a second one linear_bf16_2_1)
+        // belongs to its producer's family.
         auto f = c.family.find(name);
+        if (f == c.family.end())
+          if (size_t at = name.find("_bf16"); at != std::string::npos) {
+            std::string base = name.substr(0, at) + name.substr(at + 5);
+            f = c.family.find(base);
+            if (size_t us = base.rfind('_'); f == c.family.end() && us != std::string::npos)
+              f = c.family.find(base.substr(0, us));
+          }
         p.families.insert(f == c.family.end() ? "other" : f->second);
       }
     }

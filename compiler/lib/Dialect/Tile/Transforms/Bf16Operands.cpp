@@ -35,6 +35,7 @@
 //===----------------------------------------------------------------------===//
 #include "spak/Dialect/Tile/Transforms/Passes.h"
 #include "HostViews.h"
+#include "spak/Dialect/Graph/Graph.h"
 #include "spak/Rules/Laws.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -160,6 +161,55 @@ llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
   return out;
 }
 
+/// Rule "BF16 Logits" (apply `bf16_logits`, with bf16 matmuls: law mma_bits = 16): a cross-entropy row kernel
+/// (`fused_softmax_xent_*`, `cross_entropy_rows_*`) reads its logits, argument 0, from a bf16 copy, converting each
+/// loaded chunk to f32 (the softmax, its sums and the loss stay f32). The copy is then folded into the lm_head by
+/// spak-bf16-producers, which drops the f32 logits when nothing else reads them: the lm_head writes, and the
+/// cross-entropy reads, half the bytes (GPT-2: 16384 x 50304 logits, 3.3 GB as f32).
+bool bf16LogitsKernel(KernelOp kernel) {
+  llvm::StringRef name = kernel.getSymName();
+  if (!(name.starts_with("fused_softmax_xent_") || name.starts_with("cross_entropy_rows_")) ||
+      name.starts_with("fused_softmax_xent_sum"))
+    return false;
+  Block &entry = kernel.getBody().front();
+  if (entry.getNumArguments() == 0)
+    return false;
+  BlockArgument arg = entry.getArgument(0);
+  auto bt = dyn_cast<BufferType>(arg.getType());
+  if (!bt || !bt.getElementType().isF32() || bt.getRank() != 2 || kernel.getWrittenArguments()[0])
+    return false;
+  bool any = false;
+  for (Operation *user : arg.getUsers()) {
+    if (isa<DimOp>(user))
+      continue;
+    auto l = dyn_cast<LoadOp>(user);
+    if (!l || l.getBuffer() != arg || l.getTileType().getMemorySpace() != MemorySpace::reg)
+      return false;
+    any = true;
+  }
+  return any;
+}
+
+/// Retypes argument 0 of a bf16-logits kernel to bf16: each load reads bf16 and converts to f32 for its users.
+void retypeLogits(KernelOp kernel) {
+  Block &entry = kernel.getBody().front();
+  Type bf16 = BFloat16Type::get(kernel.getContext());
+  BlockArgument arg = entry.getArgument(0);
+  auto bt = cast<BufferType>(arg.getType());
+  arg.setType(BufferType::get(bt.getShape(), bf16));
+  for (Operation *user : llvm::to_vector(arg.getUsers()))
+    if (auto l = dyn_cast<LoadOp>(user)) {
+      TileType f32T = l.getTileType();
+      l.getResult().setType(f32T.withElementType(bf16));
+      OpBuilder b(l->getContext());
+      b.setInsertionPointAfter(l);
+      Value wide = ConvertOp::create(b, l.getLoc(), f32T, l.getResult());
+      l.getResult().replaceAllUsesExcept(wide, wide.getDefiningOp());
+    }
+  SmallVector<Type> inputs(entry.getArgumentTypes());
+  kernel.setFunctionTypeAttr(TypeAttr::get(FunctionType::get(kernel.getContext(), inputs, {})));
+}
+
 /// Retypes the arguments `idx` of `kernel` and their loads to bf16.
 void retype(KernelOp kernel, llvm::ArrayRef<unsigned> idx) {
   Block &entry = kernel.getBody().front();
@@ -182,12 +232,21 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
     MLIRContext *ctx = module.getContext();
     llvm::DenseMap<StringAttr, llvm::SmallVector<unsigned>> retyped;
     llvm::DenseMap<StringAttr, llvm::SmallVector<bool>> writes;
+    // Rule "BF16 Logits": only with bf16 matmuls (exact fp32 runs, mma_bits = 32, keep f32 logits).
+    LawAttr mmaBits = spak::rules::lookupLawFor(module, spak::rules::KernelKind::Matmul, "mma_bits");
+    bool bf16Logits = spak::graph::findEnabledRule(module, "bf16_logits") && mmaBits && mmaBits.isInteger() &&
+                      mmaBits.getInt() == 16;
     for (KernelOp kernel : module.getOps<KernelOp>()) {
       if (wantsBf16Operands(kernel))
         if (auto idx = bf16Args(kernel); !idx.empty()) {
           retype(kernel, idx);
           retyped[kernel.getSymNameAttr()] = idx;
         }
+      if (bf16Logits && bf16LogitsKernel(kernel)) {
+        retypeLogits(kernel);
+        retyped[kernel.getSymNameAttr()] = {0};
+        kernel.setMath((kernel.getMath() + "; logits read from a bf16 copy (rule \"BF16 Logits\")").str());
+      }
       writes[kernel.getSymNameAttr()] = kernel.getWrittenArguments();
     }
     if (retyped.empty())

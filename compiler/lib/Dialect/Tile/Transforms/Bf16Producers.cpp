@@ -72,6 +72,14 @@ namespace {
 constexpr llvm::StringLiteral kVariantAttr = "spak.bf16_copy";    // {rule, rule_loc} on each variant
 constexpr llvm::StringLiteral kApply = "bf16_copy_in_producer";  // the rule apply that enables the pass
 
+/// Whether `kernel` uses its argument `idx` only through `dim` ops (its extent, not its elements).
+bool onlyDims(KernelOp kernel, unsigned idx) {
+  Block &entry = kernel.getBody().front();
+  if (idx >= entry.getNumArguments())
+    return false;
+  return llvm::all_of(entry.getArgument(idx).getUsers(), [](Operation *u) { return isa<DimOp>(u); });
+}
+
 /// Every value that is `root` or a view of it (transitively).
 void viewsOf(Value root, SmallVectorImpl<Value> &out) {
   out.push_back(root);
@@ -233,9 +241,18 @@ struct Bf16ProducersPass : spak::tile::impl::Bf16ProducersBase<Bf16ProducersPass
           viewsOf(rootOf(producer.getArgs()[t.arg]), all);
           bool read = false;
           for (Value v : all)
-            for (Operation *user : v.getUsers())
-              if (!isa<ViewOp, DimOp>(user) && user != p && !removed.contains(user))
-                read = true;
+            for (OpOperand &use : v.getUses()) {
+              Operation *user = use.getOwner();
+              if (isa<ViewOp, DimOp>(user) || user == p || removed.contains(user))
+                continue;
+              // A launch whose kernel only takes the buffer's dims (fused_softmax_xent_sum: the logits' rows) does
+              // not read its elements.
+              if (auto l = dyn_cast<LaunchOp>(user); l && use.getOperandNumber() >= l.getGrid().size())
+                if (auto k = symbols.lookup<KernelOp>(l.getKernel()))
+                  if (onlyDims(k, use.getOperandNumber() - l.getGrid().size()))
+                    continue;
+              read = true;
+            }
           // The producer may read the buffer through another argument too (in place): keep the f32 stores then.
           for (auto [i, a] : llvm::enumerate(producer.getArgs()))
             if (i != t.arg && llvm::is_contained(all, a))
