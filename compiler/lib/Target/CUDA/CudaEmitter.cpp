@@ -678,36 +678,30 @@ protected:
       w_.line("  spak_gen::mbar_fence_init();");
       w_.line("}");
       w_.line("__syncthreads();  // the barriers are initialised before anyone waits on them");
-      w_.line(cat("// the first k-tiles of every ring in flight before the loop (ring depth - ", ringLag_,
-                  " of each), copied by thread 0 with TMA"));
-      for (int64_t st = 0; st + ringLag_ < maxDepth; ++st) {
-        std::string kv = st == 0 ? lb : cat(lb, " + ", st, " * ", step);
-        w_.line(cat("if (tid == 0 && ", kv, " < ", ub, ") {  // k-step ", st));
-        w_.indent();
-        std::string bar = cat("&", tmaBars_, "[", st, "]");
-        w_.line(cat("spak_gen::mbar_expect_tx(", bar, ", ", tmaBytes_, ");  // the bytes of this k-step's boxes"));
-        for (LoadOp l : piped)
-          emitTmaCopy(l, cat(rings_[l].ring, " + ", st * rings_[l].slot), cat("(", kv, ")"), bar);
-        w_.dedent();
-        w_.line("}");
-      }
-      return success();
     }
-    w_.line(cat("// the first k-tiles of every ring in flight before the loop (ring depth - ", ringLag_,
-                " of each; one cp.async group per k-step)"));
+    // The first k-tiles of every ring, in flight before the loop: TMA boxes copied by thread 0 (schedule 9), or one
+    // cp.async group per k-step.
+    w_.line(cat("// the first k-tiles of every ring in flight before the loop (ring depth - ", ringLag_, " of each",
+                tmaLoop ? "), copied by thread 0 with TMA" : "; one cp.async group per k-step)"));
     for (int64_t st = 0; st + ringLag_ < maxDepth; ++st) {
       std::string kv = st == 0 ? lb : cat(lb, " + ", st, " * ", step);
-      w_.line(cat("if (", kv, " < ", ub, ") {  // k-step ", st));
+      w_.line(cat("if (", tmaLoop ? "tid == 0 && " : "", kv, " < ", ub, ") {  // k-step ", st));
       w_.indent();
+      std::string bar = cat("&", tmaBars_, "[", st, "]");
+      if (tmaLoop)
+        w_.line(cat("spak_gen::mbar_expect_tx(", bar, ", ", tmaBytes_, ");  // the bytes of this k-step's boxes"));
       for (LoadOp l : piped) {
         const Ring &r = rings_[l];
-        if (st + ringLag_ < r.depth &&
-            failed(emitAsyncCopy(l, cat(r.ring, " + ", st * r.slot), cat("(", kv, ")"))))
+        std::string dst = cat(r.ring, " + ", st * r.slot), at = cat("(", kv, ")");
+        if (tmaLoop)
+          emitTmaCopy(l, dst, at, bar);
+        else if (st + ringLag_ < r.depth && failed(emitAsyncCopy(l, dst, at)))
           return failure();
       }
       w_.dedent();
       w_.line("}");
-      w_.line("spak_gen::cp_async_commit();");
+      if (!tmaLoop)
+        w_.line("spak_gen::cp_async_commit();");
     }
     return success();
   }
