@@ -29,6 +29,12 @@
 //     forward and backward matmuls, an activation once for its forward use
 //     and its weight-gradient matmul.
 //
+//  3. Logits (rule "BF16 Logits", apply bf16_logits, with law mma_bits = 16
+//     for the matmuls): the cross-entropy row kernels read their logits
+//     argument as bf16 too, each loaded chunk converted to f32 at once
+//     (bf16LogitsKernel / retypeLogits); the host gets a copy as in step 2,
+//     which spak-bf16-producers folds into the lm_head.
+//
 // The cpp target never sees this pass (it computes in fp32); spakc runs it on
 // the module the CUDA emitter gets (Target.cpp), spak-opt for the lit tests.
 //
