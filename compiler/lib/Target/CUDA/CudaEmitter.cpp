@@ -152,6 +152,24 @@ public:
              << smemBytes << " bytes of shared memory per CTA for target cuda; the most any supported GPU "
              << "gives one block is " << kMaxSmemPerBlock << " (reduce the tile-size laws)";
 
+    // Threads alone cap registers too: __launch_bounds__(threads) leaves ptxas 64K / threads per thread (128 at 512
+    // threads), and an mma accumulator above that cap minus a few cannot compile at all ("insufficient registers").
+    {
+      int64_t cap = std::min<int64_t>(255, 65536 / nt_), acc = 0;
+      std::string accShape;
+      kernel_.walk([&](MmaOp m) {
+        TileType t = m.getResult().getType();
+        if (fragOf(t) && numElements(t) / nt_ > acc) {
+          acc = numElements(t) / nt_;
+          accShape = shapeText(t.getShape());
+        }
+      });
+      if (acc + kMinFreeRegisters > cap)
+        return kernel_.emitOpError("'") << kernel_.getSymName() << "' runs " << nt_ << " threads per CTA (law warps = "
+               << warps_ << "), which caps registers at " << cap << " per thread, but the " << accShape
+               << " mma accumulator alone takes " << acc << " of them (and at least " << kMinFreeRegisters
+               << " more are needed): lower tile_m x tile_n for this kernel kind";
+    }
     // `ctas_per_sm`: the minimum blocks per SM of __launch_bounds__ (ptxas then keeps registers per thread within
     // 64K / (ctas * threads), spilling if it must).
     std::string bounds = cat(nt_);
