@@ -152,24 +152,24 @@ public:
              << smemBytes << " bytes of shared memory per CTA for target cuda; the most any supported GPU "
              << "gives one block is " << kMaxSmemPerBlock << " (reduce the tile-size laws)";
 
-    // Threads alone cap registers too: __launch_bounds__(threads) leaves ptxas 64K / threads per thread (128 at 512
-    // threads), and an mma accumulator above that cap minus a few cannot compile at all ("insufficient registers").
-    {
-      int64_t cap = std::min<int64_t>(255, 65536 / nt_), acc = 0;
-      std::string accShape;
-      kernel_.walk([&](MmaOp m) {
-        TileType t = m.getResult().getType();
-        if (fragOf(t) && numElements(t) / nt_ > acc) {
-          acc = numElements(t) / nt_;
-          accShape = shapeText(t.getShape());
-        }
-      });
-      if (acc + kMinFreeRegisters > cap)
-        return kernel_.emitOpError("'") << kernel_.getSymName() << "' runs " << nt_ << " threads per CTA (law warps = "
-               << warps_ << "), which caps registers at " << cap << " per thread, but the " << accShape
-               << " mma accumulator alone takes " << acc << " of them (and at least " << kMinFreeRegisters
-               << " more are needed): lower tile_m x tile_n for this kernel kind";
-    }
+    // An mma accumulator lives in registers: with a register cap below it plus a few for addresses and loop state,
+    // ptxas cannot compile the kernel at all ("insufficient registers"), so say which laws collide. The largest
+    // accumulator, in registers per thread:
+    int64_t acc = 0;
+    std::string accShape;
+    kernel_.walk([&](MmaOp m) {
+      TileType t = m.getResult().getType();
+      if (fragOf(t) && numElements(t) / nt_ > acc) {
+        acc = numElements(t) / nt_;
+        accShape = shapeText(t.getShape());
+      }
+    });
+    // The threads alone cap registers: __launch_bounds__(threads) leaves ptxas 64K / threads (128 at 512 threads).
+    if (int64_t cap = std::min<int64_t>(255, 65536 / nt_); acc + kMinFreeRegisters > cap)
+      return kernel_.emitOpError("'") << kernel_.getSymName() << "' runs " << nt_ << " threads per CTA (law warps = "
+             << warps_ << "), which caps registers at " << cap << " per thread, but the " << accShape
+             << " mma accumulator alone takes " << acc << " of them (and at least " << kMinFreeRegisters
+             << " more are needed): lower tile_m x tile_n for this kernel kind";
     // `ctas_per_sm`: the minimum blocks per SM of __launch_bounds__ (ptxas then keeps registers per thread within
     // 64K / (ctas * threads), spilling if it must).
     std::string bounds = cat(nt_);
@@ -180,17 +180,6 @@ public:
                  << law.getInt() << " asks for " << law.getInt() * nt_
                  << " threads per SM; an SM holds at most 2048 (lower it or the warps law)";
         int64_t cap = std::min<int64_t>(255, 65536 / (law.getInt() * nt_));
-        // An mma accumulator lives in registers: with the cap below it plus a few for addresses and loop state,
-        // ptxas cannot compile the kernel at all ("insufficient registers"), so say which laws collide.
-        int64_t acc = 0;
-        std::string accShape;
-        kernel_.walk([&](MmaOp m) {
-          TileType t = m.getResult().getType();
-          if (fragOf(t) && numElements(t) / nt_ > acc) {
-            acc = numElements(t) / nt_;
-            accShape = shapeText(t.getShape());
-          }
-        });
         if (acc + kMinFreeRegisters > cap)
           return kernel_.emitOpError("law 'ctas_per_sm' = ")
                  << law.getInt() << " (" << lawProvenanceText(law) << ") caps registers at " << cap
@@ -705,17 +694,14 @@ protected:
       std::string kv = st == 0 ? lb : cat(lb, " + ", st, " * ", step);
       w_.line(cat("if (", tmaLoop ? "tid == 0 && " : "", kv, " < ", ub, ") {  // k-step ", st));
       w_.indent();
-      std::string bar = cat("&", tmaBars_, "[", st, "]");
       if (tmaLoop)
-        w_.line(cat("spak_gen::mbar_expect_tx(", bar, ", ", tmaBytes_, ");  // the bytes of this k-step's boxes"));
-      for (LoadOp l : piped) {
-        const Ring &r = rings_[l];
-        std::string dst = cat(r.ring, " + ", st * r.slot), at = cat("(", kv, ")");
-        if (tmaLoop)
-          emitTmaCopy(l, dst, at, bar);
-        else if (st + ringLag_ < r.depth && failed(emitAsyncCopy(l, dst, at)))
-          return failure();
-      }
+        emitTmaStep(std::to_string(st), st, kv);
+      else
+        for (LoadOp l : piped) {
+          const Ring &r = rings_[l];
+          if (st + ringLag_ < r.depth && failed(emitAsyncCopy(l, cat(r.ring, " + ", st * r.slot), cat("(", kv, ")"))))
+            return failure();
+        }
       w_.dedent();
       w_.line("}");
       if (!tmaLoop)
@@ -732,12 +718,10 @@ protected:
                   step = expr(ringLoop_.getStep()), ub = expr(ringLoop_.getUpperBound());
       w_.line(cat("const int64_t ", ringStep_, " = (", iv, " - ", lb, ") / ", step,
                   ";  // this k-step's index: ring slot ", ringStep_, " % depth"));
-      if (!tmaBars_.empty()) {
-        int64_t depth = r.depth, d = depth - ringLag_;
-        w_.line(cat("spak_gen::mbar_wait(&", tmaBars_, "[", ringStep_, " % ", depth, "], uint32_t(", ringStep_, " / ",
-                    depth, ") & 1u);  // this k-step's boxes have landed"));
-      }
-      if (!tmaBars_.empty() && !tmaRelease_) {
+      if (!tmaBars_.empty())
+        w_.line(cat("spak_gen::mbar_wait(&", tmaBars_, "[", ringStep_, " % ", r.depth, "], uint32_t(", ringStep_, " / ",
+                    r.depth, ") & 1u);  // this k-step's boxes have landed"));
+      if (!tmaBars_.empty() && !tmaRelease_) {  // schedule 9: a CTA barrier frees the slot refilled next
         int64_t depth = r.depth, d = depth - ringLag_;
         w_.line(ringLag_ == 1 ? "__syncthreads();  // the slots refilled below were last read in the previous k-step, "
                                 "by every warp"
@@ -747,11 +731,7 @@ protected:
         w_.line(cat("if (tid == 0 && ", kn, " < ", ub, ") {  // k-step ", ringStep_, " + ", d, " by TMA, in flight "
                     "during the mma of the next ", d));
         w_.indent();
-        std::string bar = cat("&", tmaBars_, "[(", ringStep_, " + ", d, ") % ", depth, "]");
-        w_.line(cat("spak_gen::mbar_expect_tx(", bar, ", ", tmaBytes_, ");"));
-        for (LoadOp o : ringOrder_)
-          emitTmaCopy(o, cat(rings_[o].ring, " + ((", ringStep_, " + ", d, ") % ", depth, ") * ", rings_[o].slot),
-                      cat("(", kn, ")"), bar);
+        emitTmaStep(cat("(", ringStep_, " + ", d, ") % ", depth), std::nullopt, kn);
         w_.dedent();
         w_.line("}");
       }
@@ -816,12 +796,21 @@ protected:
     w_.indent();
     w_.line(cat("if (", ks, " > 0) spak_gen::mbar_wait(&", tmaBars_, "[", depth, " + ", prev, "], uint32_t((", ks,
                 " - 1) / ", depth, ") & 1u);"));
-    std::string bar = cat("&", tmaBars_, "[", prev, "]");
-    w_.line(cat("spak_gen::mbar_expect_tx(", bar, ", ", tmaBytes_, ");"));
-    for (LoadOp o : ringOrder_)
-      emitTmaCopy(o, cat(rings_[o].ring, " + (", prev, ") * ", rings_[o].slot), cat("(", kn, ")"), bar);
+    emitTmaStep(prev, std::nullopt, kn);
     w_.dedent();
     w_.line("}");
+  }
+
+  /// Thread 0's part of one k-step (induction value `kv`) into ring slot `slot` (a C expression; `literal` when it is
+  /// a constant, for constant offsets): the k-step's bytes expected on the slot's mbarrier, then every ring's boxes.
+  void emitTmaStep(const std::string &slot, std::optional<int64_t> literal, const std::string &kv) {
+    std::string bar = cat("&", tmaBars_, "[", slot, "]");
+    w_.line(cat("spak_gen::mbar_expect_tx(", bar, ", ", tmaBytes_, ");  // the bytes of this k-step's boxes"));
+    for (LoadOp o : ringOrder_) {
+      const Ring &q = rings_[o];
+      emitTmaCopy(o, literal ? cat(q.ring, " + ", *literal * q.slot) : cat(q.ring, " + (", slot, ") * ", q.slot),
+                  cat("(", kv, ")"), bar);
+    }
   }
 
   /// Thread 0's TMA copies of `l`'s k-tile for induction value `kv` into the ring slot at `dst`, completing on `bar`:
