@@ -98,6 +98,16 @@ const ParamInstance *Program::findParam(const std::string &exportName) const {
 
 namespace {
 
+/// The kernel kinds a law may be scoped to (`law matmul.warps = 8`; spak::rules::KernelKind on the compiler side).
+bool knownKernelKind(const std::string &kind) {
+  return kind == "matmul" || kind == "attention" || kind == "attention_grad" || kind == "row" ||
+         kind == "elementwise";
+}
+std::string unknownKindMessage(const std::string &kind, const std::string &law) {
+  return "unknown kernel kind '" + kind + "' in law '" + law +
+         "' (a law scoped to one kind: matmul, attention, attention_grad, row or elementwise)";
+}
+
 //===-- Constant evaluation -----------------------------------------------------------------------------------------===//
 
 std::string fmtNum(const ConstValue &v) {
@@ -400,9 +410,8 @@ private:
       seen[l->name] = l->nameLoc;
       if (size_t dot = l->name.find('.'); dot != std::string::npos) {  // `law matmul.warps = 8`
         std::string kind = l->name.substr(0, dot);
-        if (kind != "matmul" && kind != "attention" && kind != "row" && kind != "elementwise") {
-          diags_.error(l->nameLoc, "unknown kernel kind '" + kind + "' in law '" + l->name +
-                                       "' (a law scoped to one kind: matmul, attention, row or elementwise)");
+        if (!knownKernelKind(kind)) {
+          diags_.error(l->nameLoc, unknownKindMessage(kind, l->name));
           continue;
         }
       }
@@ -666,9 +675,8 @@ private:
     seen[l.name] = l.nameLoc;
     if (size_t dot = l.name.find('.'); dot != std::string::npos) {
       std::string kind = l.name.substr(0, dot);
-      if (kind != "matmul" && kind != "attention" && kind != "row" && kind != "elementwise") {
-        diags_.error(l.nameLoc, "unknown kernel kind '" + kind + "' in law '" + l.name +
-                                    "' (a law scoped to one kind: matmul, attention, row or elementwise)");
+      if (!knownKernelKind(kind)) {
+        diags_.error(l.nameLoc, unknownKindMessage(kind, l.name));
         return;
       }
     }

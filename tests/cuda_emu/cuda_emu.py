@@ -103,6 +103,13 @@ CONFIGS = {
     "small_bf16_splitk_s10k64": dict(dsl="tests/cuda_emu/small_gpt.dsl",
                                      laws={"mma_schedule": 10, "split_k_chunk": 64, "matmul.tile_k": 64, "stages": 3},
                                      B=2, T=120, kc=64),
+    # attention's forward at 64 query rows over 4 warps (two query tiles of T = 128: the second runs its key tiles
+    # before the diagonal in an unmasked loop, then the diagonal one), the backward kernels at their own laws
+    # (`attention_grad.*`: 128 rows over 8 warps); the lse / D broadcasts into fragments read global memory again
+    "small_bf16_ag": dict(dsl="tests/cuda_emu/small_gpt.dsl",
+                          laws={"attention.tile_m": 64, "attention.warps": 4, "attention.tile_n": 32,
+                                "attention_grad.tile_m": 128, "attention_grad.warps": 8, "attention_grad.tile_n": 128},
+                          B=2, T=128),
     # rule "GELU Grad Epilogue" enabled (the shipped rules disable it: measured slower on the H100): the data-gradient
     # matmul with gelu' in its epilogue, fused_matmul_gelu_grad (and its bf16 producer variant)
     "small_bf16_gg": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={}, enable=("GELU Grad Epilogue",), B=2, T=128),

@@ -76,6 +76,7 @@ StringRef rules::kindName(KernelKind kind) {
   case KernelKind::Attention: return "attention";
   case KernelKind::Row: return "row";
   case KernelKind::Elementwise: return "elementwise";
+  case KernelKind::AttentionGrad: return "attention_grad";
   case KernelKind::None: break;
   }
   return "";
@@ -90,6 +91,7 @@ bool rules::splitScopedLaw(StringRef key, KernelKind &kind, StringRef &law) {
              .Case("attention", KernelKind::Attention)
              .Case("row", KernelKind::Row)
              .Case("elementwise", KernelKind::Elementwise)
+             .Case("attention_grad", KernelKind::AttentionGrad)
              .Default(KernelKind::None);
   law = base;
   return true;
@@ -101,7 +103,7 @@ std::string rules::checkScopedLaw(StringRef key) {
   if (!splitScopedLaw(key, kind, law))
     return "";
   if (kind == KernelKind::None)
-    return ("unknown kernel kind '" + key.split('.').first + "' (kinds: matmul, attention, row, elementwise)").str();
+    return ("unknown kernel kind '" + key.split('.').first + "' (kinds: matmul, attention, attention_grad, row, elementwise)").str();
   if (!findLawDefault(law))
     return ("unknown law '" + law + "'").str();
   if (!llvm::is_contained(lawsForKind(kind), law)) {
@@ -118,6 +120,8 @@ tile::LawAttr rules::lookupLawFor(ModuleOp module, KernelKind kind, StringRef na
     if (auto scoped = dyn_cast_or_null<tile::LawAttr>(laws.get((kindName(kind) + "." + name).str())))
       return tile::LawAttr::get(module.getContext(), name, scoped.getValue(),
                                 (scoped.getProvenance() + " (" + scoped.getName() + ")").str());
+  if (kind == KernelKind::AttentionGrad)  // the backward kernels take the forward's laws unless scoped themselves
+    return lookupLawFor(module, KernelKind::Attention, name);
   return lookupLaw(module, name);
 }
 
@@ -197,7 +201,8 @@ KernelKind rules::classifyGraphOp(StringRef opName) {
     return KernelKind::None;
   return llvm::StringSwitch<KernelKind>(opName)
       .Cases({"linear", "matmul"}, KernelKind::Matmul)
-      .Cases({"attention", "attention_grad"}, KernelKind::Attention)
+      .Case("attention", KernelKind::Attention)
+      .Case("attention_grad", KernelKind::AttentionGrad)
       .Cases({"rmsnorm", "layernorm", "softmax", "cross_entropy", "rmsnorm_grad",
               "layernorm_grad", "softmax_grad", "cross_entropy_grad", "reduce_sum"},
              KernelKind::Row)
@@ -219,6 +224,7 @@ ArrayRef<StringLiteral> rules::lawsForKind(KernelKind kind) {
   case KernelKind::Matmul:
     return matmul;
   case KernelKind::Attention:
+  case KernelKind::AttentionGrad:
     return attention;
   case KernelKind::Row:
     return row;

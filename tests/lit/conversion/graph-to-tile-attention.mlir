@@ -9,7 +9,15 @@
 // CHECK: %[[MI:.*]] = spak_tile.constant -1.000000e+20 {law = #spak_tile.law<"stability_floor", -1.000000e+20, "default">} : !spak_tile.tile<64x1xf32>
 // CHECK: %[[FLOOR:.*]] = spak_tile.constant -1.000000e+20 {{.*}} : !spak_tile.tile<64x64xf32>
 // CHECK: %[[END:.*]] = arith.minui
-// CHECK: scf.for %[[N0:.*]] = %{{.*}} to %[[END]] step %{{.*}} iter_args(%[[M:.*]] = %[[MI]], %[[L:.*]] = %{{.*}}, %[[ACC:.*]] = %{{.*}})
+// The key tiles before the query tile (0 .. m0): no score mask.
+// CHECK: %[[OFF:.*]]:3 = scf.for %[[N1:.*]] = %{{.*}} to %[[M0]] step %{{.*}} iter_args(%{{.*}} = %[[MI]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}})
+// CHECK:   spak_tile.mma %[[Q]], %{{.*}}, %{{.*}} {transpose_b}
+// CHECK-NOT: spak_tile.mask causal
+// CHECK-NOT: spak_tile.select
+// CHECK:   spak_tile.reduce max
+// CHECK:   scf.yield
+// The diagonal tiles (m0 .. end), from the first loop's state: causal mask.
+// CHECK: scf.for %[[N0:.*]] = %[[M0]] to %[[END]] step %{{.*}} iter_args(%[[M:.*]] = %[[OFF]]#0, %[[L:.*]] = %[[OFF]]#1, %[[ACC:.*]] = %[[OFF]]#2)
 // CHECK:   %[[K:.*]] = spak_tile.load %{{.*}}[%[[B]], %[[N0]], %[[COL]]] mask %{{.*}} stage 0 {latency = #spak_tile.law<"k_lat", 2, "rules/targets/sm90_h100.dsl:12:3">} : {{.*}} -> !spak_tile.tile<64x4xf32, smem>
 // CHECK:   %[[V:.*]] = spak_tile.load %{{.*}}[%[[B]], %[[N0]], %[[COL]]] mask %{{.*}} stage 1 {latency = #spak_tile.law<"v_lat", 5, "rules/targets/sm90_h100.dsl:13:3">}
 // CHECK:   %[[S:.*]] = spak_tile.mma %[[Q]], %[[K]], %{{.*}} {transpose_b}

@@ -64,14 +64,16 @@ mlir::LogicalResult verifyModuleLaws(mlir::ModuleOp module);
 mlir::FailureOr<tile::LawAttr> stabilityFloor(mlir::ModuleOp module);
 
 /// What kind of kernel a graph op becomes.
-enum class KernelKind { None, Matmul, Attention, Row, Elementwise };
+/// AttentionGrad (attention_grad's dq and dkdv kernels) reads the attention laws: `attention_grad.NAME`, else
+/// `attention.NAME`, else the target's `NAME`.
+enum class KernelKind { None, Matmul, Attention, Row, Elementwise, AttentionGrad };
 /// Classifies `spak_graph.<name>` by its op name ("spak_graph.linear").
 KernelKind classifyGraphOp(llvm::StringRef opName);
 /// The laws a kernel kind reads, in a fixed order.
 llvm::ArrayRef<llvm::StringLiteral> lawsForKind(KernelKind kind);
 /// True for ops that mask logits and therefore take the stability floor.
 bool usesStabilityFloor(llvm::StringRef opName);
-/// "matmul", "attention", "row", "elementwise" ("" for None): the scope of a
+/// "matmul", "attention", "row", "elementwise", "attention_grad" ("" for None): the scope of a
 /// kind's laws in a rules file, `law matmul.warps = 8`.
 llvm::StringRef kindName(KernelKind kind);
 /// Splits a scoped law name "matmul.warps" into its kind (None for an unknown
@@ -82,7 +84,7 @@ bool splitScopedLaw(llvm::StringRef key, KernelKind &kind, llvm::StringRef &law)
 std::string checkScopedLaw(llvm::StringRef key);
 /// Law `name` for kernels of `kind`: the module's `<kind>.<name>` when the
 /// rules scope it (named `name`, its provenance saying the scoped key), else
-/// lookupLaw(module, name).
+/// (attention_grad) the `attention.<name>` law, else lookupLaw(module, name).
 tile::LawAttr lookupLawFor(mlir::ModuleOp module, KernelKind kind, llvm::StringRef name);
 
 bool isPowerOf2(int64_t v);

@@ -668,15 +668,16 @@ static LogicalResult lowerAttention(Lowering &L) {
     Value scaleS = k.splat(sT, scale);
     // Causal: key tiles past the last query row of this tile contribute nothing.
     Value kvEnd = causal ? k.minIdx(T, k.add(m0, k.idx(tm))) : T;
-    auto loop = scf::ForOp::create(L.b, loc, zero, kvEnd, k.idx(tn),
-                                   ValueRange{mInit, lInit, accInit});
-    {
+    // One online-softmax loop over key tiles [lo, hi). `diagonal`: its tiles may cross the causal diagonal or the
+    // end of the sequence, so the scores are masked; the key tiles wholly before the query tile need neither.
+    auto kvLoop = [&](Value lo, Value hi, ValueRange init, bool diagonal) {
+      auto loop = scf::ForOp::create(L.b, loc, lo, hi, k.idx(tn), init);
       OpBuilder::InsertionGuard g(L.b);
       L.b.setInsertionPointToStart(loop.getBody());
       Value n0 = loop.getInductionVar();
       Value mI = loop.getRegionIterArgs()[0], lI = loop.getRegionIterArgs()[1],
             acc = loop.getRegionIterArgs()[2];
-      bool kvMasked = ekv->needsMask() || ed->needsMask();
+      bool kvMasked = (diagonal && ekv->needsMask()) || ed->needsMask();
       Value kvMask = kvMasked ? k.bounds(kvTile, {n0, zero}, {T, hdV}) : Value();
       Value kt = k.load(kvTile, K, {bIdx, n0, colK}, kvMask, cfg->getLaw("k_lat"),
                         L.b.getI64IntegerAttr(0));
@@ -685,9 +686,9 @@ static LogicalResult lowerAttention(Lowering &L) {
       Value s = MmaOp::create(L.b, loc, sT, q, kt, k.splat(sT, 0.0), false, true);
       s = k.mulT(s, scaleS);
       Value valid;
-      if (ekv->needsMask())
+      if (diagonal && ekv->needsMask())
         valid = k.bounds(sT, {zero, n0}, {k.idx(tm), T});
-      if (causal) {
+      if (diagonal && causal) {
         Value cm = MaskOp::create(L.b, loc, sT.getMaskType(), MaskKind::causal,
                                   ValueRange{m0, n0}, ValueRange{});
         valid = valid ? k.select(valid, cm, k.splatBool({tm, tn}, false)) : cm;
@@ -701,7 +702,16 @@ static LogicalResult lowerAttention(Lowering &L) {
       Value scaled = k.mulT(acc, k.bcast(alpha, qTile));
       Value accNew = MmaOp::create(L.b, loc, qTile, p, vt, scaled, false, false);
       scf::YieldOp::create(L.b, loc, ValueRange{mNew, lNew, accNew});
+      return loop;
+    };
+    SmallVector<Value, 3> state = {mInit, lInit, accInit};
+    Value diagStart = zero;
+    if (causal && tm % tn == 0) {
+      // Key tiles [0, m0) end before the query tile's first row (m0 is a multiple of tn): no mask in their loop.
+      state = llvm::to_vector_of<Value, 3>(kvLoop(zero, m0, state, /*diagonal=*/false).getResults());
+      diagStart = m0;
     }
+    auto loop = kvLoop(diagStart, kvEnd, state, /*diagonal=*/true);
     Value out = k.divT(loop.getResult(2), k.bcast(loop.getResult(1), qTile));
     k.store(out, O, {bIdx, m0, col0}, qMask);
     if (grad) {

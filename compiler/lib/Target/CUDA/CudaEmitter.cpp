@@ -1039,6 +1039,33 @@ protected:
     return cat("atomicAdd(&", lvalue, ", ", value, ")");
   }
 
+  /// A register tile loaded once and read only as the register operand a of bf16 tensor-core mma's (attention's Q,
+  /// dO: the query rows a warp owns): its f32 slots are rounded to bf16 pairs right after the load, the form every
+  /// k-step's mma reads. The f32 registers die there: half the registers the tile held (a 32-row warp's 64 x 64 Q:
+  /// 64 -> 32), and no re-packing in the loop. Same rounding as the re-packing, so the same bits.
+  bool packedA(Value v) const {
+    auto l = v.getDefiningOp<LoadOp>();
+    TileType t = dyn_cast<TileType>(v.getType());
+    if (!l || !t || !t.getElementType().isF32() || inSmem(t) || !fragOf(t) || slots(t) % 2 || v.use_empty() ||
+        asyncLoads_.count(l) || prefetch_.count(l))
+      return false;
+    return llvm::all_of(v.getUses(), [&](OpOperand &use) {
+      auto m = dyn_cast<MmaOp>(use.getOwner());
+      return m && use.getOperandNumber() == 0 && m.getB() != v && m.getAcc() != v && registerA(m);
+    });
+  }
+  void afterElementwise(Operation *op) override {
+    if (op->getNumResults() != 1 || !packedA(op->getResult(0)))
+      return;
+    std::string n = expr(op->getResult(0));
+    int64_t pairs = slots(cast<TileType>(op->getResult(0).getType())) / 2;
+    w_.line(cat("uint32_t ", n, "_bf16[", pairs, "];  // ", n, " as bf16 pairs: it is read only as the register operand "
+                "a of tensor-core mma's (", mmaBitsNote_, ")"));
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int s = 0; s < ", pairs, "; ++s) ", n, "_bf16[s] = spak_gen::pack_bf16(", n, "[2 * s], ", n,
+                "[2 * s + 1]);"));
+  }
+
   LogicalResult emitTargetOp(Operation *op) override {
     if (auto r = dyn_cast<ReduceOp>(op))
       return emitReduce(r);
@@ -1438,10 +1465,17 @@ private:
         } else if (regA) {  // k block kv / 16 = accumulator blocks 2 (kv / 16) and 2 (kv / 16) + 1 of a's rows
           std::string blk = cat("(mi * ", fa->ni, " + ((", kv, ") >> 3)) * 4");
           std::string blk1 = cat("(mi * ", fa->ni, " + ((", kv, ") >> 3) + 1) * 4");
-          w_.line(cat(FA, "[mi][0] = spak_gen::pack_bf16(", pa, "[", blk, "], ", pa, "[", blk, " + 1]);"));
-          w_.line(cat(FA, "[mi][1] = spak_gen::pack_bf16(", pa, "[", blk, " + 2], ", pa, "[", blk, " + 3]);"));
-          w_.line(cat(FA, "[mi][2] = spak_gen::pack_bf16(", pa, "[", blk1, "], ", pa, "[", blk1, " + 1]);"));
-          w_.line(cat(FA, "[mi][3] = spak_gen::pack_bf16(", pa, "[", blk1, " + 2], ", pa, "[", blk1, " + 3]);"));
+          if (packedA(op.getA())) {  // packed once after its load: pair j of the slots is slots 2j, 2j + 1
+            w_.line(cat(FA, "[mi][0] = ", pa, "_bf16[(", blk, ") / 2];"));
+            w_.line(cat(FA, "[mi][1] = ", pa, "_bf16[(", blk, ") / 2 + 1];"));
+            w_.line(cat(FA, "[mi][2] = ", pa, "_bf16[(", blk1, ") / 2];"));
+            w_.line(cat(FA, "[mi][3] = ", pa, "_bf16[(", blk1, ") / 2 + 1];"));
+          } else {
+            w_.line(cat(FA, "[mi][0] = spak_gen::pack_bf16(", pa, "[", blk, "], ", pa, "[", blk, " + 1]);"));
+            w_.line(cat(FA, "[mi][1] = spak_gen::pack_bf16(", pa, "[", blk, " + 2], ", pa, "[", blk, " + 3]);"));
+            w_.line(cat(FA, "[mi][2] = spak_gen::pack_bf16(", pa, "[", blk1, "], ", pa, "[", blk1, " + 1]);"));
+            w_.line(cat(FA, "[mi][3] = spak_gen::pack_bf16(", pa, "[", blk1, " + 2], ", pa, "[", blk1, " + 3]);"));
+          }
         } else {
           w_.line(cat("const int r0 = wrow + mi * 16, r1 = r0 + 8, c0 = ", kv, " + 2 * quad, c1 = c0 + 8;"));
           w_.line(cat(FA, "[mi][0] = ", pairA("r0", "c0"), ";"));
@@ -1687,20 +1721,27 @@ private:
         if (quadReduce(op)) {
           std::string n = defineTile(op.getResult());
           std::string in = expr(op.getSource());
+          // Four partial accumulators (columns 4j + c of the lane's 2 * ni), combined pairwise: the dependent chain
+          // is ni / 2 + 2 steps instead of 2 * ni (a 128-wide attention score row: 10 instead of 32), so the lane's
+          // other rows and warps' work fill fewer latency gaps (ncu: attention's warps stall on dependencies).
           w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", in, " over axis ", axis, " (", shapeText(src.getShape()), " -> ",
-                      shapeText(dst.getShape()), "): in registers, each lane combines its columns, then the 4 lanes of "
-                      "its quad (shuffles)"));
+                      shapeText(dst.getShape()), "): in registers, each lane combines its columns in 4 partials "
+                      "(pairwise at the end), then the 4 lanes of its quad (shuffles)"));
           std::string init = reduceInit(dst.getElementType(), sum);
           auto comb = [&](const std::string &x) { return reduceStep(sum, "a", x); };
           w_.line("#pragma unroll");
           w_.line(cat("for (int s = 0; s < ", 2 * r->mi, "; ++s) {"));
           w_.indent();
-          w_.line(cat(elt, " a = ", init, ";"));
+          w_.line(cat(elt, " p[4] = {", init, ", ", init, ", ", init, ", ", init, "};"));
           w_.line("#pragma unroll");
           w_.line(cat("for (int ni = 0; ni < ", f->ni, "; ++ni) {"));
-          w_.line(cat("  ", comb(cat(in, "[((s >> 1) * ", f->ni, " + ni) * 4 + (s & 1) * 2]"))));
-          w_.line(cat("  ", comb(cat(in, "[((s >> 1) * ", f->ni, " + ni) * 4 + (s & 1) * 2 + 1]"))));
+          w_.line(cat("  ", reduceStep(sum, "p[(ni & 1) * 2]", cat(in, "[((s >> 1) * ", f->ni, " + ni) * 4 + (s & 1) * 2]"))));
+          w_.line(cat("  ", reduceStep(sum, "p[(ni & 1) * 2 + 1]", cat(in, "[((s >> 1) * ", f->ni, " + ni) * 4 + (s & 1) * 2 + 1]"))));
           w_.line("}");
+          w_.line(cat(elt, " a = p[0];"));
+          w_.line(reduceStep(sum, "a", "p[1]"));
+          w_.line(reduceStep(sum, "p[2]", "p[3]"));
+          w_.line(reduceStep(sum, "a", "p[2]"));
           w_.line(comb("__shfl_xor_sync(0xffffffffu, a, 1)"));
           w_.line(comb("__shfl_xor_sync(0xffffffffu, a, 2)"));
           w_.line(cat(n, "[s] = a;"));
@@ -1817,6 +1858,33 @@ private:
     return success();
   }
 
+  /// The load a broadcast may repeat from global memory: a synchronous register-tile load (unmasked, or masked by
+  /// bounds) in the broadcast's block with no store or atomic between the two, into a fragment-layout tile whose
+  /// layout the source's does not give for free.
+  LoadOp reloadableBroadcast(BroadcastOp op) const {
+    auto l = op.getSource().getDefiningOp<LoadOp>();
+    TileType src = cast<TileType>(op.getSource().getType()), dst = op.getResult().getType();
+    if (!l || asyncLoads_.count(l) || prefetch_.count(l) || inSmem(src) || inSmem(dst) ||
+        src.getRank() != dst.getRank() || l->getBlock() != op->getBlock() || rowBroadcast(op))
+      return {};
+    // Into fragment-layout tiles (mma results and what is computed beside them): their slots repeat a row or column
+    // a few times, from the L1. The row kernels' linear tiles keep the scratch exchange (measured and tuned so).
+    if (!fragOf(dst))
+      return {};
+    if (Value mask = l.getMask()) {  // a bounds mask is recomputed at the broadcast's indices
+      auto m = mask.getDefiningOp<MaskOp>();
+      if (!m || m.getKind() != MaskKind::bounds || m.getType().getShape() != src.getShape())
+        return {};
+    }
+    for (Operation *o = l->getNextNode(); o && o != op.getOperation(); o = o->getNextNode()) {
+      bool writes = false;
+      o->walk([&](Operation *in) { writes = writes || isa<StoreOp, AtomicAddOp>(in); });
+      if (writes)
+        return {};
+    }
+    return l;
+  }
+
   LogicalResult emitBroadcast(BroadcastOp op) {
     auto src = cast<TileType>(op.getSource().getType());
     TileType dst = op.getResult().getType();
@@ -1832,6 +1900,25 @@ private:
                       ") * 2 + ((s >> 1) & 1)];"));
           return success();
         }
+    if (LoadOp l = reloadableBroadcast(op)) {
+      // Each thread reads the elements its slots repeat from global memory (L1 hits: the load just brought them in)
+      // instead of the loaded tile going through scratch (two CTA barriers). The lse and D rows of
+      // attention_grad_dkdv's query tiles, say.
+      std::string n = defineTile(op.getResult());
+      SmallVector<std::string> idx;
+      for (unsigned d = 0; d < src.getRank(); ++d)
+        idx.push_back(src.getShape()[d] == 1 ? std::string("0") : cat("i", d));
+      w_.line(cat("// ", n, " = ", expr(op.getSource()), " repeated to ", shapeText(dst.getShape()),
+                  ": every slot reads its element of that load again"));
+      openElementLoop(dst, true);
+      std::string addr = addressText(l.getBuffer(), l.getOffsets(), l.getTileType().getRank(), idx);
+      if (Value mask = l.getMask())
+        addr = cat("(", maskText(mask.getDefiningOp<MaskOp>(), idx), ") ? ", addr, " : ",
+                   zeroText(src.getElementType()));
+      w_.line(cat(elemOf(n, dst), " = ", addr, ";"));
+      closeElementLoop();
+      return success();
+    }
     std::string n = defineTile(op.getResult());
     w_.line("{");
     w_.indent();

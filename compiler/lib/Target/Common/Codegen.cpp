@@ -610,14 +610,17 @@ LogicalResult KernelEmitterBase::emitPrefetchedLoad(LoadOp l) {
   return success();
 }
 
-std::string KernelEmitterBase::addressText(Value buffer, ValueRange offsets, unsigned tileRank) {
+std::string KernelEmitterBase::addressText(Value buffer, ValueRange offsets, unsigned tileRank,
+                                           ArrayRef<std::string> index) {
   auto type = cast<BufferType>(buffer.getType());
   unsigned rank = type.getRank(), lead = rank - tileRank;
   auto term = [&](unsigned d) {
     std::string o = expr(offsets[d]);
     if (d < lead)
       return o;
-    std::string i = cat("i", d - lead);
+    std::string i = index.empty() ? cat("i", d - lead) : index[d - lead];
+    if (i == "0")
+      return o;
     return o == "0" ? i : cat(o, " + ", i);
   };
   std::string acc = term(0);
@@ -627,6 +630,26 @@ std::string KernelEmitterBase::addressText(Value buffer, ValueRange offsets, uns
   }
   return cat(bufferNames_.lookup(buffer), "[", acc, "]");
 }
+
+static std::string zeroOf(Type elt);
+
+std::string KernelEmitterBase::maskText(MaskOp m, ArrayRef<std::string> index) {
+  auto off = [&](unsigned d) {
+    std::string o = expr(m.getOffsets()[d]);
+    std::string i = index.empty() ? cat("i", d) : index[d];
+    if (i == "0")
+      return o;
+    return o == "0" ? i : cat(o, " + ", i);
+  };
+  if (m.getKind() == MaskKind::causal)
+    return cat(off(1), " <= ", off(0));
+  std::string s;
+  for (unsigned d = 0; d < m.getOffsets().size(); ++d)
+    s += cat(d ? " && " : "", "(", off(d), " < ", expr(m.getBounds()[d]), ")");
+  return s;
+}
+
+std::string KernelEmitterBase::zeroText(Type elt) { return zeroOf(elt); }
 
 static std::string zeroOf(Type elt) {
   if (isa<FloatType>(elt))
@@ -668,20 +691,8 @@ LogicalResult KernelEmitterBase::emitElementwise(Operation *op, bool &handled) {
       return op->emitOpError("element type is not supported by the emitters");
     return simple(true, [&] { return cat("static_cast<", *t, ">(i", iota.getAxis(), ")"); });
   }
-  if (auto m = dyn_cast<MaskOp>(op)) {
-    auto off = [&](unsigned d) {
-      std::string o = expr(m.getOffsets()[d]);
-      return o == "0" ? cat("i", d) : cat(o, " + i", d);
-    };
-    if (m.getKind() == MaskKind::causal)
-      return simple(true, [&] { return cat(off(1), " <= ", off(0)); });
-    return simple(true, [&] {
-      std::string s;
-      for (unsigned d = 0; d < m.getOffsets().size(); ++d)
-        s += cat(d ? " && " : "", "(", off(d), " < ", expr(m.getBounds()[d]), ")");
-      return s;
-    });
-  }
+  if (auto m = dyn_cast<MaskOp>(op))
+    return simple(true, [&] { return maskText(m); });
   if (auto c = dyn_cast<CmpOp>(op)) {
     const char *sym = "<";
     switch (c.getPredicate()) {
@@ -799,8 +810,10 @@ LogicalResult KernelEmitterBase::emitOp(Operation *op) {
     return success();
   if (failed(emitElementwise(op, handled)))
     return failure();
-  if (handled)
+  if (handled) {
+    afterElementwise(op);
     return success();
+  }
   if (isa<ReduceOp, BroadcastOp, MmaOp, ExtractOp>(op))
     return emitTargetOp(op);
   return op->emitOpError("is not supported inside a kernel by the C++/CUDA emitters");

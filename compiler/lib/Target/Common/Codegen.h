@@ -167,7 +167,15 @@ protected:
   mlir::LogicalResult emitElementwise(mlir::Operation *op, bool &handled);
   /// The element address inside a buffer for a load/store/atomic at the
   /// current element loop position: "x[(o0 + i0) * 16 + (o1 + i1)]" index text.
-  std::string addressText(mlir::Value buffer, mlir::ValueRange offsets, unsigned tileRank);
+  /// The global element of a load / store at the current element loop's indices i0, i1, ... (`index`: other index
+  /// texts per tile dimension instead, "0" for a dimension a broadcast repeats).
+  std::string addressText(mlir::Value buffer, mlir::ValueRange offsets, unsigned tileRank,
+                          llvm::ArrayRef<std::string> index = {});
+  /// The element of a mask at the current element loop's indices (`index`: other index texts, "0" for a dimension
+  /// a broadcast repeats).
+  std::string maskText(spak::tile::MaskOp m, llvm::ArrayRef<std::string> index = {});
+  /// The zero literal of an element type.
+  static std::string zeroText(mlir::Type elt);
   /// The size of buffer dimension `d` as an expression.
   std::string bufferDimText(mlir::Value buffer, unsigned d);
 
@@ -207,6 +215,9 @@ protected:
   /// A store the target writes its own way (CUDA: fragment tiles, two adjacent columns per 8-byte store); false
   /// when the generic element loop should.
   virtual bool emitPairedStore(tile::StoreOp) { return false; }
+  /// After an elementwise op (a load, say) wrote its result tile: target-specific follow-up (the cuda target packs a
+  /// tile read only as register mma operands into bf16 pairs).
+  virtual void afterElementwise(mlir::Operation *) {}
   virtual void beforeTileWrite(tile::TileType) {}
   virtual void afterTileWrite(tile::TileType) {}
   /// program_id(axis) as an expression.

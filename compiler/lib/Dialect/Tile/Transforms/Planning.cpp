@@ -227,7 +227,8 @@ struct Pow2MaskingPass : spak::tile::impl::Pow2MaskingBase<Pow2MaskingPass> {
       add("k", cover(ctx, k, k, config.getInt("tile_k")));
       return success();
     }
-    case KernelKind::Attention: {
+    case KernelKind::Attention:
+    case KernelKind::AttentionGrad: {
       auto heads = op->getAttrOfType<IntegerAttr>("heads");
       if (!heads || heads.getInt() <= 0)
         return op->emitError("attention needs a positive integer 'heads' attribute");
