@@ -1046,7 +1046,8 @@ protected:
   bool packedA(Value v) const {
     auto l = v.getDefiningOp<LoadOp>();
     TileType t = dyn_cast<TileType>(v.getType());
-    if (!l || !t || !t.getElementType().isF32() || inSmem(t) || !fragOf(t) || slots(t) % 2 || v.use_empty() ||
+    if (!l || !t || !(t.getElementType().isF32() || t.getElementType().isBF16()) || inSmem(t) || !fragOf(t) ||
+        slots(t) % 2 || v.use_empty() ||
         asyncLoads_.count(l) || prefetch_.count(l))
       return false;
     return llvm::all_of(v.getUses(), [&](OpOperand &use) {
@@ -1062,8 +1063,9 @@ protected:
     w_.line(cat("uint32_t ", n, "_bf16[", pairs, "];  // ", n, " as bf16 pairs: it is read only as the register operand "
                 "a of tensor-core mma's (", mmaBitsNote_, ")"));
     w_.line("#pragma unroll");
-    w_.line(cat("for (int s = 0; s < ", pairs, "; ++s) ", n, "_bf16[s] = spak_gen::pack_bf16(", n, "[2 * s], ", n,
-                "[2 * s + 1]);"));
+    bool bits = cast<TileType>(op->getResult(0).getType()).getElementType().isBF16();  // loaded from a bf16 copy
+    w_.line(cat("for (int s = 0; s < ", pairs, "; ++s) ", n, "_bf16[s] = spak_gen::", bits ? "pair_bf16" : "pack_bf16",
+                "(", n, "[2 * s], ", n, "[2 * s + 1]);"));
   }
 
   LogicalResult emitTargetOp(Operation *op) override {
@@ -1281,8 +1283,9 @@ private:
   bool registerA(MmaOp op) const {
     TileType a = op.getA().getType(), dst = op.getResult().getType();
     const Frag *f = fragOf(dst), *fa = fragOf(a);
-    // Its operand registers are its accumulator registers re-packed: a must be an f32 register tile.
-    bool tensorCores = tensorCoreMma(op) && a.getElementType().isF32();
+    // Its operand registers are its accumulator registers re-packed: a must be an f32 register tile, or a bf16 one
+    // loaded from a bf16 copy (spak-bf16-operands: attention's Q), packed into pairs once after its load.
+    bool tensorCores = tensorCoreMma(op) && (a.getElementType().isF32() || a.getElementType().isBF16());
     return f && fa && tensorCores && !op.getTransposeA() && fa->wn == 1 && f->wn == 1 && fa->wm == f->wm &&
            fa->m == f->m;
   }

@@ -133,6 +133,35 @@ llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
       return tensorCoreOperand(use, warps, attention ? 0 : minM, attention ? 0 : minN);
     });
   };
+  // An attention kernel's tiles loaded once (no depth law) and read only as tensor-core mma operands qualify too
+  // (schedule >= 8): a shared tile (dkdv's K / V, staged as bf16 anyway), or a register tile that is only operand a
+  // of mma's whose rows split over the warps (Q in the forward and dq: the cuda emitter packs it into bf16 pairs
+  // once). The tensor cores round them to bf16 in the same way, so the results keep their bits; and the producer of
+  // q, k, v then writes only its bf16 copy when nothing else reads the f32 one (spak-bf16-producers).
+  bool attentionKernel = false;
+  if (attentionOperands)
+    kernel.walk([&](LoadOp l) {
+      if (LawAttr lat = l.getLatencyAttr())
+        attentionKernel = attentionKernel || lat.getName() == "k_lat" || lat.getName() == "v_lat";
+    });
+  auto onceLoadOfMmaOperands = [&](Operation *user, Value arg) {
+    auto l = dyn_cast<LoadOp>(user);
+    if (!attentionKernel || !l || l.getBuffer() != arg || l.getLatencyAttr() || l.getTileType().getRank() != 2 ||
+        l.getResult().use_empty())
+      return false;
+    TileType t = l.getTileType();
+    bool shared = t.getMemorySpace() == MemorySpace::smem;
+    bool ok = llvm::all_of(l.getResult().getUses(), [&](OpOperand &use) {
+      if (!tensorCoreOperand(use, warps, 0, 0))
+        return false;
+      auto m = cast<MmaOp>(use.getOwner());
+      return shared || (use.getOperandNumber() == 0 && !m.getTransposeA() && m.getB() != l.getResult() &&
+                        t.getShape()[0] % (16 * warps) == 0);
+    });
+    if (ok)
+      attentionArgs.insert(cast<BlockArgument>(arg).getArgNumber());
+    return ok;
+  };
   llvm::SetVector<unsigned> cand;
   Block &entry = kernel.getBody().front();
   for (BlockArgument arg : entry.getArguments()) {
@@ -143,7 +172,7 @@ llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
       if (isa<DimOp>(user))
         return true;
       any = true;
-      return ringLoadOfMmaOperands(user, arg);
+      return ringLoadOfMmaOperands(user, arg) || onceLoadOfMmaOperands(user, arg);
     });
     if (ok && any)
       cand.insert(arg.getArgNumber());
