@@ -110,6 +110,10 @@ CONFIGS = {
                           laws={"attention.tile_m": 64, "attention.warps": 4, "attention.tile_n": 32,
                                 "attention_grad.tile_m": 128, "attention_grad.warps": 8, "attention_grad.tile_n": 128},
                           B=2, T=128),
+    # one CTA per SM for the matmuls too: every fragment store through the per-warp staging area (16-byte stores of
+    # row pieces), bounds-masked at odd widths
+    "small_bf16_st": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={"matmul.ctas_per_sm": 1}, B=2, T=128),
+    "odd_bf16_st": dict(dsl="tests/nanogpt/odd_widths.dsl", laws={"matmul.ctas_per_sm": 1}, B=3, T=20),
     # rule "GELU Grad Epilogue" enabled (the shipped rules disable it: measured slower on the H100): the data-gradient
     # matmul with gelu' in its epilogue, fused_matmul_gelu_grad (and its bf16 producer variant)
     "small_bf16_gg": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={}, enable=("GELU Grad Epilogue",), B=2, T=128),

@@ -110,7 +110,11 @@ std::string linearIndex(ArrayRef<int64_t> shape, ArrayRef<std::string> idx) {
 
 class CudaKernelEmitter : public KernelEmitterBase {
 public:
-  CudaKernelEmitter(KernelOp kernel, SourceWriter &w) : KernelEmitterBase(kernel, w) {}
+  CudaKernelEmitter(KernelOp kernel, SourceWriter &w, bool allowStaging = true)
+      : KernelEmitterBase(kernel, w), allowStaging_(allowStaging) {}
+  /// emit() failed only because the staging area of the epilogue stores pushed shared memory past the limit: emit
+  /// again without it (paired stores).
+  bool stagingOverflow() const { return stagingOverflow_; }
 
   LogicalResult emit() {
     FailureOr<std::string> params = paramListText(kernel_, params_);
@@ -129,6 +133,14 @@ public:
     nt_ = 32 * warps_;
     if (failed(planFragments()))
       return failure();
+    // Staged epilogue stores (law ctas_per_sm = 1, mma on tensor cores): see kStageBlocks.
+    {
+      LawAttr cps = kernel_.getConfigAttr() ? kernel_.getConfigAttr().getLaw("ctas_per_sm") : LawAttr();
+      bool oneCta = cps && cps.isInteger() && cps.getInt() == 1;
+      bool mma = false;
+      kernel_.walk([&](MmaOp m) { mma = mma || (fragOf(m.getResult().getType()) && tensorCoreMma(m)); });
+      stageEpilogues_ = allowStaging_ && oneCta && mma && mmaSchedule_ >= 9;
+    }
     planScratch();
     tileTop_ = align16(scratchBytes_);
 
@@ -147,6 +159,10 @@ public:
       bodyText = inner.take();
     }
     int64_t smemBytes = std::max(tileTop_, tileHigh_);
+    if (smemBytes > kMaxSmemPerBlock && stageEpilogues_ && smemBytes - align16(scratchBytes_) <= kMaxSmemPerBlock) {
+      stagingOverflow_ = true;  // the caller emits the kernel again without the staging area
+      return failure();
+    }
     if (smemBytes > kMaxSmemPerBlock)
       return kernel_.emitOpError("'") << kernel_.getSymName() << "' needs "
              << smemBytes << " bytes of shared memory per CTA for target cuda; the most any supported GPU "
@@ -977,6 +993,8 @@ protected:
     std::optional<std::string> v = base(elem(value)), m = mask ? base(elem(mask)) : std::optional<std::string>("");
     if (!v || !m)
       return false;
+    if (stagedStore(op) && emitStagedStore(op, *f, bf16, *v))
+      return true;
     std::string m0 = mask ? cat(*m, "[s]") : "true", m1 = mask ? cat(*m, "[s + 1]") : "true";
     w_.line("#pragma unroll");
     w_.line(cat("for (int s = 0; s < ", slots(t), "; s += 2) {  // slots s, s + 1: columns i1, i1 + 1 of row i0"));
@@ -1288,6 +1306,95 @@ private:
     bool tensorCores = tensorCoreMma(op) && (a.getElementType().isF32() || a.getElementType().isBF16());
     return f && fa && tensorCores && !op.getTransposeA() && fa->wn == 1 && f->wn == 1 && fa->wm == f->wm &&
            fa->m == f->m;
+  }
+
+  // ---- staged epilogue stores -----------------------------------------------------------------------------
+  // A fragment tile's store to global memory goes through a per-warp staging area of shared memory, kStageBlocks
+  // 8-column blocks (16 rows x 32 columns) at a time: the warp writes its slots there (pairs), then reads rows back
+  // and stores 16 bytes per lane, 8 (f32) or 4 (bf16) lanes covering a row's 128 / 64 contiguous bytes. The paired
+  // stores wrote 8 or 4 bytes per lane, a quad's 32 or 16 bytes per row: twice to four times the store instructions,
+  // and half sectors for bf16. Only __syncwarp inside (each warp owns its rows), one CTA barrier after the store.
+  static constexpr int64_t kStageBlocks = 4;      // 8-column blocks per staging step: 32 columns
+  static constexpr int64_t kStagePitch = 40;      // elements per staged row: 32 + 8 (f32 pairs of 8 rows hit distinct banks)
+  static int64_t stageBytes(int64_t warps) { return warps * 16 * kStagePitch * 4; }
+
+  /// A store that goes through the staging area: a fragment tile (f32 into f32, bf16 into bf16) of a kernel that
+  /// holds one CTA per SM (law ctas_per_sm = 1: the staging bytes would cost a second CTA's shared memory), whose
+  /// warps each own 8-column blocks in multiples of kStageBlocks, unmasked or masked by bounds.
+  bool stagedStore(StoreOp op) const {
+    if (!stageEpilogues_)
+      return false;
+    auto t = cast<TileType>(op.getValue().getType());
+    auto bt = cast<BufferType>(op.getBuffer().getType());
+    const Frag *f = fragOf(t);
+    if (!f || bt.getRank() < 2 || f->ni % kStageBlocks || t.getRank() != 2)
+      return false;
+    bool f32 = t.getElementType().isF32() && bt.getElementType().isF32();
+    bool bf16 = t.getElementType().isBF16() && bt.getElementType().isBF16();
+    if (!f32 && !bf16)
+      return false;
+    if (Value mask = op.getMask()) {
+      auto mk = mask.getDefiningOp<MaskOp>();
+      if (!mk || mk.getKind() != MaskKind::bounds || mk.getOffsets().size() != 2)
+        return false;
+    }
+    return true;
+  }
+
+  bool emitStagedStore(StoreOp op, const Frag &f, bool bf16, const std::string &v) {
+    std::string elt = bf16 ? "uint16_t" : "float";
+    int64_t per16 = bf16 ? 8 : 4;                       // elements in 16 bytes
+    int64_t cols = kStageBlocks * 8, perRow = cols / per16, chunks = 16 * perRow;  // 16-byte chunks of a step
+    MaskOp mk = op.getMask() ? op.getMask().getDefiningOp<MaskOp>() : MaskOp();
+    w_.line(cat("{  // staged through shared memory, ", cols, " columns at a time: 16-byte stores of whole row pieces"));
+    w_.indent();
+    w_.line(cat(elt, "* stg = reinterpret_cast<", elt, "*>(spak_smem + 0) + warp * ", 16 * kStagePitch,
+                ";  // this warp's 16 x ", kStagePitch, " staging rows (scratch)"));
+    w_.line(cat("const int row0 = (warp / ", f.wn, ") * ", f.m / f.wm, ", col0 = (warp % ", f.wn, ") * ", f.n / f.wn,
+                ";  // this warp's first row and column"));
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int mi = 0; mi < ", f.mi, "; ++mi) {"));
+    w_.indent();
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int c = 0; c < ", f.ni, "; c += ", kStageBlocks, ") {"));
+    w_.indent();
+    w_.line("__syncwarp();  // the previous step's reads are done");
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int j = 0; j < ", kStageBlocks, "; ++j) {"));
+    w_.indent();
+    w_.line(cat("const int s = (mi * ", f.ni, " + c + j) * 4;  // slots s, s + 1: row lane / 4; s + 2, s + 3: 8 rows down"));
+    std::string st = bf16 ? "spak_gen::st_bf16x2" : "spak_gen::st_f32x2";
+    w_.line(cat(st, "(&stg[(lane >> 2) * ", kStagePitch, " + j * 8 + 2 * (lane & 3)], ", v, "[s], ", v, "[s + 1]);"));
+    w_.line(cat(st, "(&stg[((lane >> 2) + 8) * ", kStagePitch, " + j * 8 + 2 * (lane & 3)], ", v, "[s + 2], ", v,
+                "[s + 3]);"));
+    w_.dedent();
+    w_.line("}");
+    w_.line("__syncwarp();");
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int x = lane; x < ", chunks, "; x += 32) {"));
+    w_.indent();
+    w_.line(cat("const int r = x / ", perRow, ", cc = (x % ", perRow, ") * ", per16, ";"));
+    w_.line("const int i0 = row0 + mi * 16 + r, i1 = col0 + c * 8 + cc;");
+    w_.line(cat(elt, "* p = &", addressText(op.getBuffer(), op.getOffsets(), 2), ";"));
+    w_.line(cat("const ", elt, "* q = &stg[r * ", kStagePitch, " + cc];"));
+    std::string whole = mk ? cat(maskText(mk, {"i0", cat("i1 + ", per16 - 1)}), " && ") : std::string();
+    w_.line(cat("if (", whole, "spak_gen::aligned16(p)) {"));
+    w_.line("  spak_gen::copy16(p, q);");
+    w_.line("} else {");
+    w_.line("  #pragma unroll");
+    w_.line(cat("  for (int e = 0; e < ", per16, "; ++e)"));
+    w_.line(cat("    ", mk ? cat("if (", maskText(mk, {"i0", "i1 + e"}), ") ") : std::string(), "p[e] = q[e];"));
+    w_.line("}");
+    w_.dedent();
+    w_.line("}");
+    w_.dedent();
+    w_.line("}");
+    w_.dedent();
+    w_.line("}");
+    w_.line("__syncthreads();  // the staging area (scratch) is free again");
+    w_.dedent();
+    w_.line("}");
+    return true;
   }
 
   /// The row layout of an [M, 1] register tile, or null.
@@ -1610,6 +1717,8 @@ private:
         need = (registerA(m) ? 0 : stagedOperandBytes(m, m.getA())) + stagedOperandBytes(m, m.getB());
       else if (auto x = dyn_cast<ExtractOp>(op))
         need = 16;
+      else if (auto st = dyn_cast<StoreOp>(op); st && stagedStore(st))
+        need = stageBytes(warps_);
       scratchBytes_ = std::max(scratchBytes_, need);
     });
   }
@@ -1861,33 +1970,6 @@ private:
     return success();
   }
 
-  /// The load a broadcast may repeat from global memory: a synchronous register-tile load (unmasked, or masked by
-  /// bounds) in the broadcast's block with no store or atomic between the two, into a fragment-layout tile whose
-  /// layout the source's does not give for free.
-  LoadOp reloadableBroadcast(BroadcastOp op) const {
-    auto l = op.getSource().getDefiningOp<LoadOp>();
-    TileType src = cast<TileType>(op.getSource().getType()), dst = op.getResult().getType();
-    if (!l || asyncLoads_.count(l) || prefetch_.count(l) || inSmem(src) || inSmem(dst) ||
-        src.getRank() != dst.getRank() || l->getBlock() != op->getBlock() || rowBroadcast(op))
-      return {};
-    // Into fragment-layout tiles (mma results and what is computed beside them): their slots repeat a row or column
-    // a few times, from the L1. The row kernels' linear tiles keep the scratch exchange (measured and tuned so).
-    if (!fragOf(dst))
-      return {};
-    if (Value mask = l.getMask()) {  // a bounds mask is recomputed at the broadcast's indices
-      auto m = mask.getDefiningOp<MaskOp>();
-      if (!m || m.getKind() != MaskKind::bounds || m.getType().getShape() != src.getShape())
-        return {};
-    }
-    for (Operation *o = l->getNextNode(); o && o != op.getOperation(); o = o->getNextNode()) {
-      bool writes = false;
-      o->walk([&](Operation *in) { writes = writes || isa<StoreOp, AtomicAddOp>(in); });
-      if (writes)
-        return {};
-    }
-    return l;
-  }
-
   LogicalResult emitBroadcast(BroadcastOp op) {
     auto src = cast<TileType>(op.getSource().getType());
     TileType dst = op.getResult().getType();
@@ -1903,25 +1985,6 @@ private:
                       ") * 2 + ((s >> 1) & 1)];"));
           return success();
         }
-    if (LoadOp l = reloadableBroadcast(op)) {
-      // Each thread reads the elements its slots repeat from global memory (L1 hits: the load just brought them in)
-      // instead of the loaded tile going through scratch (two CTA barriers). The lse and D rows of
-      // attention_grad_dkdv's query tiles, say.
-      std::string n = defineTile(op.getResult());
-      SmallVector<std::string> idx;
-      for (unsigned d = 0; d < src.getRank(); ++d)
-        idx.push_back(src.getShape()[d] == 1 ? std::string("0") : cat("i", d));
-      w_.line(cat("// ", n, " = ", expr(op.getSource()), " repeated to ", shapeText(dst.getShape()),
-                  ": every slot reads its element of that load again"));
-      openElementLoop(dst, true);
-      std::string addr = addressText(l.getBuffer(), l.getOffsets(), l.getTileType().getRank(), idx);
-      if (Value mask = l.getMask())
-        addr = cat("(", maskText(mask.getDefiningOp<MaskOp>(), idx), ") ? ", addr, " : ",
-                   zeroText(src.getElementType()));
-      w_.line(cat(elemOf(n, dst), " = ", addr, ";"));
-      closeElementLoop();
-      return success();
-    }
     std::string n = defineTile(op.getResult());
     w_.line("{");
     w_.indent();
@@ -2028,6 +2091,8 @@ private:
   int64_t warps_ = 4;
   int64_t nt_ = 128;
   int64_t scratchBytes_ = 0;
+  bool allowStaging_ = true, stagingOverflow_ = false;
+  bool stageEpilogues_ = false;  // fragment stores to global memory go through a per-warp staging area
   int64_t tileTop_ = 0;
   int64_t tileHigh_ = 0;  // the most tileTop_ reached before a ring loop's tiles were released (schedule 7)
   int64_t ringTop_ = -1;  // tileTop_ before the current attention ring loop (schedule 7), else -1
@@ -2369,6 +2434,14 @@ __device__ __forceinline__ void st_f32x2(float* p, float a, float b) {
 #endif
 }
 __device__ __forceinline__ bool aligned4(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 3u) == 0; }
+// 16 bytes (both addresses 16-byte aligned) in one load and one store: the staged epilogues, shared -> global.
+__device__ __forceinline__ void copy16(void* dst, const void* src) {
+#if defined(SPAK_CUDA_EMULATION)
+  __builtin_memcpy(dst, src, 16);
+#else
+  *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+#endif
+}
 // Two adjacent bf16 values (4-byte aligned) in one store: fragment tiles' bf16 copies (spak-bf16-producers).
 __device__ __forceinline__ void st_bf16x2(uint16_t* p, uint16_t a, uint16_t b) {
 #if defined(SPAK_CUDA_EMULATION)
@@ -2470,11 +2543,20 @@ FailureOr<EmittedUnit> emitCudaUnit(ModuleOp module, const EmitOptions &) {
   std::set<int64_t> wgmmaNs;
   for (auto kernel : module.getOps<KernelOp>()) {
     size_t start = kernels.size();
-    CudaKernelEmitter ke(kernel, kernels);
-    if (failed(ke.emit()))
-      return failure();
-    wgmmaNs.insert(ke.wgmmaShapes().begin(), ke.wgmmaShapes().end());
-    decls.line(ke.declaration());
+    SourceWriter text;
+    auto ke = std::make_unique<CudaKernelEmitter>(kernel, text);
+    if (failed(ke->emit())) {
+      if (!ke->stagingOverflow())
+        return failure();
+      // The staged epilogue stores do not fit beside this kernel's rings: paired stores instead.
+      text = SourceWriter();
+      ke = std::make_unique<CudaKernelEmitter>(kernel, text, /*allowStaging=*/false);
+      if (failed(ke->emit()))
+        return failure();
+    }
+    kernels.raw(text.str());
+    wgmmaNs.insert(ke->wgmmaShapes().begin(), ke->wgmmaShapes().end());
+    decls.line(ke->declaration());
     unit.kernelSources.push_back({kernel.getSymName().str(), kernels.str().substr(start)});
   }
   SourceWriter hostDecls;
