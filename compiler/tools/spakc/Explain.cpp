@@ -284,8 +284,10 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
       for (auto k : cuda->getOps<spak::tile::KernelOp>()) {
         if (auto f = k->getAttrOfType<mlir::DictionaryAttr>("spak.bf16_copy"))
           if (auto r = f.getAs<mlir::StringAttr>("rule")) cudaKernelsByRule[r.str()].push_back(k.getSymName().str());
-        if (k.getMath().contains("logits read from a bf16 copy"))
+        if (k.getMath().contains("read from a bf16 copy (rule \"BF16 Logits\")"))
           cudaKernelsByRule["\x01bf16_logits"].push_back(k.getSymName().str());
+        if (k.getMath().contains("read from a bf16 copy (rule \"BF16 GELU Input\")"))
+          cudaKernelsByRule["\x01bf16_gelu_input"].push_back(k.getSymName().str());
       }
   }
 
@@ -394,6 +396,15 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
                                                                                "cross-entropy kernel)" : "") << "\n";
       else
         os << "    cuda target: " << cks.size() << " cross-entropy kernel(s) read the logits from a bf16 copy: "
+           << join(cks, ", ") << "\n";
+    }
+    else if (apply == "bf16_gelu_input") {
+      const auto &cks = cudaKernelsByRule["\x01bf16_gelu_input"];
+      if (cks.empty() || !r.getEnabled())
+        os << "    cuda target: no kernel reads a bf16 pre-activation" << (r.getEnabled() ? " (law mma_bits is not 16, or "
+                                                                                       "no GELU backward)" : "") << "\n";
+      else
+        os << "    cuda target: " << cks.size() << " GELU backward kernel(s) read the pre-activation from a bf16 copy: "
            << join(cks, ", ") << "\n";
     }
     else if (noFusion)

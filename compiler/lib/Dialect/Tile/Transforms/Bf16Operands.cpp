@@ -29,11 +29,12 @@
 //     forward and backward matmuls, an activation once for its forward use
 //     and its weight-gradient matmul.
 //
-//  3. Logits (rule "BF16 Logits", apply bf16_logits, with law mma_bits = 16
-//     for the matmuls): the cross-entropy row kernels read their logits
-//     argument as bf16 too, each loaded chunk converted to f32 at once
-//     (bf16LogitsKernel / retypeLogits); the host gets a copy as in step 2,
-//     which spak-bf16-producers folds into the lm_head.
+//  3. Inputs of f32 kernels (rules "BF16 Logits", apply bf16_logits, and
+//     "BF16 GELU Input", apply bf16_gelu_input, with law mma_bits = 16 for
+//     the matmuls): the cross-entropy row kernels' logits and the GELU
+//     backward's saved pre-activation are read as bf16, each loaded tile
+//     converted to f32 at once (bf16InputKernel / retypeInput); the host gets
+//     a copy as in step 2, which spak-bf16-producers folds into the producer.
 //
 // The cpp target never sees this pass (it computes in fp32); spakc runs it on
 // the module the CUDA emitter gets (Target.cpp), spak-opt for the lit tests.
@@ -196,22 +197,42 @@ llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
   return out;
 }
 
-/// Rule "BF16 Logits" (apply `bf16_logits`, with bf16 matmuls: law mma_bits = 16): a cross-entropy row kernel
-/// (`fused_softmax_xent_*`, `cross_entropy_rows_*`) reads its logits, argument 0, from a bf16 copy, converting each
-/// loaded chunk to f32 (the softmax, its sums and the loss stay f32). The copy is then folded into the lm_head by
-/// spak-bf16-producers, which drops the f32 logits when nothing else reads them: the lm_head writes, and the
-/// cross-entropy reads, half the bytes (GPT-2: 16384 x 50304 logits, 3.3 GB as f32).
-bool bf16LogitsKernel(KernelOp kernel) {
+/// A kernel argument read from a bf16 copy though the kernel computes in f32 (with bf16 matmuls: law mma_bits = 16):
+/// each loaded tile is converted to f32 at once. The copy is then folded into the argument's producer by
+/// spak-bf16-producers, which drops the f32 buffer when nothing else reads it: the producer writes, and this kernel
+/// reads, half the bytes.
+///  * Rule "BF16 Logits" (apply `bf16_logits`): the cross-entropy row kernels (`fused_softmax_xent_*`,
+///    `cross_entropy_rows_*`) read their logits, argument 0 (GPT-2: 16384 x 50304, 3.3 GB as f32); the softmax, its
+///    sums and the loss stay f32, as PyTorch's autocast computes them.
+///  * Rule "BF16 GELU Input" (apply `bf16_gelu_input`): the GELU backward (`gelu_grad_*`) reads the saved
+///    pre-activation x, argument 1 (gelu_grad(dy, x); GPT-2: 16384 x 3072 per layer), which the MLP's first matmul
+///    then stores in bf16 only: PyTorch's autocast saves that linear's output in bf16 too.
+struct Bf16Input {
+  llvm::StringLiteral apply, rule;
+  llvm::SmallVector<llvm::StringLiteral, 2> prefixes, excluded;
+  unsigned arg;
+};
+const llvm::SmallVector<Bf16Input, 2> &bf16Inputs() {
+  static const llvm::SmallVector<Bf16Input, 2> inputs = {
+      {"bf16_logits", "BF16 Logits", {"fused_softmax_xent_", "cross_entropy_rows_"}, {"fused_softmax_xent_sum"}, 0},
+      {"bf16_gelu_input", "BF16 GELU Input", {"gelu_grad_"}, {}, 1},
+  };
+  return inputs;
+}
+
+/// Whether `kernel` is one of `in`'s kernels and its argument reads like an input that may come from a bf16 copy:
+/// an f32 buffer that the kernel only loads into register tiles (and asks the dims of).
+bool bf16InputKernel(KernelOp kernel, const Bf16Input &in) {
   llvm::StringRef name = kernel.getSymName();
-  if (!(name.starts_with("fused_softmax_xent_") || name.starts_with("cross_entropy_rows_")) ||
-      name.starts_with("fused_softmax_xent_sum"))
+  if (!llvm::any_of(in.prefixes, [&](llvm::StringRef p) { return name.starts_with(p); }) ||
+      llvm::any_of(in.excluded, [&](llvm::StringRef p) { return name.starts_with(p); }))
     return false;
   Block &entry = kernel.getBody().front();
-  if (entry.getNumArguments() == 0)
+  if (entry.getNumArguments() <= in.arg)
     return false;
-  BlockArgument arg = entry.getArgument(0);
+  BlockArgument arg = entry.getArgument(in.arg);
   auto bt = dyn_cast<BufferType>(arg.getType());
-  if (!bt || !bt.getElementType().isF32() || bt.getRank() != 2 || kernel.getWrittenArguments()[0])
+  if (!bt || !bt.getElementType().isF32() || kernel.getWrittenArguments()[in.arg])
     return false;
   bool any = false;
   for (Operation *user : arg.getUsers()) {
@@ -225,11 +246,11 @@ bool bf16LogitsKernel(KernelOp kernel) {
   return any;
 }
 
-/// Retypes argument 0 of a bf16-logits kernel to bf16: each load reads bf16 and converts to f32 for its users.
-void retypeLogits(KernelOp kernel) {
+/// Retypes argument `idx` of such a kernel to bf16: each load reads bf16 and converts to f32 for its users.
+void retypeInput(KernelOp kernel, unsigned idx) {
   Block &entry = kernel.getBody().front();
   Type bf16 = BFloat16Type::get(kernel.getContext());
-  BlockArgument arg = entry.getArgument(0);
+  BlockArgument arg = entry.getArgument(idx);
   auto bt = cast<BufferType>(arg.getType());
   arg.setType(BufferType::get(bt.getShape(), bf16));
   for (Operation *user : llvm::to_vector(arg.getUsers()))
@@ -267,21 +288,22 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
     MLIRContext *ctx = module.getContext();
     llvm::DenseMap<StringAttr, llvm::SmallVector<unsigned>> retyped;
     llvm::DenseMap<StringAttr, llvm::SmallVector<bool>> writes;
-    // Rule "BF16 Logits": only with bf16 matmuls (exact fp32 runs, mma_bits = 32, keep f32 logits).
+    // Rules "BF16 Logits", "BF16 GELU Input": only with bf16 matmuls (exact fp32 runs, mma_bits = 32, keep f32).
     LawAttr mmaBits = spak::rules::lookupLawFor(module, spak::rules::KernelKind::Matmul, "mma_bits");
-    bool bf16Logits = spak::graph::findEnabledRule(module, "bf16_logits") && mmaBits && mmaBits.isInteger() &&
-                      mmaBits.getInt() == 16;
+    bool bf16Matmuls = mmaBits && mmaBits.isInteger() && mmaBits.getInt() == 16;
     for (KernelOp kernel : module.getOps<KernelOp>()) {
       if (wantsBf16Operands(kernel))
         if (auto idx = bf16Args(kernel); !idx.empty()) {
           retype(kernel, idx);
           retyped[kernel.getSymNameAttr()] = idx;
         }
-      if (bf16Logits && bf16LogitsKernel(kernel)) {
-        retypeLogits(kernel);
-        retyped[kernel.getSymNameAttr()] = {0};
-        kernel.setMath((kernel.getMath() + "; logits read from a bf16 copy (rule \"BF16 Logits\")").str());
-      }
+      for (const Bf16Input &in : bf16Inputs())
+        if (bf16Matmuls && spak::graph::findEnabledRule(module, in.apply) && bf16InputKernel(kernel, in)) {
+          retypeInput(kernel, in.arg);
+          retyped[kernel.getSymNameAttr()].push_back(in.arg);
+          kernel.setMath((kernel.getMath() + "; argument " + llvm::Twine(in.arg) +
+                          " read from a bf16 copy (rule \"" + in.rule + "\")").str());
+        }
       writes[kernel.getSymNameAttr()] = kernel.getWrittenArguments();
     }
     if (retyped.empty())
