@@ -8,6 +8,11 @@ import "targets/sm90_h100.dsl"
 import "fusion.dsl"
 
 system ShakespeareChar {
+  // One matmul CTA per SM (the target says 2), so the epilogues store through the per-warp staging area
+  // (docs/cuda-mma.md "Staged epilogue stores"): 10.70 -> 10.51 ms/step on the H100 (docs/benchmarks.md session 11,
+  // call 4).
+  law matmul.ctas_per_sm = 1
+
   model GPT {
     config {
       vocab: 65
