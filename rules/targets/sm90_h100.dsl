@@ -27,6 +27,16 @@ target sm_90 "NVIDIA H100 80GB HBM3" {
   law matmul.warps = 8       // ... over 2 warpgroups (wgmma m64n128 each)
   law matmul.ctas_per_sm = 2 // matmul kernels: 2 CTAs per SM (__launch_bounds__: at most 128 registers per thread)
   law pad_vocab = 64         // rule "Vocab Padding": the lm_head's classes rounded up to a multiple (50257 -> 50304)
+  fact measured_20261124_session11 {
+    laws: "matmul.ctas_per_sm=1 in gpt2_124m.dsl's and shakespeare_char.dsl's systems (staged epilogue stores); rule BF16 GELU Input"
+    metric: "ms/step"
+    value: 58.4
+    baseline: 68.1
+    note: "gpt2_124m.dsl, bf16, CUDA graphs, median of steps 11..50/60, 2 rounds per call: session 10's end 68.1; the causal forward's unmasked key loop, Q / K / V from the bf16 copy, 4-partial row reduces 67.6; staged epilogue stores (one CTA per SM) 58.8; rule BF16 GELU Input 58.9 (-0.5 against 59.4 in its call); the final compiler 58.4. shakespeare_char.dsl 10.74 -> 10.7 -> 10.5 with matmul.ctas_per_sm = 1 in its system. Measured and rejected: attention.warps = 4 with attention.tile_n = 64 for the forward (+0.5), rule BF16 Logits (+0.8), attention_grad.tile_n = 64 (+0.2), broadcasts of loads into fragments re-read from global memory (+2.7)"
+    date: "2026-11-24"
+    device: "NVIDIA H100 80GB HBM3"
+    evidence: "STEPS=50/60 ROUNDS=2 bash bench/gpu/ab_prebuilt.sh run (docs/benchmarks.md 'session 11', calls 1 to 5)"
+  }
   fact measured_20261124_session10 {
     laws: "mma_schedule=10 tile_k=64 stages=3 (gpt2_124m.dsl: matmul.tile_n=256 matmul.stages=4 matmul.ctas_per_sm=1 in its system)"
     metric: "ms/step"
