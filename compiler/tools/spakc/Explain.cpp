@@ -285,9 +285,9 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
         if (auto f = k->getAttrOfType<mlir::DictionaryAttr>("spak.bf16_copy"))
           if (auto r = f.getAs<mlir::StringAttr>("rule")) cudaKernelsByRule[r.str()].push_back(k.getSymName().str());
         if (k.getMath().contains("read from a bf16 copy (rule \"BF16 Logits\")"))
-          cudaKernelsByRule["\x01bf16_logits"].push_back(k.getSymName().str());
+          cudaKernelsByRule[std::string("\x01") + "bf16_logits"].push_back(k.getSymName().str());
         if (k.getMath().contains("read from a bf16 copy (rule \"BF16 GELU Input\")"))
-          cudaKernelsByRule["\x01bf16_gelu_input"].push_back(k.getSymName().str());
+          cudaKernelsByRule[std::string("\x01") + "bf16_gelu_input"].push_back(k.getSymName().str());
       }
   }
 
@@ -389,22 +389,19 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
       else
         os << "    cuda target: " << cks.size() << " producer variant(s) → kernels: " << join(cks, ", ") << "\n";
     }
-    else if (apply == "bf16_logits") {
-      const auto &cks = cudaKernelsByRule["\x01bf16_logits"];
+    else if (apply == "bf16_logits" || apply == "bf16_gelu_input") {  // f32 kernels' inputs read from bf16 copies
+      bool logits = apply == "bf16_logits";
+      const auto &cks = cudaKernelsByRule["\x01" + apply];
       if (cks.empty() || !r.getEnabled())
-        os << "    cuda target: no kernel reads bf16 logits" << (r.getEnabled() ? " (law mma_bits is not 16, or no "
-                                                                               "cross-entropy kernel)" : "") << "\n";
+        os << "    cuda target: no kernel reads " << (logits ? "bf16 logits" : "a bf16 pre-activation")
+           << (!r.getEnabled() ? ""
+               : logits       ? " (law mma_bits is not 16, or no cross-entropy kernel)"
+                              : " (law mma_bits is not 16, or no GELU backward)")
+           << "\n";
       else
-        os << "    cuda target: " << cks.size() << " cross-entropy kernel(s) read the logits from a bf16 copy: "
-           << join(cks, ", ") << "\n";
-    }
-    else if (apply == "bf16_gelu_input") {
-      const auto &cks = cudaKernelsByRule["\x01bf16_gelu_input"];
-      if (cks.empty() || !r.getEnabled())
-        os << "    cuda target: no kernel reads a bf16 pre-activation" << (r.getEnabled() ? " (law mma_bits is not 16, or "
-                                                                                       "no GELU backward)" : "") << "\n";
-      else
-        os << "    cuda target: " << cks.size() << " GELU backward kernel(s) read the pre-activation from a bf16 copy: "
+        os << "    cuda target: " << cks.size()
+           << (logits ? " cross-entropy kernel(s) read the logits from a bf16 copy: "
+                      : " GELU backward kernel(s) read the pre-activation from a bf16 copy: ")
            << join(cks, ", ") << "\n";
     }
     else if (noFusion)
