@@ -1057,10 +1057,10 @@ protected:
     return cat("atomicAdd(&", lvalue, ", ", value, ")");
   }
 
-  /// A register tile loaded once and read only as the register operand a of bf16 tensor-core mma's (attention's Q,
-  /// dO: the query rows a warp owns): its f32 slots are rounded to bf16 pairs right after the load, the form every
-  /// k-step's mma reads. The f32 registers die there: half the registers the tile held (a 32-row warp's 64 x 64 Q:
-  /// 64 -> 32), and no re-packing in the loop. Same rounding as the re-packing, so the same bits.
+  /// A register tile loaded once and read only as the register operand a of bf16 tensor-core mma's (attention's Q in
+  /// the forward and dq: the query rows a warp owns): its slots become bf16 pairs right after the load (f32 rounded
+  /// as the re-packing would, or bf16 bits from a bf16 copy paired), the form every k-step's mma reads. The loaded
+  /// registers die there: half the registers an f32 tile held, and no re-packing in the loop; the same bits.
   bool packedA(Value v) const {
     auto l = v.getDefiningOp<LoadOp>();
     TileType t = dyn_cast<TileType>(v.getType());
@@ -1833,9 +1833,9 @@ private:
         if (quadReduce(op)) {
           std::string n = defineTile(op.getResult());
           std::string in = expr(op.getSource());
-          // Four partial accumulators (columns 4j + c of the lane's 2 * ni), combined pairwise: the dependent chain
-          // is ni / 2 + 2 steps instead of 2 * ni (a 128-wide attention score row: 10 instead of 32), so the lane's
-          // other rows and warps' work fill fewer latency gaps (ncu: attention's warps stall on dependencies).
+          // Four partial accumulators (partial 2 (ni % 2) + e takes element e of the lane's column pair in the
+          // 8-column blocks of parity ni % 2), combined pairwise: the dependent chain is ni / 2 + 2 steps instead of
+          // 2 * ni (a 128-wide attention score row: 10 instead of 32; ncu: attention's warps stall on dependencies).
           w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", in, " over axis ", axis, " (", shapeText(src.getShape()), " -> ",
                       shapeText(dst.getShape()), "): in registers, each lane combines its columns in 4 partials "
                       "(pairwise at the end), then the 4 lanes of its quad (shuffles)"));
