@@ -619,8 +619,6 @@ std::string KernelEmitterBase::addressText(Value buffer, ValueRange offsets, uns
     if (d < lead)
       return o;
     std::string i = index.empty() ? cat("i", d - lead) : index[d - lead];
-    if (i == "0")
-      return o;
     return o == "0" ? i : cat(o, " + ", i);
   };
   std::string acc = term(0);
@@ -631,14 +629,10 @@ std::string KernelEmitterBase::addressText(Value buffer, ValueRange offsets, uns
   return cat(bufferNames_.lookup(buffer), "[", acc, "]");
 }
 
-static std::string zeroOf(Type elt);
-
 std::string KernelEmitterBase::maskText(MaskOp m, ArrayRef<std::string> index) {
   auto off = [&](unsigned d) {
     std::string o = expr(m.getOffsets()[d]);
     std::string i = index.empty() ? cat("i", d) : index[d];
-    if (i == "0")
-      return o;
     return o == "0" ? i : cat(o, " + ", i);
   };
   if (m.getKind() == MaskKind::causal)
@@ -648,8 +642,6 @@ std::string KernelEmitterBase::maskText(MaskOp m, ArrayRef<std::string> index) {
     s += cat(d ? " && " : "", "(", off(d), " < ", expr(m.getBounds()[d]), ")");
   return s;
 }
-
-std::string KernelEmitterBase::zeroText(Type elt) { return zeroOf(elt); }
 
 static std::string zeroOf(Type elt) {
   if (isa<FloatType>(elt))

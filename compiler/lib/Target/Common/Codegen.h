@@ -168,14 +168,11 @@ protected:
   /// The element address inside a buffer for a load/store/atomic at the
   /// current element loop position: "x[(o0 + i0) * 16 + (o1 + i1)]" index text.
   /// The global element of a load / store at the current element loop's indices i0, i1, ... (`index`: other index
-  /// texts per tile dimension instead, "0" for a dimension a broadcast repeats).
+  /// texts per tile dimension instead: the staged epilogue stores' row pieces).
   std::string addressText(mlir::Value buffer, mlir::ValueRange offsets, unsigned tileRank,
                           llvm::ArrayRef<std::string> index = {});
-  /// The element of a mask at the current element loop's indices (`index`: other index texts, "0" for a dimension
-  /// a broadcast repeats).
+  /// The element of a mask at the current element loop's indices (`index`: other index texts, as for addressText).
   std::string maskText(spak::tile::MaskOp m, llvm::ArrayRef<std::string> index = {});
-  /// The zero literal of an element type.
-  static std::string zeroText(mlir::Type elt);
   /// The size of buffer dimension `d` as an expression.
   std::string bufferDimText(mlir::Value buffer, unsigned d);
 
