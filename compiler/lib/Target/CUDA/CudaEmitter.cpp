@@ -1575,16 +1575,15 @@ private:
         } else if (regA) {  // k block kv / 16 = accumulator blocks 2 (kv / 16) and 2 (kv / 16) + 1 of a's rows
           std::string blk = cat("(mi * ", fa->ni, " + ((", kv, ") >> 3)) * 4");
           std::string blk1 = cat("(mi * ", fa->ni, " + ((", kv, ") >> 3) + 1) * 4");
-          if (packedA(op.getA())) {  // packed once after its load: pair j of the slots is slots 2j, 2j + 1
-            w_.line(cat(FA, "[mi][0] = ", pa, "_bf16[(", blk, ") / 2];"));
-            w_.line(cat(FA, "[mi][1] = ", pa, "_bf16[(", blk, ") / 2 + 1];"));
-            w_.line(cat(FA, "[mi][2] = ", pa, "_bf16[(", blk1, ") / 2];"));
-            w_.line(cat(FA, "[mi][3] = ", pa, "_bf16[(", blk1, ") / 2 + 1];"));
-          } else {
-            w_.line(cat(FA, "[mi][0] = spak_gen::pack_bf16(", pa, "[", blk, "], ", pa, "[", blk, " + 1]);"));
-            w_.line(cat(FA, "[mi][1] = spak_gen::pack_bf16(", pa, "[", blk, " + 2], ", pa, "[", blk, " + 3]);"));
-            w_.line(cat(FA, "[mi][2] = spak_gen::pack_bf16(", pa, "[", blk1, "], ", pa, "[", blk1, " + 1]);"));
-            w_.line(cat(FA, "[mi][3] = spak_gen::pack_bf16(", pa, "[", blk1, " + 2], ", pa, "[", blk1, " + 3]);"));
+          // Register j of the fragment: slots (first, first + 1) of the accumulator layout. Packed once after its
+          // load (pair p is slots 2p, 2p + 1), else rounded here (f32) or paired (bf16 bits).
+          bool packed = packedA(op.getA());
+          std::string pair = a.getElementType().isBF16() ? "spak_gen::pair_bf16(" : "spak_gen::pack_bf16(";
+          for (int j = 0; j < 4; ++j) {
+            const std::string &b = j < 2 ? blk : blk1;
+            std::string lo = j % 2 ? " + 2" : "", hi = j % 2 ? " + 3" : " + 1";
+            w_.line(packed ? cat(FA, "[mi][", j, "] = ", pa, "_bf16[(", b, ") / 2", j % 2 ? " + 1" : "", "];")
+                           : cat(FA, "[mi][", j, "] = ", pair, pa, "[", b, lo, "], ", pa, "[", b, hi, "]);"));
           }
         } else {
           w_.line(cat("const int r0 = wrow + mi * 16, r1 = r0 + 8, c0 = ", kv, " + 2 * quad, c1 = c0 + 8;"));
