@@ -135,6 +135,9 @@ CONFIGS = {
     "small_bf16_splitk_s5": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws={**S5, "split_k_chunk": 64},
                                  B=2, T=120, kc=64),
     "odd_bf16_s5": dict(dsl="tests/nanogpt/odd_widths.dsl", laws=S5, B=3, T=20),
+    # rows of 320 / 601 columns: the vector layout of row and elementwise kernels (law vec_width), ragged runs
+    "wide_bf16": dict(dsl="tests/cuda_emu/wide_gpt.dsl", laws={}, B=2, T=64),
+    "wide_fp32": dict(dsl="tests/cuda_emu/wide_gpt.dsl", laws={"mma_bits": 32}, B=2, T=64),
     # schedule 6 with one warpgroup per CTA (64-row matmul tiles over 4 warps)
     "small_bf16_s6m64": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws=M64, B=2, T=128),
 }

@@ -23,7 +23,10 @@ static const LawDefault kLawDefaults[] = {
     {"stages", 2, "software-pipeline stages of the matmul main loop", false},
     {"warps", 4, "warps per CTA", true},
     {"row_tile", 4, "rows per CTA of row-wise kernels (norms, softmax, cross-entropy)", true},
-    {"vec_width", 4, "elements per thread per memory op in elementwise kernels", true},
+    {"vec_width", 4, "elements per thread per memory op in elementwise and row kernels (cuda: the vector layout's "
+                     "runs; 1 = one element per op)", true},
+    {"row_chunk", 1024, "columns per loop step of the online-softmax row kernels (softmax, cross-entropy) over rows "
+                        "wider than one tile (a vocabulary)", true},
     {"mma_bits", 32, "operand precision of tile mma on the cuda target: 32 = fp32 on CUDA cores, 16 = bf16 tensor "
                      "cores with fp32 accumulation (the cpp target always computes in fp32)", true},
     {"mma_schedule", 1, "cuda mma schedule: 1 = fragment accumulators, operands staged in shared memory; 2 = also "
@@ -218,7 +221,7 @@ ArrayRef<StringLiteral> rules::lawsForKind(KernelKind kind) {
                                          "mma_schedule",  "ctas_per_sm"};
   static const StringLiteral attention[] = {"tile_m", "tile_n",       "k_lat",       "v_lat",   "warps",
                                             "mma_bits", "mma_schedule", "ctas_per_sm", "fast_exp"};
-  static const StringLiteral row[] = {"row_tile", "warps", "fast_exp"};
+  static const StringLiteral row[] = {"row_tile", "warps", "vec_width", "row_chunk", "fast_exp", "ctas_per_sm"};
   static const StringLiteral elementwise[] = {"vec_width", "warps", "fast_exp"};
   switch (kind) {
   case KernelKind::Matmul:

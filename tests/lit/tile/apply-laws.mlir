@@ -10,7 +10,7 @@
 // CHECK-SAME: k_lat = #spak_tile.law<"k_lat", 2, "rules/targets/sm90_h100.dsl:12:3">
 // CHECK-SAME: v_lat = #spak_tile.law<"v_lat", 5, "default">
 // CHECK: spak_graph.rmsnorm
-// CHECK-SAME: spak.tile_config = #spak_tile.config<{fast_exp = #spak_tile.law<"fast_exp", 0, "default">, row_tile = #spak_tile.law<"row_tile", 4, "default">, warps = #spak_tile.law<"warps", 4, "default">}>
+// CHECK-SAME: spak.tile_config = #spak_tile.config<{ctas_per_sm = #spak_tile.law<"ctas_per_sm", 1, "default">, fast_exp = #spak_tile.law<"fast_exp", 0, "default">, row_chunk = #spak_tile.law<"row_chunk", 1024, "default">, row_tile = #spak_tile.law<"row_tile", 4, "default">, vec_width = #spak_tile.law<"vec_width", 4, "default">, warps = #spak_tile.law<"warps", 4, "default">}>
 // CHECK: spak_graph.relu
 // CHECK-SAME: spak.tile_config = #spak_tile.config<{fast_exp = #spak_tile.law<"fast_exp", 0, "default">, vec_width = #spak_tile.law<"vec_width", 4, "default">, warps = #spak_tile.law<"warps", 4, "default">}>
 // CHECK: spak_graph.reshape

@@ -67,7 +67,7 @@ TEST_CASE("defaults are documented laws with provenance \"default\"", "[tile][la
   Fixture f;
   const std::pair<const char *, int64_t> expected[] = {
       {"tile_m", 64}, {"tile_n", 64}, {"tile_k", 32}, {"k_lat", 2},    {"v_lat", 5},
-      {"stages", 2},  {"warps", 4},   {"row_tile", 4}, {"vec_width", 4}, {"mma_bits", 32},
+      {"stages", 2},  {"warps", 4},   {"row_tile", 4}, {"vec_width", 4}, {"row_chunk", 1024}, {"mma_bits", 32},
       {"mma_schedule", 1}, {"min_ctas", 96}, {"split_k_chunk", 4096}, {"colsum_steps", 16}, {"pad_vocab", 64}, {"fast_exp", 0}, {"ctas_per_sm", 1}};
   CHECK(rules::lawDefaults().size() == std::size(expected));
   for (auto [name, value] : expected) {
@@ -137,7 +137,7 @@ TEST_CASE("graph ops map to kernel kinds and their laws", "[tile][laws]") {
   CHECK(rules::classifyGraphOp("spak_graph.reshape") == KernelKind::None);
   CHECK(rules::classifyGraphOp("arith.addf") == KernelKind::None);
   CHECK(rules::lawsForKind(KernelKind::Attention).size() == 9);  // + mma_bits, mma_schedule, ctas_per_sm, fast_exp
-  CHECK(rules::lawsForKind(KernelKind::Row).size() == 3);        // row_tile, warps, fast_exp
+  CHECK(rules::lawsForKind(KernelKind::Row).size() == 6);        // row_tile, warps, vec_width, row_chunk, fast_exp, ctas_per_sm
   CHECK(rules::usesStabilityFloor("spak_graph.cross_entropy"));
   CHECK_FALSE(rules::usesStabilityFloor("spak_graph.linear"));
 }

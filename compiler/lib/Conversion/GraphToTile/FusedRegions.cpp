@@ -470,7 +470,8 @@ LogicalResult lowerSoftmaxXent(Lowering &L, const Region &R) {
   std::string math = ("m, l = online max / sum exp of x[r, :]; loss = sum_r (log l[r] + m[r] - "
                       "x[r, t[r]]) / rows; dx[r, c] = " + gText +
                       " * (exp(x[r, c] - m[r]) / l[r] - [c == t[r]]) / "
-                      "rows (one program per row tile writes its dx and its loss sum p[i]; "
+                      "rows, as exp(x[r, c] - m[r]) * s[r] - [c == t[r]] * " + gText + " / rows with s[r] = " + gText +
+                      " / rows / l[r] (one program per row tile writes its dx and its loss sum p[i]; "
                       "fused_softmax_xent_sum adds p in order: deterministic)" +
                       (gConst ? "; g = " + gText + " folded (constant seed)" : std::string()) +
                       (classes ? "; columns from " + std::to_string(*classes) +
@@ -496,24 +497,25 @@ LogicalResult lowerSoftmaxXent(Lowering &L, const Region &R) {
     auto [m, l] = emitOnlineMaxSum(k, Xa, r0, Rn, K, *er, *ec, rt, *floor, classes.has_value());
     Value rowMask = er->needsMask() ? k.bounds(tgtT, {r0, zero}, {Rn, k.idx(1)}) : Value();
     Value tgtB = k.bcast(k.load(tgtT, Ta, {r0, zero}, rowMask), chunkI);
-    Value mB = k.bcast(m, chunkT), lB = k.bcast(l, chunkT), coefB = k.bcast(coef, chunkT);
-    auto colLoop = k.loop(zero, C, k.idx(cc), {k.splat(colT, 0.0)}, [&](Value c0, ValueRange picked) {
+    // dx = exp(x - m) * (coef / l) - coef * [c == t]: the row's scale divided once, one multiply per element.
+    Value scale = k.divT(k.bcast(coef, colT), l);
+    Value mB = k.bcast(m, chunkT), sB = k.bcast(scale, chunkT), coefB = k.bcast(coef, chunkT);
+    // The target's logit is summed per element across the chunks (one nonzero per row: exact) and reduced over the
+    // row once after the loop, so the loop exchanges nothing between threads.
+    auto colLoop = k.loop(zero, C, k.idx(cc), {k.splat(chunkT, 0.0)}, [&](Value c0, ValueRange picked) {
       bool masked = er->needsMask() || ec->needsMask();
       Value mask = masked ? k.bounds(chunkT, {r0, c0}, {Rn, C}) : Value();
       Value x = k.load(chunkT, Xa, {r0, c0}, mask);
       Value c0i = arith::IndexCastOp::create(L.b, k.loc, L.b.getI32Type(), c0);
       Value cols = k.addT(IotaOp::create(L.b, k.loc, chunkI, 1), k.bcast(c0i, chunkI));
       Value hit = k.cmp(CmpPredicate::eq, cols, tgtB);
-      Value p = k.divT(k.exp(k.subT(x, mB)), lB);
-      Value onehot = k.select(hit, k.splat(chunkT, 1.0), k.splat(chunkT, 0.0));
-      Value d = k.subT(p, onehot);
+      Value d = k.subT(k.mulT(k.exp(k.subT(x, mB)), sB), k.select(hit, coefB, k.splat(chunkT, 0.0)));
       if (classes)
         d = k.select(k.cmp(CmpPredicate::lt, cols, k.splatInt(chunkI, *classes)), d, k.splat(chunkT, 0.0));
-      k.store(k.mulT(coefB, d), DX, {r0, c0}, mask);
-      Value sel = k.reduce(ReduceKind::sum, k.select(hit, x, k.splat(chunkT, 0.0)), 1);
-      return SmallVector<Value>{k.addT(picked[0], sel)};
+      k.store(d, DX, {r0, c0}, mask);
+      return SmallVector<Value>{k.addT(picked[0], k.select(hit, x, k.splat(chunkT, 0.0)))};
     });
-    Value lossRow = k.subT(k.addT(k.log(l), m), colLoop.getResult(0));
+    Value lossRow = k.subT(k.addT(k.log(l), m), k.reduce(ReduceKind::sum, colLoop.getResult(0), 1));
     if (er->needsMask()) {
       Value valid = k.bounds(colT, {r0, zero}, {Rn, k.idx(1)});
       lossRow = k.select(valid, lossRow, k.splat(colT, 0.0));

@@ -133,6 +133,16 @@ public:
     nt_ = 32 * warps_;
     if (failed(planFragments()))
       return failure();
+    // The vector layout (law vec_width; kernels without mma's): see vecOf.
+    {
+      bool mma = false;
+      kernel_.walk([&](MmaOp) { mma = true; });
+      if (LawAttr law = kernel_.getConfigAttr() ? kernel_.getConfigAttr().getLaw("vec_width") : LawAttr();
+          !mma && law && law.isInteger() && (law.getInt() == 2 || law.getInt() == 4 || law.getInt() == 8)) {
+        vec_ = law.getInt();
+        vecNote_ = cat("vec_width = ", vec_, "  <- ", lawProvenanceText(law));
+      }
+    }
     // Staged epilogue stores (law ctas_per_sm = 1, mma on tensor cores): see kStageBlocks.
     {
       LawAttr cps = kernel_.getConfigAttr() ? kernel_.getConfigAttr().getLaw("ctas_per_sm") : LawAttr();
@@ -334,6 +344,116 @@ protected:
                 slots(type), " per thread"));
   }
 
+  /// The vector layout: a register tile of rank 1 or 2 in a kernel without mma's, whose rows hold a multiple of
+  /// vec_width * NT elements (law vec_width), gives each thread runs of vec_width consecutive elements: slot s holds
+  /// element e = (tid + (s / V) * NT) * V + s % V. The warp's loads and stores then move 16 bytes per lane (f32, V
+  /// = 4) instead of 4, with the same rows per slot as the linear layout (row r is slots [r * cols / NT, (r + 1) *
+  /// cols / NT)), so reductions over a row and broadcasts read the same slots. Returns V, or 0 for the linear layout.
+  int64_t vecOf(TileType t) const {
+    if (vec_ <= 1 || t.getMemorySpace() == MemorySpace::smem || t.getRank() < 1 || t.getRank() > 2)
+      return 0;
+    int64_t cols = t.getShape().back();
+    return cols > 0 && cols % (vec_ * nt_) == 0 ? vec_ : 0;
+  }
+  std::string vecElementText(int64_t v) const {
+    return cat("(tid + (s / ", v, ") * ", nt_, ") * ", v, " + s % ", v);
+  }
+  /// `name[s]` -> `name`, for the slot reads a vector access can re-index to s + j (nullopt: another expression).
+  static std::optional<std::string> slotBase(const std::string &x) {
+    if (x.size() <= 3 || x.compare(x.size() - 3, 3, "[s]") != 0 ||
+        x.substr(0, x.size() - 3).find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+            std::string::npos)
+      return std::nullopt;
+    return x.substr(0, x.size() - 3);
+  }
+  /// Opens the loop over a vector-layout tile's runs: s steps by V, i0 / i1 (or i0 for rank 1) are the run's first
+  /// element, `p` its address in `buffer` (elements i1 .. i1 + V - 1 of a row are consecutive in memory).
+  void openVectorRuns(TileType t, int64_t v, Value buffer, ValueRange offsets, const std::string &elt, bool isConst) {
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int s = 0; s < ", slots(t), "; s += ", v, ") {  // vector layout (", vecNote_, "): slots s .. s + ",
+                v - 1, " are ", v, " consecutive elements"));
+    w_.indent();
+    if (t.getRank() == 2) {
+      int64_t cols = t.getShape()[1], groups = cols / (v * nt_);
+      w_.line(cat("const int i0 = s / ", cols / nt_, ", i1 = ",
+                  groups == 1 ? cat("tid * ", v) : cat("(tid + (s / ", v, " % ", groups, ") * ", nt_, ") * ", v), ";"));
+    } else {
+      w_.line(cat("const int i0 = (tid + (s / ", v, ") * ", nt_, ") * ", v, ";"));
+    }
+    w_.line(cat(isConst ? "const " : "", elt, "* p = &", addressText(buffer, offsets, t.getRank()), ";"));
+  }
+  /// A load of a vector-layout tile from global memory: one vector load per run when its elements are all in the mask
+  /// and its address is aligned (16 bytes, or the run's size), element by element otherwise (a ragged edge, a view
+  /// at an odd offset).
+  bool emitVectorLoad(LoadOp l) override {
+    TileType t = l.getTileType();
+    int64_t v = vecOf(t);
+    FailureOr<std::string> elt = cxxScalarType(t.getElementType());
+    if (!v || failed(elt) || asyncLoads_.count(l) || prefetch_.count(l))
+      return false;
+    int64_t bytes = v * elementBytes(t.getElementType());
+    if (bytes != 4 && bytes != 8 && bytes != 16 && bytes != 32)
+      return false;
+    std::optional<std::string> m;
+    if (Value mask = l.getMask()) {
+      m = slotBase(elem(mask));
+      if (!m)
+        return false;
+    }
+    std::string n = defineTile(l.getResult());
+    openVectorRuns(t, v, l.getBuffer(), l.getOffsets(), *elt, /*isConst=*/true);
+    std::string all;
+    for (int64_t j = 0; m && j < v; ++j)
+      all += cat(*m, "[s + ", j, "] && ");
+    w_.line(cat("if (", all, "spak_gen::vec_aligned<", bytes, ">(p)) {"));
+    w_.line(cat("  spak_gen::vec_load<", bytes, ">(&", n, "[s], p);"));
+    w_.line("} else {");
+    w_.indent();
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int j = 0; j < ", v, "; ++j) ", n, "[s + j] = ",
+                m ? cat(*m, "[s + j] ? p[j] : ", zeroOf(t.getElementType())) : std::string("p[j]"), ";"));
+    w_.dedent();
+    w_.line("}");
+    w_.dedent();
+    w_.line("}");
+    return true;
+  }
+  /// A store of a vector-layout tile: the same runs as emitVectorLoad.
+  bool emitVectorStore(StoreOp op) override {
+    auto t = cast<TileType>(op.getValue().getType());
+    int64_t v = vecOf(t);
+    FailureOr<std::string> elt = cxxScalarType(t.getElementType());
+    if (!v || failed(elt))
+      return false;
+    int64_t bytes = v * elementBytes(t.getElementType());
+    if (bytes != 4 && bytes != 8 && bytes != 16 && bytes != 32)
+      return false;
+    std::optional<std::string> val = slotBase(elem(op.getValue())), m;
+    if (Value mask = op.getMask()) {
+      m = slotBase(elem(mask));
+      if (!m)
+        return false;
+    }
+    if (!val)
+      return false;
+    openVectorRuns(t, v, op.getBuffer(), op.getOffsets(), *elt, /*isConst=*/false);
+    std::string all;
+    for (int64_t j = 0; m && j < v; ++j)
+      all += cat(*m, "[s + ", j, "] && ");
+    w_.line(cat("if (", all, "spak_gen::vec_aligned<", bytes, ">(p)) {"));
+    w_.line(cat("  spak_gen::vec_store<", bytes, ">(p, &", *val, "[s]);"));
+    w_.line("} else {");
+    w_.indent();
+    w_.line("#pragma unroll");
+    w_.line(cat("for (int j = 0; j < ", v, "; ++j) ", m ? cat("if (", *m, "[s + j]) ") : std::string(), "p[j] = ", *val,
+                "[s + j];"));
+    w_.dedent();
+    w_.line("}");
+    w_.dedent();
+    w_.line("}");
+    return true;
+  }
+
   void openElementLoop(TileType type, bool needIndices) override {
     int64_t n = numElements(type);
     if (const RowLayout *r = rowOf(type, /*anySpace=*/true)) {
@@ -356,6 +476,23 @@ protected:
       fragEPos_ = static_cast<int64_t>(w_.size());
       fragEText_ = cat("const int e = ", fragElementText(*f, "s"), ";  // fragment layout");
       fragIdx_ = {fragRowText(*f), fragColText(*f) + " + (s & 1)"};
+      guarded_ = false;
+      indexShape_.assign(type.getShape().begin(), type.getShape().end());
+      indexPos_ = needIndices ? static_cast<int64_t>(w_.size()) : -1;
+      return;
+    }
+    if (int64_t v = vecOf(type)) {
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int s = 0; s < ", slots(type), "; ++s) {"));
+      w_.indent();
+      fragEPos_ = static_cast<int64_t>(w_.size());
+      fragEText_ = cat("const int e = ", vecElementText(v), ";  // vector layout");
+      if (type.getRank() == 2) {
+        int64_t cols = type.getShape()[1], groups = cols / (v * nt_);
+        fragIdx_ = {cat("s / ", cols / nt_),
+                    groups == 1 ? cat("tid * ", v, " + s % ", v)
+                                : cat("(tid + (s / ", v, " % ", groups, ") * ", nt_, ") * ", v, " + s % ", v)};
+      }
       guarded_ = false;
       indexShape_.assign(type.getShape().begin(), type.getShape().end());
       indexPos_ = needIndices ? static_cast<int64_t>(w_.size()) : -1;
@@ -2060,8 +2197,8 @@ private:
       return success();
     }
     w_.line(cat(elt, " ", n, ";"));
-    if (fragOf(src) || rowOf(src)) {
-      w_.line(cat("{  // element ", pos, " of a fragment/row-layout tile: its owner shares it through scratch"));
+    if (fragOf(src) || rowOf(src) || vecOf(src)) {
+      w_.line(cat("{  // element ", pos, " of a fragment/row/vector-layout tile: its owner shares it through scratch"));
       w_.indent();
       w_.line(cat(elt, "* slot = reinterpret_cast<", elt, "*>(spak_smem);"));
       openElementLoop(src, false);
@@ -2089,6 +2226,8 @@ private:
 
   int64_t warps_ = 4;
   int64_t nt_ = 128;
+  int64_t vec_ = 1;       // law vec_width when the kernel has no mma's (vecOf); 1: no vector layout
+  std::string vecNote_;
   int64_t scratchBytes_ = 0;
   bool allowStaging_ = true, stagingOverflow_ = false;
   bool stageEpilogues_ = false;  // fragment stores to global memory go through a per-warp staging area
@@ -2494,6 +2633,63 @@ template <int N>
 __device__ __forceinline__ void cp_async_wait() {
 #if !defined(SPAK_CUDA_EMULATION) && !(defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+// The vector layout (law vec_width): a thread's run of consecutive elements moves in one memory op of BYTES (two
+// of 16 for 32) when the address is aligned to min(BYTES, 16); the register side is copied by memcpy (registers once
+// the slots' indices are constants).
+template <int BYTES>
+__device__ __forceinline__ bool vec_aligned(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & (BYTES >= 16 ? 15 : BYTES - 1)) == 0;
+}
+template <int BYTES>
+__device__ __forceinline__ void vec_load(void* dst, const void* src) {
+  static_assert(BYTES == 4 || BYTES == 8 || BYTES == 16 || BYTES == 32, "vector runs of 4, 8, 16 or 32 bytes");
+#if defined(SPAK_CUDA_EMULATION)
+  memcpy(dst, src, BYTES);
+#else
+  if constexpr (BYTES == 32) {
+    const uint4 a = reinterpret_cast<const uint4*>(src)[0], b = reinterpret_cast<const uint4*>(src)[1];
+    memcpy(dst, &a, 16);
+    memcpy(static_cast<unsigned char*>(dst) + 16, &b, 16);
+  } else if constexpr (BYTES == 16) {
+    const uint4 a = *reinterpret_cast<const uint4*>(src);
+    memcpy(dst, &a, 16);
+  } else if constexpr (BYTES == 8) {
+    const uint2 a = *reinterpret_cast<const uint2*>(src);
+    memcpy(dst, &a, 8);
+  } else {
+    const unsigned a = *reinterpret_cast<const unsigned*>(src);
+    memcpy(dst, &a, 4);
+  }
+#endif
+}
+template <int BYTES>
+__device__ __forceinline__ void vec_store(void* dst, const void* src) {
+  static_assert(BYTES == 4 || BYTES == 8 || BYTES == 16 || BYTES == 32, "vector runs of 4, 8, 16 or 32 bytes");
+#if defined(SPAK_CUDA_EMULATION)
+  memcpy(dst, src, BYTES);
+#else
+  if constexpr (BYTES == 32) {
+    uint4 a, b;
+    memcpy(&a, src, 16);
+    memcpy(&b, static_cast<const unsigned char*>(src) + 16, 16);
+    reinterpret_cast<uint4*>(dst)[0] = a;
+    reinterpret_cast<uint4*>(dst)[1] = b;
+  } else if constexpr (BYTES == 16) {
+    uint4 a;
+    memcpy(&a, src, 16);
+    *reinterpret_cast<uint4*>(dst) = a;
+  } else if constexpr (BYTES == 8) {
+    uint2 a;
+    memcpy(&a, src, 8);
+    *reinterpret_cast<uint2*>(dst) = a;
+  } else {
+    unsigned a;
+    memcpy(&a, src, 4);
+    *reinterpret_cast<unsigned*>(dst) = a;
+  }
 #endif
 }
 

@@ -643,7 +643,7 @@ std::string KernelEmitterBase::maskText(MaskOp m, ArrayRef<std::string> index) {
   return s;
 }
 
-static std::string zeroOf(Type elt) {
+std::string zeroOf(Type elt) {
   if (isa<FloatType>(elt))
     return floatLiteral(0.0, elt);
   return intLiteral(0, elt);
@@ -725,13 +725,15 @@ LogicalResult KernelEmitterBase::emitElementwise(Operation *op, bool &handled) {
       return asyncLoad(l);
     if (prefetch_.count(op))
       return emitPrefetchedLoad(l);
+    if (emitVectorLoad(l))
+      return success();
     std::string addr = addressText(l.getBuffer(), l.getOffsets(), l.getTileType().getRank());
     if (Value mask = l.getMask())
       return simple(true, [&] { return cat(elem(mask), " ? ", addr, " : ", zeroOf(elt)); });
     return simple(true, [&] { return addr; });
   }
   if (isa<StoreOp, AtomicAddOp>(op)) {
-    if (auto st = dyn_cast<StoreOp>(op); st && emitPairedStore(st))
+    if (auto st = dyn_cast<StoreOp>(op); st && (emitPairedStore(st) || emitVectorStore(st)))
       return success();
     Value value = op->getOperand(0), buffer = op->getOperand(1);
     ValueRange offsets = isa<StoreOp>(op) ? cast<StoreOp>(op).getOffsets() : cast<AtomicAddOp>(op).getOffsets();

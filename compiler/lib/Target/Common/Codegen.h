@@ -76,6 +76,8 @@ mlir::FailureOr<std::string> cxxScalarType(mlir::Type type);
 /// A C++ literal of `type` holding `value` (floats keep full precision, with
 /// INFINITY / NAN spelled out).
 std::string floatLiteral(double value, mlir::Type type);
+/// The literal 0 of an element type (the value a masked load gives).
+std::string zeroOf(mlir::Type elt);
 std::string intLiteral(int64_t value, mlir::Type type);
 /// A C identifier made from `name` (non-identifier characters become '_', a
 /// leading digit or a C++/CUDA keyword gets a suffix).
@@ -212,6 +214,9 @@ protected:
   /// A store the target writes its own way (CUDA: fragment tiles, two adjacent columns per 8-byte store); false
   /// when the generic element loop should.
   virtual bool emitPairedStore(tile::StoreOp) { return false; }
+  /// A target's vector loads / stores of a whole tile (CUDA: the vector layout); false: the element loop.
+  virtual bool emitVectorLoad(tile::LoadOp) { return false; }
+  virtual bool emitVectorStore(tile::StoreOp) { return false; }
   /// After an elementwise op (a load, say) wrote its result tile: target-specific follow-up (the cuda target packs a
   /// tile read only as register mma operands into bf16 pairs).
   virtual void afterElementwise(mlir::Operation *) {}

@@ -256,8 +256,8 @@ struct Pow2MaskingPass : spak::tile::impl::Pow2MaskingBase<Pow2MaskingPass> {
                         config.getInt("row_tile")));
       StringRef name = op->getName().getStringRef();
       if (name.contains("softmax") || name.contains("cross_entropy")) {
-        // Online max/sum over column chunks: rows as wide as a vocabulary.
-        add("cols", rules::coverDim(ctx, cols, rules::kSoftmaxChunk));
+        // Online max/sum over column chunks of law row_chunk columns: rows as wide as a vocabulary.
+        add("cols", rules::coverDim(ctx, cols, config.getInt("row_chunk")));
         return success();
       }
       if (rules::nextPowerOf2(cols) > rules::kMaxRowTile)
