@@ -57,6 +57,12 @@ rules Fusion {
     priority: 63
     source: "cuda target, mma_bits = 16: the GELU backward reads the saved pre-activation from a bf16 copy, which the MLP's first matmul stores instead of f32 (spak-bf16-operands, then spak-bf16-producers), as PyTorch's autocast saves that linear's output in bf16; the derivative is computed in f32"
   }
+  rule "BF16 Bias Gradients" {
+    when: op == reduce_sum
+    apply: bf16_bias_grads
+    priority: 64
+    source: "cuda target, mma_bits = 16: a bias gradient's column sum (its first stage) reads dY from the bf16 copy the dY matmuls read (spak-bf16-operands); the sums stay f32, as PyTorch's autocast sums the bf16 dY. The GELU backward then stores its output in bf16 only (spak-bf16-producers drops the f32 buffer nothing reads)"
+  }
   rule "Vocab Padding" {
     when: producer == linear && consumer == cross_entropy && cols % pad_vocab != 0 && cols > pad_vocab
     apply: pad_vocab

@@ -288,6 +288,8 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
           cudaKernelsByRule[std::string("\x01") + "bf16_logits"].push_back(k.getSymName().str());
         if (k.getMath().contains("read from a bf16 copy (rule \"BF16 GELU Input\")"))
           cudaKernelsByRule[std::string("\x01") + "bf16_gelu_input"].push_back(k.getSymName().str());
+        if (k.getMath().contains("read from a bf16 copy (rule \"BF16 Bias Gradients\")"))
+          cudaKernelsByRule[std::string("\x01") + "bf16_bias_grads"].push_back(k.getSymName().str());
       }
   }
 
@@ -389,20 +391,22 @@ void printRules(std::ostream &os, mlir::ModuleOp trainModule, mlir::ModuleOp til
       else
         os << "    cuda target: " << cks.size() << " producer variant(s) → kernels: " << join(cks, ", ") << "\n";
     }
-    else if (apply == "bf16_logits" || apply == "bf16_gelu_input") {  // f32 kernels' inputs read from bf16 copies
-      bool logits = apply == "bf16_logits";
+    else if (apply == "bf16_logits" || apply == "bf16_gelu_input" || apply == "bf16_bias_grads") {
+      // f32 kernels' inputs read from bf16 copies
+      const char *what = apply == "bf16_logits"       ? "bf16 logits"
+                         : apply == "bf16_gelu_input" ? "a bf16 pre-activation"
+                                                      : "a bf16 dY for a bias gradient";
+      const char *none = apply == "bf16_logits"       ? " (law mma_bits is not 16, or no cross-entropy kernel)"
+                         : apply == "bf16_gelu_input" ? " (law mma_bits is not 16, or no GELU backward)"
+                                                      : " (law mma_bits is not 16, no two-stage column sum, or no bf16 copy of dY made before the sum)";
+      const char *some = apply == "bf16_logits"       ? " cross-entropy kernel(s) read the logits from a bf16 copy: "
+                         : apply == "bf16_gelu_input" ? " GELU backward kernel(s) read the pre-activation from a bf16 copy: "
+                                                      : " column-sum kernel(s) read dY from a bf16 copy: ";
       const auto &cks = cudaKernelsByRule["\x01" + apply];
       if (cks.empty() || !r.getEnabled())
-        os << "    cuda target: no kernel reads " << (logits ? "bf16 logits" : "a bf16 pre-activation")
-           << (!r.getEnabled() ? ""
-               : logits       ? " (law mma_bits is not 16, or no cross-entropy kernel)"
-                              : " (law mma_bits is not 16, or no GELU backward)")
-           << "\n";
+        os << "    cuda target: no kernel reads " << what << (!r.getEnabled() ? "" : none) << "\n";
       else
-        os << "    cuda target: " << cks.size()
-           << (logits ? " cross-entropy kernel(s) read the logits from a bf16 copy: "
-                      : " GELU backward kernel(s) read the pre-activation from a bf16 copy: ")
-           << join(cks, ", ") << "\n";
+        os << "    cuda target: " << cks.size() << some << join(cks, ", ") << "\n";
     }
     else if (noFusion)
       os << "    not run: --no-fusion\n";

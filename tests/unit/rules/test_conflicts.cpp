@@ -80,5 +80,5 @@ TEST_CASE("the shipped rule library has no conflicts", "[rules][conflict]") {
   Loaded l("import \"targets/sm90_h100.dsl\"\nimport \"fusion.dsl\"\n");
   INFO(l.all());
   CHECK(l.all().empty());
-  CHECK(l.prog->rules.size() == 13);  // fusion.dsl: 8 graph fusions + "BF16 Copy In Producer", "BF16 Logits", "BF16 GELU Input", "Vocab Padding", "Attention Reads QKV"
+  CHECK(l.prog->rules.size() == 14);  // fusion.dsl: 8 graph fusions + "BF16 Copy In Producer", "BF16 Logits", "BF16 GELU Input", "BF16 Bias Gradients", "Vocab Padding", "Attention Reads QKV"
 }

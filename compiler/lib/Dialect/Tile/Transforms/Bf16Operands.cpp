@@ -207,15 +207,23 @@ llvm::SmallVector<unsigned> bf16Args(KernelOp kernel) {
 ///  * Rule "BF16 GELU Input" (apply `bf16_gelu_input`): the GELU backward (`gelu_grad_*`) reads the saved
 ///    pre-activation x, argument 1 (gelu_grad(dy, x); GPT-2: 16384 x 3072 per layer), which the MLP's first matmul
 ///    then stores in bf16 only: PyTorch's autocast saves that linear's output in bf16 too.
+///  * Rule "BF16 Bias Gradients" (apply `bf16_bias_grads`): the first stage of a two-stage column sum
+///    (`reduce_cols_partial_*`: a bias gradient, the sum of dY over the B*T rows) reads dY, argument 0, from the
+///    bf16 copy the dY matmuls read too; the partial sums stay f32. The GELU backward then writes its output in bf16
+///    only (GPT-2: 16384 x 3072 per layer): PyTorch's autocast sums the bias gradient from the bf16 dY as well.
+///    Only where a copy exists already at every launch (a cast kernel just for a column sum would move more bytes
+///    than it saves): tiny.dsl's qkv gradient, which its matmuls read as f32, keeps an f32 column sum.
 struct Bf16Input {
   llvm::StringLiteral apply, rule;
   llvm::SmallVector<llvm::StringLiteral, 2> prefixes, excluded;
   unsigned arg;
+  bool reuseOnly = false;  // only where every launch finds a bf16 copy already made for other kernels (no cast pass)
 };
 const llvm::SmallVector<Bf16Input, 2> &bf16Inputs() {
   static const llvm::SmallVector<Bf16Input, 2> inputs = {
       {"bf16_logits", "BF16 Logits", {"fused_softmax_xent_", "cross_entropy_rows_"}, {"fused_softmax_xent_sum"}, 0},
       {"bf16_gelu_input", "BF16 GELU Input", {"gelu_grad_"}, {}, 1},
+      {"bf16_bias_grads", "BF16 Bias Gradients", {"reduce_cols_partial_"}, {}, 0, /*reuseOnly=*/true},
   };
   return inputs;
 }
@@ -288,6 +296,9 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
     MLIRContext *ctx = module.getContext();
     llvm::DenseMap<StringAttr, llvm::SmallVector<unsigned>> retyped;
     llvm::DenseMap<StringAttr, llvm::SmallVector<bool>> writes;
+    // Kernels of a reuse-only rule, and per launch of one the copy it would read (null: none at that point).
+    llvm::DenseMap<StringAttr, const Bf16Input *> reuseCandidates;
+    llvm::SmallVector<std::tuple<LaunchOp, const Bf16Input *, Value>> reuseLaunches;
     // Rules "BF16 Logits", "BF16 GELU Input": only with bf16 matmuls (exact fp32 runs, mma_bits = 32, keep f32).
     LawAttr mmaBits = spak::rules::lookupLawFor(module, spak::rules::KernelKind::Matmul, "mma_bits");
     bool bf16Matmuls = mmaBits && mmaBits.isInteger() && mmaBits.getInt() == 16;
@@ -299,6 +310,10 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
         }
       for (const Bf16Input &in : bf16Inputs())
         if (bf16Matmuls && spak::graph::findEnabledRule(module, in.apply) && bf16InputKernel(kernel, in)) {
+          if (in.reuseOnly) {
+            reuseCandidates[kernel.getSymNameAttr()] = &in;
+            continue;
+          }
           retypeInput(kernel, in.arg);
           retyped[kernel.getSymNameAttr()].push_back(in.arg);
           kernel.setMath((kernel.getMath() + "; argument " + llvm::Twine(in.arg) +
@@ -306,7 +321,7 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
         }
       writes[kernel.getSymNameAttr()] = kernel.getWrittenArguments();
     }
-    if (retyped.empty())
+    if (retyped.empty())  // no copies, so no reuse-only kernel could read one
       return;
 
     int64_t block = elementsPerProgram(module);
@@ -329,6 +344,15 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
         if (!launch)
           continue;
         StringAttr callee = launch.getKernelAttr().getAttr();
+        if (auto it = reuseCandidates.find(callee); it != reuseCandidates.end()) {
+          Value root = rootOf(launch.getArgs()[it->second->arg]), found;
+          for (auto &[key, copy] : copies)
+            if (key.first == root && copy) {
+              found = copy;
+              break;
+            }
+          reuseLaunches.emplace_back(launch, it->second, found);
+        }
         if (auto it = retyped.find(callee); it != retyped.end()) {
           OpBuilder b(launch);
           Location loc = launch.getLoc();
@@ -337,6 +361,13 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
             Value src = launch.getArgs()[i];
             auto key = std::make_pair(rootOf(src), src.getType());
             Value &copy = copies[key];
+            if (!copy)  // the same buffer's copy seen through another view (a view reshapes the whole buffer)
+              for (auto &[other, existing] : copies)
+                if (other.first == key.first && existing && existing != copy) {
+                  copy = ViewOp::create(b, loc, BufferType::get(llvm::cast<BufferType>(src.getType()).getShape(), bf16),
+                                        existing);
+                  break;
+                }
             if (!copy)
               copy = makeCopy(b, loc, src, cast, block, bf16);
             launch->setOperand(gridN + i, copy);
@@ -357,6 +388,40 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
             copies.erase(key);
         }
       }
+    }
+    applyReuse(reuseCandidates, reuseLaunches, module, bf16);
+  }
+
+  /// Reuse-only rules: a candidate kernel reads the bf16 copy when every one of its launches found one (then each
+  /// launch reads a view of that copy shaped like its argument); otherwise it keeps its f32 input.
+  static void applyReuse(llvm::DenseMap<StringAttr, const Bf16Input *> &candidates,
+                         llvm::ArrayRef<std::tuple<LaunchOp, const Bf16Input *, Value>> launches, ModuleOp module,
+                         Type bf16) {
+    llvm::DenseMap<StringAttr, bool> allFound;
+    for (auto [launch, in, copy] : launches) {
+      StringAttr callee = launch.getKernelAttr().getAttr();
+      auto [it, fresh] = allFound.try_emplace(callee, true);
+      it->second = it->second && copy;
+    }
+    for (auto &[callee, ok] : allFound) {
+      if (!ok)
+        continue;
+      auto kernel = SymbolTable::lookupNearestSymbolFrom<KernelOp>(module, callee);
+      const Bf16Input *in = candidates.lookup(callee);
+      if (!kernel || !in)
+        continue;
+      retypeInput(kernel, in->arg);
+      kernel.setMath((kernel.getMath() + "; argument " + llvm::Twine(in->arg) + " read from a bf16 copy (rule \"" +
+                      in->rule + "\")").str());
+    }
+    for (auto [launch, in, copy] : launches) {
+      if (!allFound.lookup(launch.getKernelAttr().getAttr()))
+        continue;
+      OpBuilder b(launch);
+      Value src = launch.getArgs()[in->arg];
+      Value view = ViewOp::create(b, launch.getLoc(),
+                                  BufferType::get(llvm::cast<BufferType>(src.getType()).getShape(), bf16), copy);
+      launch->setOperand(launch.getGrid().size() + in->arg, view);
     }
   }
 
