@@ -138,6 +138,8 @@ CONFIGS = {
     # rows of 320 / 601 columns: the vector layout of row and elementwise kernels (law vec_width), ragged runs
     "wide_bf16": dict(dsl="tests/cuda_emu/wide_gpt.dsl", laws={}, B=2, T=64),
     "wide_fp32": dict(dsl="tests/cuda_emu/wide_gpt.dsl", laws={"mma_bits": 32}, B=2, T=64),
+    # 128-column chunks: the online-softmax loops split into unmasked whole chunks and a masked tail
+    "wide_bf16_c128": dict(dsl="tests/cuda_emu/wide_gpt.dsl", laws={"row.row_chunk": 128, "row.row_tile": 1}, B=2, T=64),
     # schedule 6 with one warpgroup per CTA (64-row matmul tiles over 4 warps)
     "small_bf16_s6m64": dict(dsl="tests/cuda_emu/small_gpt.dsl", laws=M64, B=2, T=128),
 }

@@ -12,7 +12,7 @@
 // Static rows > chunk: [1024 x 384] -> 4 chunks of 256 rows, 3 column tiles of 128; no masks (1024 = 64 * 16,
 // 384 = 3 * 128). Stage 2 sums the 4 partial rows in one [4 x 32] step over 12 programs.
 // CHECK-LABEL: spak_tile.kernel @reduce_cols_partial_0(
-// CHECK-SAME: config = #spak_tile.config<{colsum_steps = #spak_tile.law<"colsum_steps", 16, "default">, fast_exp = #spak_tile.law<"fast_exp", 0, "default">, row_chunk = #spak_tile.law<"row_chunk", 1024, "default">, row_tile = #spak_tile.law<"row_tile", 4, "default">, vec_width = #spak_tile.law<"vec_width", 4, "default">, warps = #spak_tile.law<"warps", 4, "default">}>
+// CHECK-SAME: config = #spak_tile.config<{colsum_steps = #spak_tile.law<"colsum_steps", 16, "default">, ctas_per_sm = #spak_tile.law<"ctas_per_sm", 1, "default">, fast_exp = #spak_tile.law<"fast_exp", 0, "default">, row_chunk = #spak_tile.law<"row_chunk", 1024, "default">, row_tile = #spak_tile.law<"row_tile", 4, "default">, vec_width = #spak_tile.law<"vec_width", 4, "default">, warps = #spak_tile.law<"warps", 4, "default">}>
 // CHECK-SAME: grid = ["ceildiv(K2, 128)", "ceildiv(R, 256)", "K1"], math = "p[k1, j, c] = sum_(r in chunk j of 256 rows) x[k1, r, c]"
 // CHECK: scf.for %{{.*}} step %c16 iter_args(%[[ACC:.*]] = %{{.*}}) -> (!spak_tile.tile<16x128xf32>)
 // CHECK-NOT: spak_tile.mask
@@ -68,7 +68,7 @@ func.func @small(%x: tensor<200x65xf32>) -> tensor<65xf32> {
 // steps; colsum_steps = 4 -> 64-row chunks. layernorm_grad with static rows <= chunk (64 rows) needs one dw/db
 // kernel.
 // CHECK-LABEL: spak_tile.kernel @layernorm_grad_dwdb_0(
-// CHECK-SAME: config = #spak_tile.config<{colsum_steps = #spak_tile.law<"colsum_steps", 4, "t.dsl:5:3">, fast_exp = #spak_tile.law<"fast_exp", 0, "default">, row_chunk = #spak_tile.law<"row_chunk", 1024, "default">, row_tile = #spak_tile.law<"row_tile", 8, "t.dsl:3:3">, vec_width = #spak_tile.law<"vec_width", 2, "t.dsl:4:3">, warps = #spak_tile.law<"warps", 2, "t.dsl:2:3">}>
+// CHECK-SAME: config = #spak_tile.config<{colsum_steps = #spak_tile.law<"colsum_steps", 4, "t.dsl:5:3">, ctas_per_sm = #spak_tile.law<"ctas_per_sm", 1, "default">, fast_exp = #spak_tile.law<"fast_exp", 0, "default">, row_chunk = #spak_tile.law<"row_chunk", 1024, "default">, row_tile = #spak_tile.law<"row_tile", 8, "t.dsl:3:3">, vec_width = #spak_tile.law<"vec_width", 2, "t.dsl:4:3">, warps = #spak_tile.law<"warps", 2, "t.dsl:2:3">}>
 // CHECK-SAME: grid = ["ceildiv(C, 64)", "1"]
 // CHECK: scf.for {{.*}} -> (!spak_tile.tile<16x64xf32>, !spak_tile.tile<16x64xf32>)
 // CHECK: spak_tile.store %{{.*}}, %{{.*}}[%c0, %{{.*}}] mask %{{.*}} : !spak_tile.tile<1x64xf32>, !spak_tile.buffer<1x96xf32>

@@ -502,19 +502,35 @@ LogicalResult lowerSoftmaxXent(Lowering &L, const Region &R) {
     Value mB = k.bcast(m, chunkT), sB = k.bcast(scale, chunkT), coefB = k.bcast(coef, chunkT);
     // The target's logit is summed per element across the chunks (one nonzero per row: exact) and reduced over the
     // row once after the loop, so the loop exchanges nothing between threads.
-    auto colLoop = k.loop(zero, C, k.idx(cc), {k.splat(chunkT, 0.0)}, [&](Value c0, ValueRange picked) {
-      bool masked = er->needsMask() || ec->needsMask();
-      Value mask = masked ? k.bounds(chunkT, {r0, c0}, {Rn, C}) : Value();
-      Value x = k.load(chunkT, Xa, {r0, c0}, mask);
-      Value c0i = arith::IndexCastOp::create(L.b, k.loc, L.b.getI32Type(), c0);
-      Value cols = k.addT(IotaOp::create(L.b, k.loc, chunkI, 1), k.bcast(c0i, chunkI));
-      Value hit = k.cmp(CmpPredicate::eq, cols, tgtB);
-      Value d = k.subT(k.mulT(k.exp(k.subT(x, mB)), sB), k.select(hit, coefB, k.splat(chunkT, 0.0)));
-      if (classes)
-        d = k.select(k.cmp(CmpPredicate::lt, cols, k.splatInt(chunkI, *classes)), d, k.splat(chunkT, 0.0));
-      k.store(d, DX, {r0, c0}, mask);
-      return SmallVector<Value>{k.addT(picked[0], k.select(hit, x, k.splat(chunkT, 0.0)))};
-    });
+    bool masked = er->needsMask() || ec->needsMask();
+    auto body = [&](bool withMask, bool padCols) {
+      return [&, withMask, padCols](Value c0, ValueRange picked) -> SmallVector<Value> {
+        Value mask = withMask ? k.bounds(chunkT, {r0, c0}, {Rn, C}) : Value();
+        Value x = k.load(chunkT, Xa, {r0, c0}, mask);
+        if (!withMask)  // a whole chunk before the tail: in bounds by the loop's bound
+          x.getDefiningOp()->setAttr("spak.in_bounds", UnitAttr::get(x.getContext()));
+        Value c0i = arith::IndexCastOp::create(L.b, k.loc, L.b.getI32Type(), c0);
+        Value cols = k.addT(IotaOp::create(L.b, k.loc, chunkI, 1), k.bcast(c0i, chunkI));
+        Value hit = k.cmp(CmpPredicate::eq, cols, tgtB);
+        Value d = k.subT(k.mulT(k.exp(k.subT(x, mB)), sB), k.select(hit, coefB, k.splat(chunkT, 0.0)));
+        if (padCols)
+          d = k.select(k.cmp(CmpPredicate::lt, cols, k.splatInt(chunkI, *classes)), d, k.splat(chunkT, 0.0));
+        auto st = StoreOp::create(L.b, k.loc, d, DX, ValueRange{r0, c0}, mask);
+        if (!withMask)
+          st->setAttr("spak.in_bounds", UnitAttr::get(st.getContext()));
+        return SmallVector<Value>{k.addT(picked[0], k.select(hit, x, k.splat(chunkT, 0.0)))};
+      };
+    };
+    scf::ForOp colLoop;
+    if ((masked || classes) && (!er->needsMask() || rt == 1)) {  // rows in bounds (as in emitOnlineMaxSum)
+      // Full rows: the chunks before the last whole chunk of classes need neither the bounds nor the padding
+      // select; the rest (the ragged end, the padding columns) one loop with them.
+      Value whole = k.mul(k.divui(classes ? k.idx(*classes) : C, cc), cc);
+      auto inner = k.loop(zero, whole, k.idx(cc), {k.splat(chunkT, 0.0)}, body(false, false));
+      colLoop = k.loop(whole, C, k.idx(cc), inner.getResults(), body(masked, classes.has_value()));
+    } else {
+      colLoop = k.loop(zero, C, k.idx(cc), {k.splat(chunkT, 0.0)}, body(masked, classes.has_value()));
+    }
     Value lossRow = k.subT(k.addT(k.log(l), m), k.reduce(ReduceKind::sum, colLoop.getResult(0), 1));
     if (er->needsMask()) {
       Value valid = k.bounds(colT, {r0, zero}, {Rn, k.idx(1)});

@@ -252,19 +252,30 @@ std::pair<Value, Value> spak::tile::emitOnlineMaxSum(KernelBuilder &k, Value X, 
   Value m0 = k.splat(colT, floor.getFloat(), floor), l0 = k.splat(colT, 0.0);
   Value floorT = k.splat(chunkT, floor.getFloat(), floor);
   bool masked = forceMask || er.needsMask() || ec.needsMask();
-  auto loop = k.loop(k.idx(0), C, k.idx(cc), ValueRange{m0, l0},
-                     [&](Value c0, ValueRange it) -> SmallVector<Value> {
-                       Value m = it[0], l = it[1];
-                       Value mask = masked ? k.bounds(chunkT, {r0, c0}, {R, C}) : Value();
-                       Value x = k.load(chunkT, X, {r0, c0}, mask);
-                       if (mask)
-                         x = k.select(mask, x, floorT);
-                       Value mNew = k.maxT(m, k.reduce(ReduceKind::max, x, 1));
-                       Value p = k.exp(k.subT(x, k.bcast(mNew, chunkT)));
-                       Value lNew = k.addT(k.mulT(l, k.exp(k.subT(m, mNew))),
-                                           k.reduce(ReduceKind::sum, p, 1));
-                       return {mNew, lNew};
-                     });
+  auto body = [&](bool withMask) {
+    return [&, withMask](Value c0, ValueRange it) -> SmallVector<Value> {
+      Value m = it[0], l = it[1];
+      Value mask = withMask ? k.bounds(chunkT, {r0, c0}, {R, C}) : Value();
+      Value x = k.load(chunkT, X, {r0, c0}, mask);
+      if (!withMask)  // a whole chunk before the tail: in bounds by the loop's bound
+        x.getDefiningOp()->setAttr("spak.in_bounds", UnitAttr::get(x.getContext()));
+      if (mask)
+        x = k.select(mask, x, floorT);
+      Value mNew = k.maxT(m, k.reduce(ReduceKind::max, x, 1));
+      Value p = k.exp(k.subT(x, k.bcast(mNew, chunkT)));
+      Value lNew = k.addT(k.mulT(l, k.exp(k.subT(m, mNew))), k.reduce(ReduceKind::sum, p, 1));
+      return {mNew, lNew};
+    };
+  };
+  // Rows in bounds: a static row count the row tile divides, or one row per program (the grid is the row count).
+  if (masked && (!er.needsMask() || rt == 1)) {
+    // The chunks before the last whole one need no mask (no bounds per element), the rest one loop step with it.
+    Value whole = k.mul(k.divui(C, cc), cc);
+    auto inner = k.loop(k.idx(0), whole, k.idx(cc), ValueRange{m0, l0}, body(false));
+    auto tail = k.loop(whole, C, k.idx(cc), inner.getResults(), body(true));
+    return {tail.getResult(0), tail.getResult(1)};
+  }
+  auto loop = k.loop(k.idx(0), C, k.idx(cc), ValueRange{m0, l0}, body(masked));
   return {loop.getResult(0), loop.getResult(1)};
 }
 

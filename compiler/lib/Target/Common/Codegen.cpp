@@ -644,6 +644,8 @@ std::string KernelEmitterBase::maskText(MaskOp m, ArrayRef<std::string> index) {
 }
 
 std::string zeroOf(Type elt) {
+  if (elt.isBF16())  // bf16 tiles hold uint16_t bits: a double 0.0 would round-trip through f64 conversions
+    return "uint16_t(0)";
   if (isa<FloatType>(elt))
     return floatLiteral(0.0, elt);
   return intLiteral(0, elt);
@@ -1153,11 +1155,15 @@ SPAK_HD int64_t ceildiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // bf16 buffers hold the upper 16 bits of an f32 (spak_tile.convert): round to nearest even, NaN stays NaN.
 SPAK_HD uint16_t f32_to_bf16(float x) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800 && !defined(SPAK_CUDA_EMULATION)
+  return __bfloat16_as_ushort(__float2bfloat16_rn(x));  // cvt.rn.bf16.f32: the same bits (a NaN stays a NaN)
+#else
   uint32_t u;
   std::memcpy(&u, &x, sizeof u);
   if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);
   u += 0x7fffu + ((u >> 16) & 1u);
   return uint16_t(u >> 16);
+#endif
 }
 SPAK_HD float bf16_to_f32(uint16_t h) {
   const uint32_t u = uint32_t(h) << 16;

@@ -359,7 +359,9 @@ struct Bf16ProducersPass : spak::tile::impl::Bf16ProducersBase<Bf16ProducersPass
         sb.setInsertionPointAfter(st);
         auto t = cast<TileType>(st.getValue().getType());
         Value h = ConvertOp::create(sb, st.getLoc(), t.withElementType(bf16), st.getValue());
-        StoreOp::create(sb, st.getLoc(), h, dst, st.getOffsets(), st.getMask());
+        auto twin = StoreOp::create(sb, st.getLoc(), h, dst, st.getOffsets(), st.getMask());
+        if (st->hasAttr("spak.in_bounds"))  // the same elements as the f32 store: in bounds the same way
+          twin->setAttr("spak.in_bounds", st->getAttr("spak.in_bounds"));
         if (!keep)
           st.erase();
       }
