@@ -12,6 +12,8 @@ system ShakespeareChar {
   // (docs/cuda-mma.md "Staged epilogue stores"): 10.70 -> 10.51 ms/step on the H100 (docs/benchmarks.md session 11,
   // call 4).
   law matmul.ctas_per_sm = 1
+  // One row per row-kernel program (the target says 4), as gpt2_124m.dsl (docs/benchmarks.md session 12).
+  law row.row_tile = 1
 
   model GPT {
     config {

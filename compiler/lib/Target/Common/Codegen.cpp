@@ -1156,7 +1156,9 @@ SPAK_HD int64_t ceildiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // bf16 buffers hold the upper 16 bits of an f32 (spak_tile.convert): round to nearest even, NaN stays NaN.
 SPAK_HD uint16_t f32_to_bf16(float x) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800 && !defined(SPAK_CUDA_EMULATION)
-  return __bfloat16_as_ushort(__float2bfloat16_rn(x));  // cvt.rn.bf16.f32: the same bits (a NaN stays a NaN)
+  uint16_t h;  // the same bits as below, in one instruction (a NaN stays a NaN)
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(x));
+  return h;
 #else
   uint32_t u;
   std::memcpy(&u, &x, sizeof u);
