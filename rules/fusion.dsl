@@ -49,7 +49,7 @@ rules Fusion {
     apply: bf16_logits
     priority: 62
     enabled: true
-    source: "cuda target, mma_bits = 16: the cross-entropy kernels read the logits from a bf16 copy, which the lm_head writes instead of f32 logits (spak-bf16-operands, then spak-bf16-producers): half the bytes of the largest activation (GPT-2: 16384 x 50304); the softmax and the loss stay f32, as PyTorch's autocast computes them. Off: measured slower on the H100 (2026-11-24, docs/benchmarks.md session 10 call 6: gpt2-124M 68.1 -> 69.9 ms/step; session 11 call 4, with staged epilogue stores: 59.4 -> 60.3; the row kernels read bf16 one element per thread and load instruction: vector loads are the missing piece)"
+    source: "cuda target, mma_bits = 16: the cross-entropy kernels read the logits from a bf16 copy, which the lm_head writes instead of f32 logits (spak-bf16-operands, then spak-bf16-producers): half the bytes of the largest activation (GPT-2: 16384 x 50304); the softmax and the loss stay f32, as PyTorch's autocast computes them. Was off while the row kernels read bf16 one element per load (docs/benchmarks.md session 10 call 6, session 11 call 4: slower); on since the vector layout (law vec_width) and the unmasked whole chunks (session 12)"
   }
   rule "BF16 GELU Input" {
     when: producer == linear && consumer == gelu_grad

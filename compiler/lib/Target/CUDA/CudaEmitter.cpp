@@ -142,6 +142,10 @@ public:
         vec_ = law.getInt();
         vecNote_ = cat("vec_width = ", vec_, "  <- ", lawProvenanceText(law));
       }
+      if (!mma) {
+        LawAttr rt = kernel_.getConfigAttr() ? kernel_.getConfigAttr().getLaw("row_tile") : LawAttr();
+        rep_ = rt && rt.isInteger() && rt.getInt() >= 1 ? rt.getInt() : 1;
+      }
     }
     // Staged epilogue stores (law ctas_per_sm = 1, mma on tensor cores): see kStageBlocks.
     {
@@ -301,7 +305,17 @@ protected:
   int64_t slots(TileType t) const {
     if (const RowLayout *r = rowOf(t, /*anySpace=*/true))
       return 2 * r->mi;  // rows g and g + 8 of each 16-row block (the 4 lanes of a quad hold the same rows)
+    if (repOf(t))
+      return numElements(t);
     return (numElements(t) + nt_ - 1) / nt_;
+  }
+  /// The replicated layout: in a kernel without mma's, a register tile of at most rep_ elements (law row_tile of a
+  /// row kernel: a row tile's per-row statistics; 1 elsewhere: scalars) is held whole by every thread. Computing it is
+  /// redundant and free; what it saves is the exchange: a row reduction's partials are combined by every thread
+  /// (no scratch round trip to one owner), and broadcasting it back over the row tile reads registers (no barrier
+  /// pair). Stores from it write the same value from every thread; atomics are made by thread 0 only.
+  bool repOf(TileType t) const {
+    return rep_ > 0 && t.getMemorySpace() != MemorySpace::smem && t.getRank() <= 2 && numElements(t) <= rep_;
   }
 
   void declareTile(TileType type, const std::string &name) override {
@@ -456,6 +470,22 @@ protected:
 
   void openElementLoop(TileType type, bool needIndices) override {
     int64_t n = numElements(type);
+    if (repOf(type)) {
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int s = 0; s < ", n, "; ++s) {"));
+      w_.indent();
+      fragEPos_ = static_cast<int64_t>(w_.size());
+      fragEText_ = "const int e = s;  // replicated in every thread";
+      if (type.getRank() == 2) {
+        int64_t cols = type.getShape()[1];
+        fragIdx_ = {cols == 1 ? std::string("s") : cat("s / ", cols), cols == 1 ? std::string("0") : cat("s % ", cols)};
+      }
+      guarded_ = false;
+      allThreads_ = true;
+      indexShape_.assign(type.getShape().begin(), type.getShape().end());
+      indexPos_ = needIndices ? static_cast<int64_t>(w_.size()) : -1;
+      return;
+    }
     if (const RowLayout *r = rowOf(type, /*anySpace=*/true)) {
       w_.line("#pragma unroll");
       w_.line(cat("for (int s = 0; s < ", slots(type), "; ++s) {"));
@@ -563,6 +593,7 @@ protected:
       fragEPos_ = -1;
     }
     replicated_ = false;
+    allThreads_ = false;
     if (guarded_) {
       w_.dedent();
       w_.line("}");
@@ -1191,6 +1222,8 @@ protected:
   std::string atomicAddText(llvm::StringRef lvalue, llvm::StringRef value) override {
     if (replicated_)  // the 4 lanes of a quad hold the same element: one adds it
       return cat("if ((lane & 3) == 0) atomicAdd(&", lvalue, ", ", value, ")");
+    if (allThreads_)  // every thread holds the element: one adds it
+      return cat("if (tid == 0) atomicAdd(&", lvalue, ", ", value, ")");
     return cat("atomicAdd(&", lvalue, ", ", value, ")");
   }
 
@@ -1997,6 +2030,28 @@ private:
           w_.line("}");
           return success();
         }
+    if (repOf(src) && repOf(dst)) {
+      // Replicated in, replicated out: every thread combines the elements itself, in index order.
+      std::string n = defineTile(op.getResult());
+      std::string in = expr(op.getSource());
+      int64_t extent = src.getShape()[axis], stride = 1;
+      for (unsigned d = axis + 1; d < src.getRank(); ++d)
+        stride *= src.getShape()[d];
+      w_.line(cat("// ", n, " = ", sum ? "sum" : "max", " of ", in, " over axis ", axis, " (", shapeText(src.getShape()),
+                  " -> ", shapeText(dst.getShape()), "): replicated, each thread combines them itself"));
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int o = 0; o < ", numElements(dst), "; ++o) {"));
+      w_.indent();
+      // o -> the source index of its first element: (o / stride) * extent * stride + o % stride
+      w_.line(cat("const int base = (o / ", stride, ") * ", extent * stride, " + o % ", stride, ";"));
+      w_.line(cat(elt, " a = ", in, "[base];"));
+      w_.line("#pragma unroll");
+      w_.line(cat("for (int r = 1; r < ", extent, "; ++r) ", reduceStep(sum, "a", cat(in, "[base + r * ", stride, "]"))));
+      w_.line(cat(n, "[o] = a;"));
+      w_.dedent();
+      w_.line("}");
+      return success();
+    }
     if (axisZeroInThreads(op)) {
       // A register tile in the linear layout whose width divides the CTA: thread tid holds column tid % cols in every
       // slot, so it sums its own slots; the threads / cols threads of a column then combine through scratch (none
@@ -2106,6 +2161,17 @@ private:
     return success();
   }
 
+  /// Whether broadcasting replicated `src` into `dst` indexes src by constants per slot: a scalar, a replicated
+  /// destination, or a [rows, 1] source into a register tile whose rows are whole slots (row i0 = s / per: the
+  /// linear and vector layouts with rows a multiple of the CTA).
+  bool repBroadcastLocal(TileType src, TileType dst) const {
+    if (numElements(src) == 1 || repOf(dst))
+      return true;
+    if (inSmem(dst) || fragOf(dst) || rowOf(dst) || dst.getRank() != 2 || src.getRank() != 2 || src.getShape()[1] != 1)
+      return false;
+    return dst.getShape()[1] % nt_ == 0;
+  }
+
   LogicalResult emitBroadcast(BroadcastOp op) {
     auto src = cast<TileType>(op.getSource().getType());
     TileType dst = op.getResult().getType();
@@ -2121,6 +2187,21 @@ private:
                       ") * 2 + ((s >> 1) & 1)];"));
           return success();
         }
+    if (repOf(src) && repBroadcastLocal(src, dst)) {
+      // A replicated source: every thread reads its registers (the index is a constant per slot once unrolled).
+      std::string n = defineTile(op.getResult());
+      std::string in = expr(op.getSource());
+      beforeTileWrite(dst);
+      openElementLoop(dst, true);
+      SmallVector<std::string> idx;
+      for (unsigned d = 0; d < src.getRank(); ++d)
+        idx.push_back(src.getShape()[d] == 1 ? std::string("0") : cat("i", d));
+      w_.line(cat(elemOf(n, dst), " = ", in, "[", src.getRank() ? linearIndex(src.getShape(), idx) : "0",
+                  "];  // replicated source"));
+      closeElementLoop();
+      afterTileWrite(dst);
+      return success();
+    }
     std::string n = defineTile(op.getResult());
     w_.line("{");
     w_.indent();
@@ -2197,6 +2278,10 @@ private:
       return success();
     }
     w_.line(cat(elt, " ", n, ";"));
+    if (repOf(src)) {
+      w_.line(cat(n, " = ", expr(op.getSource()), "[", pos, "];  // replicated: every thread holds it"));
+      return success();
+    }
     if (fragOf(src) || rowOf(src) || vecOf(src)) {
       w_.line(cat("{  // element ", pos, " of a fragment/row/vector-layout tile: its owner shares it through scratch"));
       w_.indent();
@@ -2227,6 +2312,7 @@ private:
   int64_t warps_ = 4;
   int64_t nt_ = 128;
   int64_t vec_ = 1;       // law vec_width when the kernel has no mma's (vecOf); 1: no vector layout
+  int64_t rep_ = 0;       // tiles of at most this many elements are replicated in every thread (repOf); 0: none
   std::string vecNote_;
   int64_t scratchBytes_ = 0;
   bool allowStaging_ = true, stagingOverflow_ = false;
@@ -2243,6 +2329,7 @@ private:
   std::map<std::pair<int64_t, int64_t>, Frag> frags_;
   std::map<int64_t, RowLayout> rows_;
   bool replicated_ = false;
+  bool allThreads_ = false;  // the current element loop is over a replicated tile (every thread, every element)
   llvm::StringMap<std::pair<int64_t, int64_t>> pitch_;  // padded shared tile -> (columns, row pitch)
   llvm::StringSet<> bf16_;                              // shared tiles stored as bf16 bits (bf16Operand)
   struct Ring {
