@@ -27,6 +27,16 @@ target sm_90 "NVIDIA H100 80GB HBM3" {
   law matmul.warps = 8       // ... over 2 warpgroups (wgmma m64n128 each)
   law matmul.ctas_per_sm = 2 // matmul kernels: 2 CTAs per SM (__launch_bounds__: at most 128 registers per thread)
   law pad_vocab = 64         // rule "Vocab Padding": the lm_head's classes rounded up to a multiple (50257 -> 50304)
+  fact measured_20261124_session12 {
+    laws: "row.row_tile=1 in gpt2_124m.dsl's and shakespeare_char.dsl's systems; rules BF16 Logits (now enabled) and BF16 Bias Gradients (new); the vector layout (vec_width) and the replicated layout"
+    metric: "ms/step"
+    value: 53.0
+    baseline: 58.4
+    note: "gpt2_124m.dsl, bf16, CUDA graphs, median of steps 11..60, 2 rounds per call: 58.4 -> 57.1 (vector layout, bf16 logits, the cross-entropy's second pass without barriers) -> 55.7 (BF16 Bias Gradients, row_tile 1) -> 52.9-53.0 (unmasked whole chunks, cvt.rn.bf16.f32) -> 53.5 in a slower call with the replicated layout (52.96 vs 53.5 for the same trainer across calls 3 and 4); PyTorch bf16 eager + SDPA 54.11 / 54.31 in the same calls. shakespeare_char.dsl 10.5 -> 9.58. Measured and rejected: row.row_chunk = 4096 (+0.4), row.fast_exp = 1 (neutral), row.warps = 8 (neutral)"
+    date: "2026-11-24"
+    device: "NVIDIA H100 80GB HBM3"
+    evidence: "STEPS=50/60 ROUNDS=2 bash bench/gpu/ab_prebuilt.sh run (docs/benchmarks.md 'session 12', calls 1 to 4)"
+  }
   fact measured_20261124_session11 {
     laws: "matmul.ctas_per_sm=1 in gpt2_124m.dsl's and shakespeare_char.dsl's systems (staged epilogue stores); rule BF16 GELU Input"
     metric: "ms/step"
