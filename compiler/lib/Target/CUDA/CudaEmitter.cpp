@@ -2730,6 +2730,13 @@ template <int BYTES>
 __device__ __forceinline__ bool vec_aligned(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & (BYTES >= 16 ? 15 : BYTES - 1)) == 0;
 }
+#if !defined(SPAK_CUDA_EMULATION)
+// The word a run of BYTES (4, 8 or 16) moves in; 32 bytes move as two 16-byte words.
+template <int BYTES> struct vec_word;
+template <> struct vec_word<4> { using type = unsigned; };
+template <> struct vec_word<8> { using type = uint2; };
+template <> struct vec_word<16> { using type = uint4; };
+#endif
 template <int BYTES>
 __device__ __forceinline__ void vec_load(void* dst, const void* src) {
   static_assert(BYTES == 4 || BYTES == 8 || BYTES == 16 || BYTES == 32, "vector runs of 4, 8, 16 or 32 bytes");
@@ -2737,18 +2744,11 @@ __device__ __forceinline__ void vec_load(void* dst, const void* src) {
   memcpy(dst, src, BYTES);
 #else
   if constexpr (BYTES == 32) {
-    const uint4 a = reinterpret_cast<const uint4*>(src)[0], b = reinterpret_cast<const uint4*>(src)[1];
-    memcpy(dst, &a, 16);
-    memcpy(static_cast<unsigned char*>(dst) + 16, &b, 16);
-  } else if constexpr (BYTES == 16) {
-    const uint4 a = *reinterpret_cast<const uint4*>(src);
-    memcpy(dst, &a, 16);
-  } else if constexpr (BYTES == 8) {
-    const uint2 a = *reinterpret_cast<const uint2*>(src);
-    memcpy(dst, &a, 8);
+    vec_load<16>(dst, src);
+    vec_load<16>(static_cast<unsigned char*>(dst) + 16, static_cast<const unsigned char*>(src) + 16);
   } else {
-    const unsigned a = *reinterpret_cast<const unsigned*>(src);
-    memcpy(dst, &a, 4);
+    const typename vec_word<BYTES>::type w = *reinterpret_cast<const typename vec_word<BYTES>::type*>(src);
+    memcpy(dst, &w, BYTES);
   }
 #endif
 }
@@ -2759,23 +2759,12 @@ __device__ __forceinline__ void vec_store(void* dst, const void* src) {
   memcpy(dst, src, BYTES);
 #else
   if constexpr (BYTES == 32) {
-    uint4 a, b;
-    memcpy(&a, src, 16);
-    memcpy(&b, static_cast<const unsigned char*>(src) + 16, 16);
-    reinterpret_cast<uint4*>(dst)[0] = a;
-    reinterpret_cast<uint4*>(dst)[1] = b;
-  } else if constexpr (BYTES == 16) {
-    uint4 a;
-    memcpy(&a, src, 16);
-    *reinterpret_cast<uint4*>(dst) = a;
-  } else if constexpr (BYTES == 8) {
-    uint2 a;
-    memcpy(&a, src, 8);
-    *reinterpret_cast<uint2*>(dst) = a;
+    vec_store<16>(dst, src);
+    vec_store<16>(static_cast<unsigned char*>(dst) + 16, static_cast<const unsigned char*>(src) + 16);
   } else {
-    unsigned a;
-    memcpy(&a, src, 4);
-    *reinterpret_cast<unsigned*>(dst) = a;
+    typename vec_word<BYTES>::type w;
+    memcpy(&w, src, BYTES);
+    *reinterpret_cast<typename vec_word<BYTES>::type*>(dst) = w;
   }
 #endif
 }
