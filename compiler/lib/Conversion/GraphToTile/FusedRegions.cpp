@@ -522,10 +522,10 @@ LogicalResult lowerSoftmaxXent(Lowering &L, const Region &R) {
       };
     };
     scf::ForOp colLoop;
-    if ((masked || classes) && (!er->needsMask() || rt == 1)) {  // rows in bounds (as in emitOnlineMaxSum)
+    if ((masked || classes) && rowsInBounds(*er)) {
       // Full rows: the chunks before the last whole chunk of classes need neither the bounds nor the padding
       // select; the rest (the ragged end, the padding columns) one loop with them.
-      Value whole = k.mul(k.divui(classes ? k.idx(*classes) : C, cc), cc);
+      Value whole = k.mul(k.divui(K, cc), cc);
       auto inner = k.loop(zero, whole, k.idx(cc), {k.splat(chunkT, 0.0)}, body(false, false));
       colLoop = k.loop(whole, C, k.idx(cc), inner.getResults(), body(masked, classes.has_value()));
     } else {

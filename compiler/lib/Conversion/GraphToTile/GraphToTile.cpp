@@ -244,6 +244,8 @@ std::optional<int64_t> spak::tile::classesOf(Operation *op) {
   return classes.getInt();
 }
 
+bool spak::tile::rowsInBounds(ExtentAttr er) { return !er.needsMask() || er.getTile() == 1; }
+
 std::pair<Value, Value> spak::tile::emitOnlineMaxSum(KernelBuilder &k, Value X, Value r0, Value R,
                                                      Value C, ExtentAttr er, ExtentAttr ec,
                                                      int64_t rt, LawAttr floor, bool forceMask) {
@@ -267,8 +269,7 @@ std::pair<Value, Value> spak::tile::emitOnlineMaxSum(KernelBuilder &k, Value X, 
       return {mNew, lNew};
     };
   };
-  // Rows in bounds: a static row count the row tile divides, or one row per program (the grid is the row count).
-  if (masked && (!er.needsMask() || rt == 1)) {
+  if (masked && rowsInBounds(er)) {
     // The chunks before the last whole one need no mask (no bounds per element), the rest one loop step with it.
     Value whole = k.mul(k.divui(C, cc), cc);
     auto inner = k.loop(k.idx(0), whole, k.idx(cc), ValueRange{m0, l0}, body(false));

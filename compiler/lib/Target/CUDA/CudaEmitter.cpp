@@ -396,36 +396,49 @@ protected:
     }
     w_.line(cat(isConst ? "const " : "", elt, "* p = &", addressText(buffer, offsets, t.getRank()), ";"));
   }
+  /// A vector-layout access of tile `t` under `mask`: the run length V, the run's bytes and the condition under which
+  /// one vector op moves it (every element in the mask, the address aligned); nullopt: the element loop instead (no
+  /// vector layout, a run size without a vector op, or a mask that is not a plain slot read).
+  struct VectorRun {
+    int64_t v, bytes;
+    std::optional<std::string> mask;  // the mask tile's name, when there is one
+    std::string whole;                // "m[s + 0] && ... && spak_gen::vec_aligned<bytes>(p)"
+  };
+  std::optional<VectorRun> vectorRun(TileType t, Value mask) {
+    int64_t v = vecOf(t);
+    if (!v || failed(cxxScalarType(t.getElementType())))
+      return std::nullopt;
+    int64_t bytes = v * elementBytes(t.getElementType());
+    if (bytes != 4 && bytes != 8 && bytes != 16 && bytes != 32)
+      return std::nullopt;
+    VectorRun r{v, bytes, std::nullopt, ""};
+    if (mask) {
+      r.mask = slotBase(elem(mask));
+      if (!r.mask)
+        return std::nullopt;
+      for (int64_t j = 0; j < v; ++j)
+        r.whole += cat(*r.mask, "[s + ", j, "] && ");
+    }
+    r.whole += cat("spak_gen::vec_aligned<", bytes, ">(p)");
+    return r;
+  }
   /// A load of a vector-layout tile from global memory: one vector load per run when its elements are all in the mask
   /// and its address is aligned (16 bytes, or the run's size), element by element otherwise (a ragged edge, a view
   /// at an odd offset).
   bool emitVectorLoad(LoadOp l) override {
     TileType t = l.getTileType();
-    int64_t v = vecOf(t);
-    FailureOr<std::string> elt = cxxScalarType(t.getElementType());
-    if (!v || failed(elt) || asyncLoads_.count(l) || prefetch_.count(l))
+    std::optional<VectorRun> r = asyncLoads_.count(l) || prefetch_.count(l) ? std::nullopt : vectorRun(t, l.getMask());
+    if (!r)
       return false;
-    int64_t bytes = v * elementBytes(t.getElementType());
-    if (bytes != 4 && bytes != 8 && bytes != 16 && bytes != 32)
-      return false;
-    std::optional<std::string> m;
-    if (Value mask = l.getMask()) {
-      m = slotBase(elem(mask));
-      if (!m)
-        return false;
-    }
     std::string n = defineTile(l.getResult());
-    openVectorRuns(t, v, l.getBuffer(), l.getOffsets(), *elt, /*isConst=*/true);
-    std::string all;
-    for (int64_t j = 0; m && j < v; ++j)
-      all += cat(*m, "[s + ", j, "] && ");
-    w_.line(cat("if (", all, "spak_gen::vec_aligned<", bytes, ">(p)) {"));
-    w_.line(cat("  spak_gen::vec_load<", bytes, ">(&", n, "[s], p);"));
+    openVectorRuns(t, r->v, l.getBuffer(), l.getOffsets(), *cxxScalarType(t.getElementType()), /*isConst=*/true);
+    w_.line(cat("if (", r->whole, ") {"));
+    w_.line(cat("  spak_gen::vec_load<", r->bytes, ">(&", n, "[s], p);"));
     w_.line("} else {");
     w_.indent();
     w_.line("#pragma unroll");
-    w_.line(cat("for (int j = 0; j < ", v, "; ++j) ", n, "[s + j] = ",
-                m ? cat(*m, "[s + j] ? p[j] : ", zeroOf(t.getElementType())) : std::string("p[j]"), ";"));
+    w_.line(cat("for (int j = 0; j < ", r->v, "; ++j) ", n, "[s + j] = ",
+                r->mask ? cat(*r->mask, "[s + j] ? p[j] : ", zeroOf(t.getElementType())) : std::string("p[j]"), ";"));
     w_.dedent();
     w_.line("}");
     w_.dedent();
@@ -435,32 +448,18 @@ protected:
   /// A store of a vector-layout tile: the same runs as emitVectorLoad.
   bool emitVectorStore(StoreOp op) override {
     auto t = cast<TileType>(op.getValue().getType());
-    int64_t v = vecOf(t);
-    FailureOr<std::string> elt = cxxScalarType(t.getElementType());
-    if (!v || failed(elt))
-      return false;
-    int64_t bytes = v * elementBytes(t.getElementType());
-    if (bytes != 4 && bytes != 8 && bytes != 16 && bytes != 32)
-      return false;
-    std::optional<std::string> val = slotBase(elem(op.getValue())), m;
-    if (Value mask = op.getMask()) {
-      m = slotBase(elem(mask));
-      if (!m)
-        return false;
-    }
+    std::optional<VectorRun> r = vectorRun(t, op.getMask());
+    std::optional<std::string> val = r ? slotBase(elem(op.getValue())) : std::nullopt;
     if (!val)
       return false;
-    openVectorRuns(t, v, op.getBuffer(), op.getOffsets(), *elt, /*isConst=*/false);
-    std::string all;
-    for (int64_t j = 0; m && j < v; ++j)
-      all += cat(*m, "[s + ", j, "] && ");
-    w_.line(cat("if (", all, "spak_gen::vec_aligned<", bytes, ">(p)) {"));
-    w_.line(cat("  spak_gen::vec_store<", bytes, ">(p, &", *val, "[s]);"));
+    openVectorRuns(t, r->v, op.getBuffer(), op.getOffsets(), *cxxScalarType(t.getElementType()), /*isConst=*/false);
+    w_.line(cat("if (", r->whole, ") {"));
+    w_.line(cat("  spak_gen::vec_store<", r->bytes, ">(p, &", *val, "[s]);"));
     w_.line("} else {");
     w_.indent();
     w_.line("#pragma unroll");
-    w_.line(cat("for (int j = 0; j < ", v, "; ++j) ", m ? cat("if (", *m, "[s + j]) ") : std::string(), "p[j] = ", *val,
-                "[s + j];"));
+    w_.line(cat("for (int j = 0; j < ", r->v, "; ++j) ", r->mask ? cat("if (", *r->mask, "[s + j]) ") : std::string(),
+                "p[j] = ", *val, "[s + j];"));
     w_.dedent();
     w_.line("}");
     w_.dedent();
@@ -1151,14 +1150,8 @@ protected:
     if (!f || !(bf16 || (t.getElementType().isF32() && bt.getElementType().isF32())) || bt.getRank() < 2)
       return false;
     // Only plain slot reads (`name[s]`) can be re-indexed to s + 1.
-    auto base = [](const std::string &x) -> std::optional<std::string> {
-      if (x.size() <= 3 || x.compare(x.size() - 3, 3, "[s]") != 0 ||
-          x.substr(0, x.size() - 3).find_first_not_of(
-              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != std::string::npos)
-        return std::nullopt;
-      return x.substr(0, x.size() - 3);
-    };
-    std::optional<std::string> v = base(elem(value)), m = mask ? base(elem(mask)) : std::optional<std::string>("");
+    std::optional<std::string> v = slotBase(elem(value)),
+                               m = mask ? slotBase(elem(mask)) : std::optional<std::string>("");
     if (!v || !m)
       return false;
     if (stagedStore(op) && emitStagedStore(op, *f, bf16, *v))

@@ -293,6 +293,10 @@ mlir::Operation *concatOfAttentionGrad(mlir::Operation *grad);
 /// columns from it on are vocabulary padding.
 std::optional<int64_t> classesOf(mlir::Operation *op);
 
+/// Whether a row kernel's rows need no mask: a static row count the row tile divides, or one row per program (the
+/// grid is the row count). Then the whole column chunks before a row's ragged tail run unmasked.
+bool rowsInBounds(ExtentAttr er);
+
 std::pair<mlir::Value, mlir::Value> emitOnlineMaxSum(KernelBuilder &k, mlir::Value X,
                                                      mlir::Value r0, mlir::Value R,
                                                      mlir::Value C, ExtentAttr er,

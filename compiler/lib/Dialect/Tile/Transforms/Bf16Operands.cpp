@@ -345,13 +345,7 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
           continue;
         StringAttr callee = launch.getKernelAttr().getAttr();
         if (auto it = reuseCandidates.find(callee); it != reuseCandidates.end()) {
-          Value root = rootOf(launch.getArgs()[it->second->arg]), found;
-          for (auto &[key, copy] : copies)
-            if (key.first == root && copy) {
-              found = copy;
-              break;
-            }
-          reuseLaunches.emplace_back(launch, it->second, found);
+          reuseLaunches.emplace_back(launch, it->second, copyOfRoot(copies, rootOf(launch.getArgs()[it->second->arg])));
         }
         if (auto it = retyped.find(callee); it != retyped.end()) {
           OpBuilder b(launch);
@@ -362,12 +356,8 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
             auto key = std::make_pair(rootOf(src), src.getType());
             Value &copy = copies[key];
             if (!copy)  // the same buffer's copy seen through another view (a view reshapes the whole buffer)
-              for (auto &[other, existing] : copies)
-                if (other.first == key.first && existing && existing != copy) {
-                  copy = ViewOp::create(b, loc, BufferType::get(llvm::cast<BufferType>(src.getType()).getShape(), bf16),
-                                        existing);
-                  break;
-                }
+              if (Value existing = copyOfRoot(copies, key.first))
+                copy = bf16View(b, loc, src, existing, bf16);
             if (!copy)
               copy = makeCopy(b, loc, src, cast, block, bf16);
             launch->setOperand(gridN + i, copy);
@@ -390,6 +380,18 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
       }
     }
     applyReuse(reuseCandidates, reuseLaunches, module, bf16);
+  }
+
+  /// A bf16 copy made for `root` (under any view of it), or null.
+  static Value copyOfRoot(const llvm::DenseMap<std::pair<Value, Type>, Value> &copies, Value root) {
+    for (auto &[key, copy] : copies)
+      if (key.first == root && copy)
+        return copy;
+    return Value();
+  }
+  /// `copy` seen with `src`'s shape (bf16 elements).
+  static Value bf16View(OpBuilder &b, Location loc, Value src, Value copy, Type bf16) {
+    return ViewOp::create(b, loc, BufferType::get(llvm::cast<BufferType>(src.getType()).getShape(), bf16), copy);
   }
 
   /// Reuse-only rules: a candidate kernel reads the bf16 copy when every one of its launches found one (then each
@@ -418,10 +420,8 @@ struct Bf16OperandsPass : spak::tile::impl::Bf16OperandsBase<Bf16OperandsPass> {
       if (!allFound.lookup(launch.getKernelAttr().getAttr()))
         continue;
       OpBuilder b(launch);
-      Value src = launch.getArgs()[in->arg];
-      Value view = ViewOp::create(b, launch.getLoc(),
-                                  BufferType::get(llvm::cast<BufferType>(src.getType()).getShape(), bf16), copy);
-      launch->setOperand(launch.getGrid().size() + in->arg, view);
+      launch->setOperand(launch.getGrid().size() + in->arg,
+                         bf16View(b, launch.getLoc(), launch.getArgs()[in->arg], copy, bf16));
     }
   }
 
